@@ -1,0 +1,56 @@
+/**
+ * Work that must be undone however a task ends: on success, on failure, and on Ctrl-C or
+ * SIGTERM. Temporary directories (build trees, plaintext scratch space) register here.
+ *
+ * ```ts
+ * const dir = await privateTempDir("sops-");
+ * // … dir is removed when the task ends, even after Ctrl-C
+ * ```
+ *
+ * @module
+ */
+
+type Cleanup = () => void | Promise<void>;
+
+const cleanups = new Set<Cleanup>();
+let installed = false;
+
+/** Runs `fn` when the process ends; returns a function that runs it now instead. */
+export function onExit(fn: Cleanup): () => Promise<void> {
+  installSignalHandlers();
+  cleanups.add(fn);
+  return async () => {
+    if (cleanups.delete(fn)) await fn();
+  };
+}
+
+/** Runs every registered cleanup (the task runner calls this before it exits). */
+export async function runCleanups(): Promise<void> {
+  const pending = [...cleanups].reverse();
+  cleanups.clear();
+  for (const fn of pending) {
+    try {
+      await fn();
+    } catch {
+      // Best effort: one failed cleanup must not stop the others.
+    }
+  }
+}
+
+function installSignalHandlers(): void {
+  if (installed) return;
+  installed = true;
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    Deno.addSignalListener(signal, () => {
+      runCleanups().finally(() => Deno.exit(code));
+    });
+  }
+}
+
+/** A new directory only the current user can read (0700), removed when the process ends. */
+export async function privateTempDir(prefix: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix });
+  await Deno.chmod(dir, 0o700);
+  onExit(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
+  return dir;
+}

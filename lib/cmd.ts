@@ -1,0 +1,307 @@
+/**
+ * The one way this repository runs an external program.
+ *
+ * A command is data: the tool, its arguments, extra environment, standard input, working
+ * directory, and which of those are secret. Because it is data it can be printed exactly as it
+ * would run (`--dry-run`), logged with secret values replaced by `<redacted>`, and run through dax
+ * with a timeout. A failure becomes a {@link CommandError} carrying the tool, the exit code and the
+ * tail of its standard error, with secret values scrubbed from it.
+ *
+ * ```ts
+ * const runner = new Runner({ env: config.env, resolve: toolbox.resolve });
+ * const c = cmd("sops", ["--decrypt", file], { secretOutput: true, readOnly: true });
+ * render(c); // "sops --decrypt talos/talsecret.sops.yaml"
+ * const { stdout } = await runner.run(c);
+ * ```
+ *
+ * @module
+ */
+
+import { CommandBuilder } from "dax";
+import { HomelabError } from "./errors.ts";
+import { findOnPath } from "./path.ts";
+
+/** What a secret value looks like wherever it is printed. */
+export const REDACTED = "<redacted>";
+
+/**
+ * A value that must never be printed: its string forms are all `<redacted>`; only
+ * {@link Secret.reveal} gives the value, and only the runner calls it.
+ */
+export class Secret {
+  readonly #value: string;
+
+  constructor(value: string) {
+    this.#value = value;
+  }
+
+  /** The value itself. */
+  reveal(): string {
+    return this.#value;
+  }
+
+  toString(): string {
+    return REDACTED;
+  }
+
+  toJSON(): string {
+    return REDACTED;
+  }
+
+  [Symbol.for("Deno.customInspect")](): string {
+    return REDACTED;
+  }
+}
+
+/** Marks a value as secret. */
+export function secret(value: string): Secret {
+  return new Secret(value);
+}
+
+/** An argument, environment value or standard input: plain or secret. */
+export type Arg = string | Secret;
+
+/** An external program to run, as data. */
+export interface Command {
+  /** The tool's name (a manifest entry such as `sops`, or any executable on PATH). */
+  readonly tool: string;
+  readonly args: readonly Arg[];
+  /** Environment added to (or overriding) the runner's base environment. */
+  readonly env?: Readonly<Record<string, Arg>>;
+  /** Text written to the tool's standard input. */
+  readonly stdin?: Arg;
+  readonly cwd?: string;
+  /** Standard output holds secrets: it is returned but never logged or put into errors. */
+  readonly secretOutput?: boolean;
+  /** The command only reads: it runs even in a dry run, so plans can look at the real state. */
+  readonly readOnly?: boolean;
+  /** Milliseconds before the tool is killed; the runner's default when absent. */
+  readonly timeout?: number;
+  /** Let the tool write straight to this process's terminal (its output is then not captured). */
+  readonly inherit?: boolean;
+}
+
+/** Builds a {@link Command}. */
+export function cmd(tool: string, args: readonly Arg[], options: Omit<Command, "tool" | "args"> = {}): Command {
+  return { tool, args, ...options };
+}
+
+const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/**
+ * Quotes one word for a POSIX shell so that the shell reads it back unchanged.
+ *
+ * ```ts
+ * quote("a b"); // "'a b'"
+ * quote("it's"); // "'it'\\''s'"
+ * ```
+ */
+export function quote(word: string): string {
+  if (SAFE.test(word)) return word;
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+function shown(value: Arg): string {
+  return value instanceof Secret ? REDACTED : value;
+}
+
+/**
+ * The command as a POSIX shell line, secret values replaced by `<redacted>`. Without secrets,
+ * pasting the line into a shell runs exactly this command.
+ *
+ * ```ts
+ * render(cmd("talosctl", ["apply-config", "--file", "my node.yaml"], { env: { TALOSCONFIG: "x" } }));
+ * // "TALOSCONFIG=x talosctl apply-config --file 'my node.yaml'"
+ * ```
+ */
+export function render(c: Command): string {
+  const words: string[] = [];
+  for (const [key, value] of Object.entries(c.env ?? {})) words.push(`${key}=${quote(shown(value))}`);
+  words.push(quote(c.tool), ...c.args.map((a) => quote(shown(a))));
+  let line = words.join(" ");
+  if (c.stdin !== undefined) line = `printf '%s' ${quote(shown(c.stdin))} | ${line}`;
+  if (c.cwd !== undefined) line = `cd ${quote(c.cwd)} && ${line}`;
+  return line;
+}
+
+/** Every secret value a command carries, longest first (so scrubbing replaces whole values). */
+export function secretsOf(c: Command): string[] {
+  const values = [...c.args, ...Object.values(c.env ?? {}), ...(c.stdin === undefined ? [] : [c.stdin])]
+    .filter((v): v is Secret => v instanceof Secret)
+    .map((v) => v.reveal())
+    // A tool may echo a value trimmed, or one line of a multi-line one: scrub those forms too.
+    .flatMap((v) => [v, v.trim(), ...v.split("\n").map((l) => l.trim()).filter((l) => l.length >= 6)])
+    .filter((v) => v.length > 0);
+  return [...new Set(values)].sort((a, b) => b.length - a.length);
+}
+
+/** Replaces each of `secrets` in `text` with `<redacted>`. */
+export function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) out = out.replaceAll(s, REDACTED);
+  return out;
+}
+
+/** The last lines of a tool's output, for error messages. */
+export function tail(text: string, maxLines = 15, maxChars = 2000): string {
+  const lines = text.trimEnd().split("\n");
+  let out = lines.slice(-maxLines).join("\n");
+  if (out.length > maxChars) out = "…" + out.slice(-maxChars);
+  return out;
+}
+
+/** What a finished command returned. */
+export interface Result {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A tool exited non-zero, timed out, or could not be started. */
+export class CommandError extends HomelabError {
+  /** The tool's name as the command gave it. */
+  readonly tool: string;
+  /** The exit code; 124 after a timeout, 127 when the tool could not be started. */
+  readonly code: number;
+  /** The end of the tool's standard error, secrets scrubbed. */
+  readonly stderrTail: string;
+  /** The command line, secrets redacted. */
+  readonly command: string;
+  readonly timedOut: boolean;
+
+  constructor(
+    fields: { tool: string; code: number; stderrTail: string; command: string; timedOut?: boolean },
+    hint?: string,
+  ) {
+    const what = fields.timedOut ? "timed out and was stopped" : `failed with exit code ${fields.code}`;
+    const detail = fields.stderrTail ? `\n${indent(fields.stderrTail)}` : "";
+    super(`${fields.tool} ${what}: ${fields.command}${detail}`, { hint });
+    this.tool = fields.tool;
+    this.code = fields.code;
+    this.stderrTail = fields.stderrTail;
+    this.command = fields.command;
+    this.timedOut = fields.timedOut ?? false;
+  }
+}
+
+function indent(text: string): string {
+  return text.split("\n").map((l) => `  | ${l}`).join("\n");
+}
+
+/** Thrown by a resolver when a tool cannot be found or has the wrong version. */
+export class ToolError extends HomelabError {
+  readonly tool: string;
+  constructor(tool: string, message: string, hint?: string) {
+    super(message, { hint });
+    this.tool = tool;
+  }
+}
+
+/** Turns a tool name into the path of the executable to run. */
+export type Resolver = (tool: string) => Promise<string>;
+
+/** How a runner runs commands. */
+export interface RunnerOptions {
+  /** The whole environment the tools see (the command's `env` is added on top). */
+  env: Readonly<Record<string, string>>;
+  /** Tool name → executable. Defaults to a plain PATH search of `env.PATH`. */
+  resolve?: Resolver;
+  /** Print commands that change things instead of running them. */
+  dryRun?: boolean;
+  /** Receives each command line before it runs (redacted), and every dry-run line. */
+  log?: (line: string) => void;
+  /** Milliseconds before a tool is killed when the command names no timeout. */
+  defaultTimeout?: number;
+}
+
+/** Runs {@link Command}s. */
+export class Runner {
+  readonly dryRun: boolean;
+  readonly #options: RunnerOptions;
+
+  constructor(options: RunnerOptions) {
+    this.#options = options;
+    this.dryRun = options.dryRun ?? false;
+  }
+
+  /** A runner like this one with some options changed. */
+  with(options: Partial<RunnerOptions>): Runner {
+    return new Runner({ ...this.#options, ...options });
+  }
+
+  /** Resolves a tool name to an executable, as this runner would before running it. */
+  resolve(tool: string): Promise<string> {
+    return this.#options.resolve ? this.#options.resolve(tool) : pathResolver(this.#options.env)(tool);
+  }
+
+  /**
+   * Runs a command and returns its output. Throws {@link CommandError} on a non-zero exit unless
+   * `check` is false (the code is then in the result). In a dry run, a command that is not
+   * `readOnly` is only printed, and an empty success is returned.
+   */
+  async run(c: Command, { check = true }: { check?: boolean } = {}): Promise<Result> {
+    const line = render(c);
+    if (this.dryRun && !c.readOnly) {
+      this.#options.log?.(line);
+      return { code: 0, stdout: "", stderr: "" };
+    }
+    const exe = await this.resolve(c.tool);
+    this.#options.log?.(`$ ${line}`);
+
+    const env: Record<string, string> = { ...this.#options.env };
+    for (const [key, value] of Object.entries(c.env ?? {})) env[key] = reveal(value);
+    let builder = new CommandBuilder()
+      .command([exe, ...c.args.map(reveal)])
+      .clearEnv()
+      .env(env)
+      .stdout(c.inherit ? "inherit" : "piped")
+      .stderr(c.inherit ? "inherit" : "piped")
+      .noThrow();
+    if (c.cwd !== undefined) builder = builder.cwd(c.cwd);
+    if (c.stdin !== undefined) builder = builder.stdinText(reveal(c.stdin));
+    const timeout = c.timeout ?? this.#options.defaultTimeout;
+    if (timeout !== undefined) builder = builder.timeout(timeout);
+
+    const secrets = secretsOf(c);
+    let result: Result;
+    try {
+      const r = await builder;
+      result = c.inherit
+        ? { code: r.code, stdout: "", stderr: "" }
+        : { code: r.code, stdout: r.stdout, stderr: r.stderr };
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      throw new CommandError({ tool: c.tool, code: 127, stderrTail: scrub(message, secrets), command: line });
+    }
+    const timedOut = timeout !== undefined && result.code === 124;
+    if (check && result.code !== 0) {
+      const source = result.stderr.trim() || (c.secretOutput ? "" : result.stdout);
+      throw new CommandError({
+        tool: c.tool,
+        code: result.code,
+        stderrTail: scrub(tail(source), secrets),
+        command: line,
+        timedOut,
+      });
+    }
+    return result;
+  }
+
+  /** Runs a command and returns its standard output without the trailing newline. */
+  async output(c: Command): Promise<string> {
+    return (await this.run(c)).stdout.replace(/\n$/, "");
+  }
+}
+
+function reveal(value: Arg): string {
+  return value instanceof Secret ? value.reveal() : value;
+}
+
+/** A resolver that searches `env.PATH` and fails with a {@link ToolError} naming the tool. */
+export function pathResolver(env: Readonly<Record<string, string>>): Resolver {
+  return async (tool) => {
+    const found = await findOnPath(tool, env.PATH ?? "");
+    if (!found) throw new ToolError(tool, `${tool} was not found on PATH`, `install ${tool} and try again`);
+    return found;
+  };
+}

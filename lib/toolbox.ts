@@ -1,0 +1,196 @@
+/**
+ * Finding the pinned tools at run time: first on PATH (version checked), then in the user cache
+ * that `deno task tools` fills. A missing or mis-versioned tool is a {@link ToolError} naming the
+ * tool, the version wanted and how to get it.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { cmd, Runner, ToolError } from "./cmd.ts";
+import type { Config } from "./config.ts";
+import { findOnPath, isExecutable } from "./path.ts";
+import { binariesOf, parseVersion, TOOLS, type ToolSpec } from "./tools.ts";
+
+/** Where a binary was found. */
+export type Source = "path" | "cache";
+
+/** One binary found for a tool, with the version it reported. */
+export interface Candidate {
+  readonly path: string;
+  readonly source: Source;
+  /** Undefined when the binary did not say (or said something we could not read). */
+  readonly version?: string;
+}
+
+/** `ok`: the pinned version was found; `wrong`: only other versions; `missing`: nothing. */
+export type Status = "ok" | "wrong" | "missing";
+
+/** What was found for one binary of a tool. */
+export interface Probe {
+  readonly tool: string;
+  readonly binary: string;
+  readonly wanted: string;
+  readonly status: Status;
+  /** The binary that will be used (when `ok`). */
+  readonly chosen?: Candidate;
+  /** Everything looked at, in resolution order. */
+  readonly candidates: readonly Candidate[];
+}
+
+/** The directory `deno task tools` builds a tool's pinned version into. */
+export function cacheDirOf(config: Config, spec: ToolSpec): string {
+  return join(config.toolsDir, spec.name, spec.version);
+}
+
+/** The directory of links to the current builds, which `.envrc` puts on PATH. */
+export function cacheBinDir(config: Config): string {
+  return join(config.toolsDir, "bin");
+}
+
+const HOW_TO_GET = "run `deno task tools` (builds the pinned tools with Go into the user cache) or enter `nix develop`";
+
+interface VersionMemo {
+  [path: string]: { size: number; mtime: number; version: string | null };
+}
+
+/**
+ * Resolves tools for a {@link Runner}: `new Runner({ env, resolve: toolbox.resolve })`.
+ *
+ * Version checks are remembered in `<toolsDir>/versions.json`, keyed by path, size and
+ * modification time, so a task that uses a tool pays for its version command once per build.
+ */
+export class Toolbox {
+  readonly #config: Config;
+  readonly #runner: Runner;
+  readonly #probes = new Map<string, Promise<Probe>>();
+  #memo?: Promise<VersionMemo>;
+
+  constructor(config: Config) {
+    this.#config = config;
+    this.#runner = new Runner({ env: config.env, defaultTimeout: 30_000 });
+  }
+
+  /** Looks for one binary of a tool (the tool's own by default) and reports what it found. */
+  probe(spec: ToolSpec, binary = spec.name): Promise<Probe> {
+    const key = `${spec.name}/${binary}`;
+    let probe = this.#probes.get(key);
+    if (!probe) {
+      probe = this.#probe(spec, binary);
+      this.#probes.set(key, probe);
+    }
+    return probe;
+  }
+
+  /** Probes every binary of every tool in the manifest. */
+  probeAll(specs: readonly ToolSpec[] = TOOLS): Promise<Probe[]> {
+    return Promise.all(specs.flatMap((spec) => binariesOf(spec).map((b) => this.probe(spec, b))));
+  }
+
+  /** Forgets what was probed (after `deno task tools` built something). */
+  forget(): void {
+    this.#probes.clear();
+    this.#memo = undefined;
+  }
+
+  /**
+   * The executable to run for `tool`: a manifest tool at its pinned version, or any other
+   * program found on PATH. Throws {@link ToolError} otherwise.
+   */
+  resolve = async (tool: string): Promise<string> => {
+    const spec = TOOLS.find((t) => binariesOf(t).includes(tool));
+    if (!spec) {
+      const found = await findOnPath(tool, this.#config.env.PATH ?? "");
+      if (!found) throw new ToolError(tool, `${tool} was not found on PATH`, `install ${tool} and try again`);
+      return found;
+    }
+    const probe = await this.probe(spec, tool);
+    if (probe.chosen) return probe.chosen.path;
+    throw this.errorFor(spec, probe);
+  };
+
+  /** The error that explains a probe that found no usable binary. */
+  errorFor(spec: ToolSpec, probe: Probe): ToolError {
+    const wanted = `${probe.binary} ${spec.version}`;
+    const how = spec.build.kind === "unavailable"
+      ? `\`deno task tools\` cannot build it here (${spec.build.why})`
+      : HOW_TO_GET;
+    if (probe.status === "wrong") {
+      const seen = probe.candidates
+        .map((c) => `${c.version ?? "an unreadable version"} at ${c.path}`)
+        .join(", ");
+      return new ToolError(
+        spec.name,
+        `${probe.binary} has the wrong version: found ${seen}, but this repository pins ${spec.version}`,
+        how,
+      );
+    }
+    return new ToolError(
+      spec.name,
+      `${wanted} is missing: not on PATH and not in ${cacheDirOf(this.#config, spec)}`,
+      how,
+    );
+  }
+
+  async #probe(spec: ToolSpec, binary: string): Promise<Probe> {
+    const candidates: Candidate[] = [];
+    const onPath = await findOnPath(binary, this.#config.env.PATH ?? "");
+    if (onPath) candidates.push({ path: onPath, source: "path", version: await this.#version(spec, onPath) });
+    const cached = join(cacheDirOf(this.#config, spec), binary);
+    if (cached !== onPath && await isExecutable(cached)) {
+      candidates.push({ path: cached, source: "cache", version: await this.#version(spec, cached) });
+    }
+    const chosen = candidates.find((c) => c.version === spec.version);
+    const status: Status = chosen ? "ok" : candidates.length ? "wrong" : "missing";
+    return { tool: spec.name, binary, wanted: spec.version, status, chosen, candidates };
+  }
+
+  async #version(spec: ToolSpec, path: string): Promise<string | undefined> {
+    let stat: Deno.FileInfo;
+    try {
+      stat = await Deno.stat(path);
+    } catch {
+      return undefined;
+    }
+    const memo = await this.#loadMemo();
+    const mtime = stat.mtime?.getTime() ?? 0;
+    const hit = memo[path];
+    if (hit && hit.size === stat.size && hit.mtime === mtime) return hit.version ?? undefined;
+
+    const c = spec.versionBy === "go-buildinfo"
+      ? cmd("go", ["version", "-m", path], { readOnly: true })
+      : cmd(path, spec.versionArgs, { env: spec.versionEnv, readOnly: true });
+    let version: string | undefined;
+    try {
+      const r = await this.#runner.run(c, { check: false });
+      version = parseVersion(spec, `${r.stdout}\n${r.stderr}`);
+    } catch {
+      version = undefined;
+    }
+    memo[path] = { size: stat.size, mtime, version: version ?? null };
+    await this.#saveMemo(memo);
+    return version;
+  }
+
+  #memoPath(): string {
+    return join(this.#config.toolsDir, "versions.json");
+  }
+
+  #loadMemo(): Promise<VersionMemo> {
+    this.#memo ??= Deno.readTextFile(this.#memoPath())
+      .then((text) => JSON.parse(text) as VersionMemo)
+      .catch(() => ({}));
+    return this.#memo;
+  }
+
+  async #saveMemo(memo: VersionMemo): Promise<void> {
+    try {
+      await Deno.mkdir(this.#config.toolsDir, { recursive: true });
+      const tmp = `${this.#memoPath()}.${crypto.randomUUID()}.tmp`;
+      await Deno.writeTextFile(tmp, JSON.stringify(memo, null, 1));
+      await Deno.rename(tmp, this.#memoPath());
+    } catch {
+      // The memo only saves time; a read-only cache is no reason to fail.
+    }
+  }
+}

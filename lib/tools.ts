@@ -1,0 +1,297 @@
+/**
+ * The manifest of external tools: each with its pinned version, how to check the version of a
+ * binary, and how to build it from Go modules where Nix is absent.
+ *
+ * These pins are the only tool versions in the repository: `flake.nix` provides the same tools
+ * (a test checks that every entry appears there), and Renovate keeps both current.
+ *
+ * @module
+ */
+
+/** What a tool is needed for; `doctor` checks each purpose separately. */
+export type Purpose = "offline" | "bootstrap" | "dev";
+
+/** One Go package to build and the executable it becomes. */
+export interface GoPackage {
+  /** Import path of the main package (or `.` for a generated main). */
+  readonly pkg: string;
+  /** The executable's name in the cache. */
+  readonly binary: string;
+}
+
+/**
+ * Build inside a generated module that requires `module@version` (the same version selection
+ * as `go install pkg@version`, which this module proxy cannot serve: it refuses version lists).
+ */
+export interface ModuleBuild {
+  readonly kind: "module";
+  readonly module: string;
+  readonly packages: readonly GoPackage[];
+  readonly ldflags?: readonly string[];
+  readonly tags?: readonly string[];
+  /** Go source of a `main.go` in the generated module, for tools without a main package of their own. */
+  readonly main?: string;
+}
+
+/** A tool that cannot be built here; `why` says why and what to do instead. */
+export interface Unavailable {
+  readonly kind: "unavailable";
+  readonly why: string;
+}
+
+export type Build = ModuleBuild | Unavailable;
+
+/** One external tool. */
+export interface ToolSpec {
+  /** The manifest name (also the main executable's name). */
+  readonly name: string;
+  /** The pinned version, without a leading `v`. */
+  readonly version: string;
+  /** What the tool is used for, in a few words. */
+  readonly role: string;
+  /** Arguments that make the tool print its version. */
+  readonly versionArgs: readonly string[];
+  /** `go-buildinfo`: the tool has no version flag; read the module version with `go version -m`. */
+  readonly versionBy?: "go-buildinfo";
+  /** Environment for the version command. */
+  readonly versionEnv?: Readonly<Record<string, string>>;
+  /** Captures the version (without `v`) from the version command's combined output. */
+  readonly versionPattern: RegExp;
+  /** Other executables the build provides, each checked with the same version command. */
+  readonly extraBinaries?: readonly string[];
+  readonly build: Build;
+  /** The nixpkgs attribute the flake provides it from. */
+  readonly nix: string;
+  readonly neededFor: readonly Purpose[];
+}
+
+const KUBECTL_MAIN = `package main
+
+import (
+	"k8s.io/component-base/cli"
+	"k8s.io/kubectl/pkg/cmd"
+	"k8s.io/kubectl/pkg/cmd/util"
+
+	// Client auth plugins, as in kubectl's own main.
+	_ "k8s.io/client-go/plugin/pkg/client/auth"
+)
+
+func main() {
+	command := cmd.NewDefaultKubectlCommand()
+	if err := cli.RunNoErrOutput(command); err != nil {
+		util.CheckErr(err)
+	}
+}
+`;
+
+function kubeVersionFlags(version: string): string[] {
+  const [major, minor] = version.split(".");
+  return ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"].flatMap((pkg) => [
+    `-X ${pkg}.gitVersion=v${version}`,
+    `-X ${pkg}.gitMajor=${major}`,
+    `-X ${pkg}.gitMinor=${minor}`,
+  ]);
+}
+
+const V = {
+  sops: "3.13.3",
+  age: "1.3.2",
+  talhelper: "3.1.17",
+  talosctl: "1.14.1",
+  helm: "4.3.1",
+  kustomize: "5.8.2",
+  ksops: "4.5.1",
+  jsonnet: "0.22.0",
+  kubeconform: "0.8.0",
+  kind: "0.33.0",
+  kubectl: "1.37.2",
+} as const;
+
+/** Every external tool, in the order `deno task tools` builds them. */
+export const TOOLS: readonly ToolSpec[] = [
+  {
+    name: "sops",
+    version: V.sops,
+    role: "encrypts and decrypts secrets",
+    versionArgs: ["--version", "--disable-version-check"],
+    versionEnv: { SOPS_DISABLE_VERSION_CHECK: "1" },
+    versionPattern: /^sops (\d+\.\d+\.\d+)/m,
+    build: {
+      kind: "module",
+      module: `github.com/getsops/sops/v3@v${V.sops}`,
+      packages: [{ pkg: "github.com/getsops/sops/v3/cmd/sops", binary: "sops" }],
+    },
+    nix: "sops",
+    neededFor: ["offline", "bootstrap", "dev"],
+  },
+  {
+    name: "age",
+    version: V.age,
+    role: "the encryption behind sops; age-keygen makes keys",
+    versionArgs: ["--version"],
+    versionPattern: /^v?(\d+\.\d+\.\d+)/m,
+    extraBinaries: ["age-keygen"],
+    build: {
+      kind: "module",
+      module: `filippo.io/age@v${V.age}`,
+      packages: [
+        { pkg: "filippo.io/age/cmd/age", binary: "age" },
+        { pkg: "filippo.io/age/cmd/age-keygen", binary: "age-keygen" },
+      ],
+    },
+    nix: "age",
+    neededFor: ["offline", "bootstrap", "dev"],
+  },
+  {
+    name: "talhelper",
+    version: V.talhelper,
+    role: "generates Talos machine configs from talconfig.yaml",
+    versionArgs: ["--version"],
+    versionPattern: /talhelper version v?(\d+\.\d+\.\d+)/,
+    build: {
+      kind: "module",
+      module: `github.com/budimanjojo/talhelper/v3@v${V.talhelper}`,
+      packages: [{ pkg: "github.com/budimanjojo/talhelper/v3", binary: "talhelper" }],
+      ldflags: [`-X github.com/budimanjojo/talhelper/v3/cmd.version=${V.talhelper}`],
+    },
+    nix: "talhelper",
+    neededFor: ["offline", "bootstrap"],
+  },
+  {
+    name: "talosctl",
+    version: V.talosctl,
+    role: "talks to Talos nodes",
+    versionArgs: ["version", "--client", "--short"],
+    versionPattern: /Talos v(\d+\.\d+\.\d+)/,
+    build: {
+      kind: "unavailable",
+      // Its go.mod replaces modules (so `go install` refuses it) and a source build needs
+      // github.com/cosi-project/runtime@v1.16.3, github.com/siderolabs/ethtool@v0.6.0-sidero and a
+      // pseudo-version of github.com/jsimonetti/rtnetlink/v2, which this Go module proxy refuses.
+      why: "its dependencies are not all served by the Go module proxy; get talosctl from " +
+        "`nix develop` or the Talos release for your platform",
+    },
+    nix: "talosctl",
+    neededFor: ["bootstrap"],
+  },
+  {
+    name: "helm",
+    version: V.helm,
+    role: "renders Helm charts (through kustomize)",
+    versionArgs: ["version", "--template", "{{.Version}}"],
+    versionPattern: /^v(\d+\.\d+\.\d+)/m,
+    build: {
+      kind: "module",
+      module: `helm.sh/helm/v4@v${V.helm}`,
+      packages: [{ pkg: "helm.sh/helm/v4/cmd/helm", binary: "helm" }],
+      ldflags: [`-X helm.sh/helm/v4/internal/version.version=v${V.helm}`],
+    },
+    nix: "kubernetes-helm",
+    neededFor: ["offline", "bootstrap", "dev"],
+  },
+  {
+    name: "kustomize",
+    version: V.kustomize,
+    role: "builds every component as Argo CD does",
+    versionArgs: ["version"],
+    versionPattern: /^v(\d+\.\d+\.\d+)/m,
+    build: {
+      kind: "module",
+      module: `sigs.k8s.io/kustomize/kustomize/v5@v${V.kustomize}`,
+      packages: [{ pkg: "sigs.k8s.io/kustomize/kustomize/v5", binary: "kustomize" }],
+    },
+    nix: "kustomize",
+    neededFor: ["offline", "bootstrap", "dev"],
+  },
+  {
+    name: "ksops",
+    version: V.ksops,
+    role: "the kustomize plugin that decrypts SOPS secrets",
+    // ksops has no version flag (`ksops --version` reads a file named --version).
+    versionArgs: [],
+    versionBy: "go-buildinfo",
+    versionPattern: /\tmod\tgithub\.com\/viaduct-ai\/kustomize-sops\tv?(\d+\.\d+\.\d+)/,
+    build: {
+      kind: "unavailable",
+      why: "the Go module proxy serves no version of github.com/viaduct-ai/kustomize-sops " +
+        "(its v4 tags have no /v4 module path); get ksops from `nix develop` (kustomize-sops) " +
+        "or the viaductoss/ksops image",
+    },
+    nix: "kustomize-sops",
+    neededFor: ["offline"],
+  },
+  {
+    name: "jsonnet",
+    version: V.jsonnet,
+    role: "evaluates the root app (go-jsonnet, as Argo CD uses)",
+    versionArgs: ["--version"],
+    versionPattern: /\(Go implementation\) v(\d+\.\d+\.\d+)/,
+    build: {
+      kind: "module",
+      module: `github.com/google/go-jsonnet@v${V.jsonnet}`,
+      packages: [{ pkg: "github.com/google/go-jsonnet/cmd/jsonnet", binary: "jsonnet" }],
+    },
+    nix: "go-jsonnet",
+    neededFor: ["offline", "bootstrap", "dev"],
+  },
+  {
+    name: "kubeconform",
+    version: V.kubeconform,
+    role: "validates rendered manifests against schemas",
+    versionArgs: ["-v"],
+    versionPattern: /^v(\d+\.\d+\.\d+)/m,
+    build: {
+      kind: "module",
+      module: `github.com/yannh/kubeconform@v${V.kubeconform}`,
+      packages: [{ pkg: "github.com/yannh/kubeconform/cmd/kubeconform", binary: "kubeconform" }],
+      ldflags: [`-X main.version=v${V.kubeconform}`],
+    },
+    nix: "kubeconform",
+    neededFor: ["offline"],
+  },
+  {
+    name: "kind",
+    version: V.kind,
+    role: "runs the dev cluster in containers",
+    versionArgs: ["version"],
+    versionPattern: /^kind v(\d+\.\d+\.\d+)/m,
+    build: {
+      kind: "module",
+      module: `sigs.k8s.io/kind@v${V.kind}`,
+      packages: [{ pkg: "sigs.k8s.io/kind", binary: "kind" }],
+    },
+    nix: "kind",
+    neededFor: ["dev"],
+  },
+  {
+    name: "kubectl",
+    version: V.kubectl,
+    role: "talks to the Kubernetes API",
+    versionArgs: ["version", "--client"],
+    versionPattern: /Client Version: v(\d+\.\d+\.\d+)/,
+    build: {
+      kind: "module",
+      module: `k8s.io/kubectl@v${V.kubectl.replace(/^1\./, "0.")}`,
+      packages: [{ pkg: ".", binary: "kubectl" }],
+      ldflags: kubeVersionFlags(V.kubectl),
+      main: KUBECTL_MAIN,
+    },
+    nix: "kubectl",
+    neededFor: ["bootstrap", "dev"],
+  },
+];
+
+/** The manifest entry called `name`. */
+export function toolSpec(name: string): ToolSpec | undefined {
+  return TOOLS.find((t) => t.name === name);
+}
+
+/** Every executable a tool provides: its own and its extra ones. */
+export function binariesOf(spec: ToolSpec): string[] {
+  return [spec.name, ...(spec.extraBinaries ?? [])];
+}
+
+/** The version in a version command's output, or undefined when it does not match. */
+export function parseVersion(spec: ToolSpec, output: string): string | undefined {
+  return spec.versionPattern.exec(output)?.[1];
+}

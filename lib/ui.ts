@@ -1,0 +1,54 @@
+/**
+ * What tasks print for people: plain lines on standard error (standard output is kept for data
+ * such as `--json`), and progress on long waits.
+ *
+ * @module
+ */
+
+/** Where a task's messages go. */
+export interface Ui {
+  info(line: string): void;
+  warn(line: string): void;
+  /**
+   * Runs `fn` while showing that `label` is under way: a live elapsed time on a terminal, a
+   * "still …" line every `every` seconds elsewhere; then how long it took.
+   */
+  progress<T>(label: string, fn: () => Promise<T>, every?: number): Promise<T>;
+}
+
+/** Formats seconds as `42s` or `3m05s`. */
+export function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+}
+
+/** A {@link Ui} writing to `write` (standard error by default). */
+export function consoleUi(
+  options: { live?: boolean; write?: (text: string) => void; now?: () => number } = {},
+): Ui {
+  const encoder = new TextEncoder();
+  const write = options.write ?? ((text: string) => Deno.stderr.writeSync(encoder.encode(text)));
+  const now = options.now ?? Date.now;
+  const live = options.live ?? false;
+  return {
+    info: (line) => write(`${line}\n`),
+    warn: (line) => write(`warning: ${line}\n`),
+    async progress(label, fn, every = 30) {
+      const start = now();
+      write(live ? `${label} …` : `${label} …\n`);
+      const timer = live
+        ? setInterval(() => write(`\r\x1b[2K${label} … ${duration(now() - start)}`), 1000)
+        : setInterval(() => write(`  still ${label} (${duration(now() - start)})\n`), every * 1000);
+      try {
+        const result = await fn();
+        write(`${live ? "\r\x1b[2K" : ""}${label}: done in ${duration(now() - start)}\n`);
+        return result;
+      } catch (err) {
+        write(`${live ? "\r\x1b[2K" : ""}${label}: failed after ${duration(now() - start)}\n`);
+        throw err;
+      } finally {
+        clearInterval(timer);
+      }
+    },
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * `deno task doctor`: report the tools, age key, container runtime and host modules the tasks need.
+ * @module
+ */
+
+import { Command, Option } from "commander";
+import { runProgram } from "../lib/cli.ts";
+import { loadConfig } from "../lib/config.ts";
+
+const config = loadConfig();
+const PURPOSES = ["offline", "bootstrap", "dev"] as const;
+
+const program = new Command("doctor")
+  .description(
+    "Check what the tasks need on this machine: each pinned tool (where it was found, its version),\n" +
+      "the age key, the container runtime, the DRBD module and direnv. Exits 0 only when everything\n" +
+      "needed for the chosen purposes is there.",
+  )
+  .option("--json", "print the report as JSON (for scripts)")
+  .addOption(
+    new Option("--for <purposes...>", "what to be ready for").choices(PURPOSES).default(["bootstrap", "dev"]),
+  )
+  .action(async (opts: { json?: boolean; for: (typeof PURPOSES)[number][] }) => {
+    const { diagnose, formatReport } = await import("../lib/doctor.ts");
+    const report = await diagnose(config, opts.for, Deno.version.deno);
+    console.log(opts.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    Deno.exitCode = report.ok ? 0 : 1;
+  });
+
+await runProgram(program, Deno.args, config.verbose);

@@ -1,0 +1,40 @@
+/**
+ * Helpers shared by the tests: temporary directories, fake executables, configurations.
+ * @module
+ */
+
+import { join } from "node:path";
+import { type Config, loadConfig } from "../lib/config.ts";
+
+/** A temporary directory removed when `fn` ends. */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "homelab-test-" });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Writes an executable bash script `name` into `dir` and returns its path. */
+export async function fakeTool(dir: string, name: string, body: string): Promise<string> {
+  await Deno.mkdir(dir, { recursive: true });
+  const path = join(dir, name);
+  await Deno.writeTextFile(path, `#!/usr/bin/env bash\n${body}\n`);
+  await Deno.chmod(path, 0o755);
+  return path;
+}
+
+/** The directories that hold bash and the basic utilities fake tools use. */
+export const SYSTEM_PATH = "/usr/bin:/bin";
+
+/** A configuration with HOME and the XDG directories inside `dir`, and PATH = `path`. */
+export function tempConfig(dir: string, path: string, extra: Record<string, string> = {}): Config {
+  return loadConfig({
+    HOME: join(dir, "home"),
+    XDG_CACHE_HOME: join(dir, "cache"),
+    XDG_CONFIG_HOME: join(dir, "config"),
+    PATH: path,
+    ...extra,
+  });
+}
