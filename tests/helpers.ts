@@ -38,3 +38,28 @@ export function tempConfig(dir: string, path: string, extra: Record<string, stri
     ...extra,
   });
 }
+
+/** The Deno cache of the running test process, so subprocesses with another HOME reuse it. */
+export function denoDir(): string {
+  return Deno.env.get("DENO_DIR") ??
+    join(Deno.env.get("XDG_CACHE_HOME") || join(Deno.env.get("HOME") ?? "/", ".cache"), "deno");
+}
+
+/** The repository root. */
+export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** Runs a task entry file (`tasks/NAME.ts`) with exactly `env`; returns its exit code and output. */
+export async function runTask(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(REPO, "tasks", `${name}.ts`), ...args],
+    env: { DENO_DIR: denoDir(), NO_COLOR: "1", ...env },
+    clearEnv: true,
+    cwd: REPO,
+  }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}

@@ -95,7 +95,7 @@ export async function toolsCommand(
       : "tools: nothing to build",
   );
   for (const plan of missing) {
-    ui.warn(`${plan.spec.name} ${plan.spec.version} is not installed and cannot be built here; ${describe(plan)}`);
+    ui.warn(`${plan.spec.name} ${plan.spec.version} is not installed and ${describe(plan)}`);
   }
   return 0;
 }

@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { CommandError, Runner } from "./cmd.ts";
+import { HomelabError } from "./errors.ts";
+import { buildTool, planTools, wrapperGoMod } from "./install.ts";
+import { toolsCommand } from "./tasks/tools.ts";
+import { cacheBinDir, cacheDirOf, Toolbox } from "./toolbox.ts";
+import { type ModuleBuild, toolSpec } from "./tools.ts";
+import { consoleUi } from "./ui.ts";
+import { fakeTool, SYSTEM_PATH, tempConfig, withTempDir } from "../tests/helpers.ts";
+
+const sops = toolSpec("sops")!;
+const age = toolSpec("age")!;
+
+/**
+ * A fake `go` that records its arguments and the generated go.mod, and "builds" a binary that
+ * prints $FAKE_VERSION_OUTPUT (or fails when $FAKE_GO_FAIL is set).
+ */
+async function fakeGo(bin: string, log: string): Promise<void> {
+  await fakeTool(
+    bin,
+    "go",
+    `echo "go $*" >> "${log}"
+[ -f go.mod ] && sed 's/^/  go.mod: /' go.mod >> "${log}"
+if [ -n "$FAKE_GO_FAIL" ]; then echo "go: module lookup disabled" >&2; exit 1; fi
+while [ $# -gt 0 ]; do
+  if [ "$1" = -o ]; then out=$2; fi
+  shift
+done
+mkdir -p "$(dirname "$out")"
+printf '#!/usr/bin/env bash\\necho "$FAKE_VERSION_OUTPUT"\\n' > "$out"
+chmod +x "$out"`,
+  );
+}
+
+async function setup(dir: string, extra: Record<string, string> = {}) {
+  const bin = join(dir, "bin");
+  const log = join(dir, "go.log");
+  await fakeGo(bin, log);
+  const config = tempConfig(dir, `${bin}:${SYSTEM_PATH}`, extra);
+  const toolbox = new Toolbox(config);
+  const runner = new Runner({ env: config.env, resolve: toolbox.resolve });
+  return { config, toolbox, runner, log };
+}
+
+async function leftovers(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) if (e.name.startsWith(".build-")) names.push(e.name);
+  } catch {
+    // no directory, no leftovers
+  }
+  return names;
+}
+
+Deno.test("a tool is built in a generated module, checked, installed and linked", async () => {
+  await withTempDir(async (dir) => {
+    const { config, toolbox, runner, log } = await setup(dir, { FAKE_VERSION_OUTPUT: `sops ${sops.version}` });
+    await buildTool(config, runner, toolbox, sops);
+
+    const installed = join(cacheDirOf(config, sops), "sops");
+    assert.equal((await Deno.stat(installed)).isFile, true);
+    assert.equal(await Deno.readLink(join(cacheBinDir(config), "sops")), `../sops/${sops.version}/sops`);
+    assert.equal(await new Toolbox(config).resolve("sops"), installed);
+
+    const calls = await Deno.readTextFile(log);
+    assert.match(calls, /^go build -trimpath -o \S+\/out\/sops github\.com\/getsops\/sops\/v3\/cmd\/sops$/m);
+    assert.match(calls, new RegExp(`go.mod: require github.com/getsops/sops/v3 v${sops.version}`));
+    assert.deepEqual(await leftovers(join(config.toolsDir, "sops")), []);
+  });
+});
+
+Deno.test("a tool with two binaries builds and links both", async () => {
+  await withTempDir(async (dir) => {
+    const { config, toolbox, runner } = await setup(dir, { FAKE_VERSION_OUTPUT: `v${age.version}` });
+    await buildTool(config, runner, toolbox, age);
+    for (const b of ["age", "age-keygen"]) {
+      assert.equal(await Deno.readLink(join(cacheBinDir(config), b)), `../age/${age.version}/${b}`);
+    }
+  });
+});
+
+Deno.test("a build that reports another version is not installed", async () => {
+  await withTempDir(async (dir) => {
+    const { config, toolbox, runner } = await setup(dir, { FAKE_VERSION_OUTPUT: "sops 0.0.1" });
+    await assert.rejects(
+      buildTool(config, runner, toolbox, sops),
+      (e) => e instanceof HomelabError && /reports version 0\.0\.1 instead of/.test(e.message),
+    );
+    await assert.rejects(Deno.stat(cacheDirOf(config, sops)), Deno.errors.NotFound);
+    await assert.rejects(Deno.lstat(join(cacheBinDir(config), "sops")), Deno.errors.NotFound);
+    assert.deepEqual(await leftovers(join(config.toolsDir, "sops")), []);
+  });
+});
+
+Deno.test("a failed build leaves nothing behind and reports go's error", async () => {
+  await withTempDir(async (dir) => {
+    const { config, toolbox, runner } = await setup(dir, { FAKE_GO_FAIL: "1" });
+    const err = await buildTool(config, runner, toolbox, sops).then(() => undefined, (e) => e);
+    assert.ok(err instanceof CommandError);
+    assert.equal(err.tool, "go");
+    assert.match(err.stderrTail, /module lookup disabled/);
+    await assert.rejects(Deno.stat(cacheDirOf(config, sops)), Deno.errors.NotFound);
+    assert.deepEqual(await leftovers(join(config.toolsDir, "sops")), []);
+  });
+});
+
+Deno.test("`tools` builds what is missing once; running it again builds nothing", async () => {
+  await withTempDir(async (dir) => {
+    const { config, log } = await setup(dir, { FAKE_VERSION_OUTPUT: `sops ${sops.version}` });
+    const lines: string[] = [];
+    const ui = consoleUi({ write: (t) => lines.push(t) });
+    assert.equal(await toolsCommand(config, { names: ["sops"] }, ui), 0);
+    const first = (await Deno.readTextFile(log)).match(/^go build/gm)?.length;
+    assert.equal(first, 1);
+    assert.match(lines.join(""), /tools: built sops in/);
+
+    lines.length = 0;
+    assert.equal(await toolsCommand(config, { names: ["sops"] }, ui), 0);
+    assert.equal((await Deno.readTextFile(log)).match(/^go build/gm)?.length, 1);
+    assert.match(lines.join(""), /tools: nothing to build/);
+
+    const plans = await planTools(new Toolbox(config), [sops, toolSpec("ksops")!]);
+    assert.deepEqual(plans.map((p) => p.action), ["present", "unavailable"]);
+  });
+});
+
+Deno.test("unknown tool names are rejected with the valid ones listed", async () => {
+  await withTempDir(async (dir) => {
+    const { config } = await setup(dir);
+    await assert.rejects(
+      toolsCommand(config, { names: ["sopz"] }, consoleUi({ write: () => {} })),
+      (e) => e instanceof HomelabError && e.exitCode === 2 && /sops, age/.test(e.hint ?? ""),
+    );
+  });
+});
+
+Deno.test("the generated module requires exactly the pinned module version", () => {
+  const build = sops.build as ModuleBuild;
+  assert.equal(
+    wrapperGoMod(sops, build),
+    `module homelab.invalid/tools/sops\n\ngo 1.26\n\nrequire github.com/getsops/sops/v3 v${sops.version}\n`,
+  );
+  const kubectl = toolSpec("kubectl")!;
+  assert.match(wrapperGoMod(kubectl, kubectl.build as ModuleBuild), /require k8s\.io\/kubectl v0\.\d+\.\d+\n/);
+});

@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { Report } from "../lib/doctor.ts";
+import { toolSpec } from "../lib/tools.ts";
+import { fakeTool, runTask, SYSTEM_PATH, withTempDir } from "./helpers.ts";
+
+const sops = toolSpec("sops")!;
+
+async function doctor(dir: string, bin: string, extra: Record<string, string> = {}) {
+  const r = await runTask("doctor", ["--json", "--for", "offline", "bootstrap", "dev"], {
+    PATH: `${bin}:${SYSTEM_PATH}`,
+    HOME: join(dir, "home"),
+    XDG_CACHE_HOME: join(dir, "cache"),
+    XDG_CONFIG_HOME: join(dir, "config"),
+    ...extra,
+  });
+  return { ...r, report: JSON.parse(r.stdout) as Report };
+}
+
+Deno.test("doctor --json reports a missing tool and a missing age key", async () => {
+  await withTempDir(async (dir) => {
+    const bin = join(dir, "bin");
+    await fakeTool(bin, "sops", `echo "sops ${sops.version}"`);
+    await fakeTool(bin, "helm", `echo "v3.9.0"`);
+    await fakeTool(bin, "docker", `echo "28.2.2|<no value>"; echo "Cannot connect to the Docker daemon" >&2; exit 1`);
+
+    const { code, report } = await doctor(dir, bin);
+    assert.equal(code, 1);
+    assert.equal(report.ok, false);
+    const tool = (name: string) => report.tools.find((t) => t.binary === name)!;
+    assert.equal(tool("sops").status, "ok");
+    assert.equal(tool("sops").path, join(bin, "sops"));
+    assert.equal(tool("talhelper").status, "missing");
+    assert.match(tool("talhelper").fix ?? "", /deno task tools/);
+    assert.equal(tool("helm").status, "wrong");
+    assert.equal(tool("helm").version, "3.9.0");
+    assert.equal(tool("ksops").buildable, false);
+
+    assert.equal(report.ageKey.ok, false);
+    assert.deepEqual(report.ageKey.locations.map((l) => [l.via, l.set, l.exists]), [
+      ["SOPS_AGE_KEY_FILE", false, false],
+      ["SOPS_AGE_KEY", false, false],
+      ["default", true, false],
+    ]);
+    assert.equal(report.ageKey.locations[2].path, join(dir, "config", "sops", "age", "keys.txt"));
+    assert.ok(report.problems.some((p) => p.startsWith("no age key found")));
+    assert.ok(report.problems.some((p) => p.startsWith("talhelper is missing (needed for offline, bootstrap)")));
+    assert.equal(report.containerRuntime.ok, false);
+    assert.equal(report.containerRuntime.client, "28.2.2");
+  });
+});
+
+Deno.test("doctor finds an age key at SOPS_AGE_KEY_FILE and never prints it", async () => {
+  await withTempDir(async (dir) => {
+    const bin = join(dir, "bin");
+    await Deno.mkdir(bin);
+    const keyFile = join(dir, "my keys.txt");
+    const key = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ";
+    await Deno.writeTextFile(keyFile, `# created: now\n# public key: age1xyz\n${key}\n`, { mode: 0o644 });
+    await Deno.chmod(keyFile, 0o644);
+
+    const { stdout, report } = await doctor(dir, bin, { SOPS_AGE_KEY_FILE: keyFile });
+    assert.equal(report.ageKey.ok, true);
+    assert.deepEqual(report.ageKey.locations[0], {
+      via: "SOPS_AGE_KEY_FILE",
+      path: keyFile,
+      set: true,
+      exists: true,
+      keys: 1,
+      mode: "644",
+    });
+    assert.ok(report.problems.some((p) => p.includes(`chmod 600 ${keyFile}`)));
+    assert.ok(!stdout.includes(key));
+
+    const table = await runTask("doctor", ["--for", "offline"], {
+      PATH: `${bin}:${SYSTEM_PATH}`,
+      HOME: join(dir, "home"),
+      XDG_CACHE_HOME: join(dir, "cache"),
+      SOPS_AGE_KEY_FILE: keyFile,
+    });
+    assert.match(table.stdout, /age key\s+SOPS_AGE_KEY_FILE .*my keys\.txt: 1 key\(s\), mode 644/);
+    assert.ok(!table.stdout.includes(key) && !table.stderr.includes(key));
+  });
+});
