@@ -3,15 +3,18 @@ import { runTask, SYSTEM_PATH } from "./helpers.ts";
 
 const env = { PATH: SYSTEM_PATH, HOME: "/nonexistent" };
 
-for (const task of ["tools", "doctor", "test"]) {
+// task name → entry file in tasks/
+const TASKS: Record<string, string> = { tools: "tools", doctor: "doctor", test: "suite", bench: "bench" };
+
+for (const [task, entry] of Object.entries(TASKS)) {
   Deno.test(`${task}: an unknown flag is a usage error (exit 2) naming the flag`, async () => {
-    const r = await runTask(task, ["--no-such-flag"], env);
+    const r = await runTask(entry, ["--no-such-flag"], env);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /unknown option '--no-such-flag'/);
   });
 
   Deno.test(`${task}: --help describes the task and exits 0`, async () => {
-    const r = await runTask(task, ["--help"], env);
+    const r = await runTask(entry, ["--help"], env);
     assert.equal(r.code, 0);
     assert.match(r.stdout, new RegExp(`^Usage: ${task} `));
     assert.match(r.stdout, /--help/);
@@ -22,4 +25,14 @@ Deno.test("doctor rejects a purpose it does not know, listing the valid ones", a
   const r = await runTask("doctor", ["--for", "prod"], env);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /Allowed choices are offline, bootstrap, dev/);
+});
+
+Deno.test("every task in deno.json has a description and an entry file this test covers", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  for (
+    const [name, task] of Object.entries(config.tasks as Record<string, { description?: string; command: string }>)
+  ) {
+    assert.ok(task.description, `task ${name} has no description`);
+    assert.equal(task.command, `deno run -A tasks/${TASKS[name]}.ts`, `task ${name}`);
+  }
 });

@@ -48,7 +48,7 @@ export function denoDir(): string {
 /** The repository root. */
 export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
-/** Runs a task entry file (`tasks/NAME.ts`) with exactly `env`; returns its exit code and output. */
+/** Runs a task entry file (`tasks/ENTRY.ts`) with exactly `env`; returns its exit code and output. */
 export async function runTask(
   name: string,
   args: string[],

@@ -19,7 +19,7 @@ const program = new Command("test")
   .passThroughOptions()
   .action(async (testArgs: string[], opts: { tools: boolean }) => {
     const [{ testCommand }, { consoleUi }] = await Promise.all([
-      import("../lib/tasks/test.ts"),
+      import("../lib/tasks/suite.ts"),
       import("../lib/ui.ts"),
     ]);
     const ui = consoleUi({ live: !config.ci && Deno.stderr.isTerminal() });
