@@ -4,7 +4,13 @@ import { runTask, SYSTEM_PATH } from "./helpers.ts";
 const env = { PATH: SYSTEM_PATH, HOME: "/nonexistent" };
 
 // task name → entry file in tasks/
-const TASKS: Record<string, string> = { tools: "tools", doctor: "doctor", test: "suite", bench: "bench" };
+const TASKS: Record<string, string> = {
+  tools: "tools",
+  doctor: "doctor",
+  test: "suite",
+  bench: "bench",
+  secrets: "secrets",
+};
 
 for (const [task, entry] of Object.entries(TASKS)) {
   Deno.test(`${task}: an unknown flag is a usage error (exit 2) naming the flag`, async () => {

@@ -1,0 +1,123 @@
+/**
+ * age keys: where sops looks for them, which recipients the keys we hold belong to, and making
+ * new ones. Private keys only ever travel as {@link Secret}s through pipes; they are never
+ * printed, and only written to the personal key file (0600) that holds them anyway.
+ *
+ * @module
+ */
+
+import { dirname } from "node:path";
+import { cmd, type Runner, Secret, secret } from "../cmd.ts";
+import type { Config } from "../config.ts";
+
+/** A private key's text: `AGE-SECRET-KEY-1` and 58 bech32 characters. */
+export const AGE_SECRET_KEY = /AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}/;
+/** An age recipient (public key). */
+export const AGE_RECIPIENT = /^age1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}$/;
+
+/** One place sops reads age keys from, in sops's own order. */
+export interface KeySource {
+  /** `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY` or the default path. */
+  readonly via: "SOPS_AGE_KEY_FILE" | "SOPS_AGE_KEY" | "default";
+  readonly path?: string;
+  readonly set: boolean;
+  readonly exists: boolean;
+  /** The recipients of the keys found there. */
+  readonly recipients: readonly string[];
+}
+
+/** A private key we hold. */
+export interface Identity {
+  readonly recipient: string;
+  readonly key: Secret;
+  readonly via: KeySource["via"];
+  readonly path?: string;
+}
+
+/** What a key search found. */
+export interface KeySearch {
+  readonly sources: readonly KeySource[];
+  readonly identities: readonly Identity[];
+}
+
+/** The private keys in a key file's text (comments and blank lines skipped). */
+export function parseKeys(text: string): string[] {
+  return text.split("\n").map((l) => l.trim()).filter((l) => AGE_SECRET_KEY.test(l) && !l.startsWith("#"));
+}
+
+/** The recipient of a private key (`age-keygen -y`, the key on standard input). */
+export async function recipientOf(runner: Runner, key: Secret): Promise<string> {
+  return await runner.output(cmd("age-keygen", ["-y"], { stdin: key, readOnly: true }));
+}
+
+/** The file the personal key lives in: `SOPS_AGE_KEY_FILE`, else the default path. */
+export function personalKeyFile(config: Config): string {
+  return config.ageKeyFileEnv ?? config.defaultAgeKeyFile;
+}
+
+/**
+ * Reads every age key sops would use. `ageKey` is the value of `SOPS_AGE_KEY` (the task reads
+ * the environment; the library never keeps it in its configuration).
+ */
+export async function findKeys(config: Config, runner: Runner, ageKey?: Secret): Promise<KeySearch> {
+  const sources: KeySource[] = [];
+  const identities: Identity[] = [];
+  const add = async (via: KeySource["via"], path: string | undefined, set: boolean, text: string | undefined) => {
+    const keys = text === undefined ? [] : parseKeys(text);
+    const recipients: string[] = [];
+    for (const k of keys) {
+      const key = secret(k);
+      const recipient = await recipientOf(runner, key);
+      recipients.push(recipient);
+      identities.push({ recipient, key, via, path });
+    }
+    sources.push({ via, path, set, exists: text !== undefined, recipients });
+  };
+  const read = (path: string) => Deno.readTextFile(path).catch(() => undefined);
+
+  await add(
+    "SOPS_AGE_KEY_FILE",
+    config.ageKeyFileEnv,
+    config.ageKeyFileEnv !== undefined,
+    config.ageKeyFileEnv ? await read(config.ageKeyFileEnv) : undefined,
+  );
+  await add("SOPS_AGE_KEY", undefined, ageKey !== undefined, ageKey?.reveal());
+  // sops reads the default file too when SOPS_AGE_KEY_FILE points elsewhere.
+  if (config.ageKeyFileEnv !== config.defaultAgeKeyFile) {
+    await add("default", config.defaultAgeKeyFile, true, await read(config.defaultAgeKeyFile));
+  }
+  return { sources, identities };
+}
+
+/** Describes where keys were looked for, for error messages. */
+export function describeSources(search: KeySearch): string {
+  return search.sources.map((s) => {
+    const name = s.via === "default" ? s.path : s.path ? `${s.via}=${s.path}` : s.via;
+    const state = !s.set
+      ? "unset"
+      : !s.exists
+      ? "does not exist"
+      : s.recipients.length
+      ? s.recipients.join(", ")
+      : "no keys in it";
+    return `${name} (${state})`;
+  }).join("; ");
+}
+
+/** Makes a new key pair in memory: `age-keygen` to standard output, never to disk. */
+export async function generateKey(runner: Runner): Promise<{ recipient: string; key: Secret }> {
+  const r = await runner.run(cmd("age-keygen", [], { secretOutput: true, readOnly: true }));
+  const [key] = parseKeys(r.stdout);
+  if (!key) throw new Error("age-keygen printed no key");
+  const k = secret(key);
+  return { recipient: await recipientOf(runner, k), key: k };
+}
+
+/** Creates the personal key file (0600, in a 0700 directory) with `age-keygen -o`. */
+export async function createKeyFile(runner: Runner, path: string): Promise<string> {
+  await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await runner.run(cmd("age-keygen", ["-o", path]));
+  await Deno.chmod(path, 0o600);
+  const [key] = parseKeys(await Deno.readTextFile(path));
+  return await recipientOf(runner, secret(key));
+}

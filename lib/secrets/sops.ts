@@ -1,0 +1,84 @@
+/**
+ * sops, run through the command model from the repository root (so `.sops.yaml`'s path rules
+ * match repository-relative paths). Plaintext goes in through standard input and comes out
+ * through standard output, never through a file in the repository.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { type Arg, cmd, type Runner, type Secret, secret } from "../cmd.ts";
+
+const ENV = { SOPS_DISABLE_VERSION_CHECK: "1" };
+
+/** Writes `text` next to `path` and renames it into place (ciphertext and public data only). */
+export async function writeAtomic(path: string, text: string): Promise<void> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    await Deno.writeTextFile(tmp, text);
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+/** sops operations on files given relative to `root`. */
+export class Sops {
+  constructor(readonly runner: Runner, readonly root: string) {}
+
+  #cmd(
+    args: Arg[],
+    options: { stdin?: Arg; secretOutput?: boolean; readOnly?: boolean; env?: Record<string, Arg>; inherit?: boolean } =
+      {},
+  ) {
+    return cmd("sops", args, { cwd: this.root, ...options, env: { ...ENV, ...options.env } });
+  }
+
+  /** Encrypts `plaintext` as the file `relPath` would be (its creation rule) and returns the ciphertext. */
+  async encrypt(relPath: string, plaintext: Secret): Promise<string> {
+    const type = relPath.endsWith(".json") ? "json" : "yaml";
+    return (await this.runner.run(this.#cmd(
+      ["encrypt", "--filename-override", relPath, "--input-type", type, "--output-type", type],
+      { stdin: plaintext, readOnly: true },
+    ))).stdout;
+  }
+
+  /** Encrypts `plaintext` and writes the ciphertext to `relPath`. */
+  async encryptTo(relPath: string, plaintext: Secret): Promise<void> {
+    const ciphertext = await this.encrypt(relPath, plaintext);
+    await writeAtomic(join(this.root, relPath), ciphertext);
+  }
+
+  /** Encrypts a plaintext file where it is. */
+  async encryptInPlace(relPath: string): Promise<void> {
+    await this.runner.run(this.#cmd(["encrypt", "--in-place", relPath]));
+  }
+
+  /** The decrypted content, held as a secret. `env` overrides where sops finds keys. */
+  async decrypt(relPath: string, env?: Record<string, Arg>): Promise<Secret> {
+    const r = await this.runner.run(this.#cmd(["decrypt", relPath], { secretOutput: true, readOnly: true, env }));
+    return secret(r.stdout);
+  }
+
+  /** Decrypts to this process's standard output; nothing is kept. */
+  async decryptToStdout(relPath: string): Promise<void> {
+    await this.runner.run(this.#cmd(["decrypt", relPath], { inherit: true, readOnly: true }));
+  }
+
+  /** Opens the file in $EDITOR through `sops edit`; its plaintext copy lives in `tmpdir`. */
+  async edit(relPath: string, tmpdir: string): Promise<void> {
+    await this.runner.run(this.#cmd(["edit", relPath], { inherit: true, env: { TMPDIR: tmpdir } }));
+  }
+
+  /** Re-wraps the data key for the recipients `.sops.yaml` gives the file now. */
+  async updateKeys(relPath: string): Promise<void> {
+    await this.runner.run(this.#cmd(["updatekeys", "--yes", relPath]));
+  }
+
+  /** Re-encrypts every value with a fresh data key. */
+  async rotateDataKey(relPath: string): Promise<void> {
+    await this.runner.run(this.#cmd(["rotate", "--in-place", relPath]));
+  }
+}

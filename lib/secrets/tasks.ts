@@ -1,0 +1,69 @@
+/**
+ * What the `secrets` subcommands print.
+ * @module
+ */
+
+import { type CheckOptions, checkSecrets, formatFindings } from "./check.ts";
+import type { SecretsContext } from "./context.ts";
+import { init, rotate } from "./lifecycle.ts";
+
+/** `secrets init`; returns the exit code. */
+export async function initCommand(ctx: SecretsContext, options: { adopt?: boolean }): Promise<number> {
+  const r = await init(ctx, options);
+  const say = ctx.ui.info;
+  if (r.createdKey) say(`created your personal age key in ${r.createdKey} (0600): back it up somewhere safe`);
+  say(`personal recipient: ${r.personal}`);
+  if (r.argocd) say(`Argo CD recipient:  ${r.argocd}${r.argocdCreated ? " (new key, stored encrypted)" : ""}`);
+  if (r.configChanged) say(".sops.yaml: recipients updated");
+  for (const a of r.adopted) {
+    say(
+      a.how === "regenerated"
+        ? `${a.file}: re-created for your keys`
+        : `${a.file}: replaced by an encrypted skeleton; fill in its values with \`deno task secrets edit ${a.file}\``,
+    );
+  }
+  if (r.hook === "installed") say("installed the git pre-commit hook (runs `secrets check --staged`)");
+  if (r.hook === "foreign") {
+    ctx.ui.warn("a pre-commit hook that is not ours exists; add `deno task secrets check --staged` to it");
+  }
+  if (r.locked.length && r.adopted.length === 0) {
+    say(`${r.locked.length} encrypted file(s) open with none of your keys:`);
+    for (const f of r.locked) say(`  ${f.file} (encrypted for ${f.meta.recipients.join(", ")})`);
+    say("If they are yours, make the key available (SOPS_AGE_KEY_FILE or the default path) and run init again;");
+    say("to take this repository over with your own keys, run `deno task secrets init --adopt`.");
+    return 1;
+  }
+  if (!r.changed) say("secrets: nothing to do, everything is set up");
+  return 0;
+}
+
+/** `secrets check`; returns the exit code. */
+export async function checkCommand(ctx: SecretsContext, options: CheckOptions): Promise<number> {
+  const findings = await checkSecrets(ctx, options);
+  const errors = findings.filter((f) => f.level === "error").length;
+  if (findings.length) console.error(formatFindings(findings));
+  const warnings = findings.length - errors;
+  console.error(
+    errors
+      ? `secrets check: ${errors} problem(s)${warnings ? `, ${warnings} warning(s)` : ""}`
+      : `secrets check: ok${warnings ? ` (${warnings} warning(s))` : ""}`,
+  );
+  return errors ? 1 : 0;
+}
+
+/** `secrets rotate`; returns the exit code. */
+export async function rotateCommand(ctx: SecretsContext, options: { dataKey?: boolean }): Promise<number> {
+  const results = await rotate(ctx, options);
+  for (const r of results) {
+    const changes = [
+      ...r.added.map((a) => `+${a}`),
+      ...r.removed.map((a) => `-${a}`),
+      ...(r.dataKey ? ["new data key"] : []),
+    ];
+    ctx.ui.info(`${r.file}: ${changes.length ? changes.join(", ") : "recipients unchanged"}`);
+    if (r.verified.length) ctx.ui.info(`  opens with: ${r.verified.join(", ")}`);
+    if (r.unverified.length) ctx.ui.info(`  not verified (no private key here): ${r.unverified.join(", ")}`);
+  }
+  ctx.ui.info(`secrets rotate: ${results.length} file(s)`);
+  return 0;
+}

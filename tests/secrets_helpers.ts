@@ -1,0 +1,120 @@
+/**
+ * A scratch repository and owners (each with their own HOME and age key) for the secrets tests,
+ * with the real sops, age and talhelper.
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { Runner, type Secret, secret } from "../lib/cmd.ts";
+import { type Config, loadConfig } from "../lib/config.ts";
+import type { SecretsContext } from "../lib/secrets/context.ts";
+import { Toolbox } from "../lib/toolbox.ts";
+import { consoleUi } from "../lib/ui.ts";
+import { REPO, SYSTEM_PATH } from "./helpers.ts";
+
+/** Directories holding the real tools the secrets code runs (fails naming a missing tool). */
+export async function realToolsPath(tools = ["sops", "age", "age-keygen", "talhelper", "git"]): Promise<string> {
+  const toolbox = new Toolbox(loadConfig());
+  const dirs = await Promise.all(tools.map(async (t) => dirname(await toolbox.resolve(t))));
+  return [...new Set(dirs), SYSTEM_PATH].join(":");
+}
+
+export function git(cwd: string, ...args: string[]): string {
+  const out = new Deno.Command("git", {
+    args: ["-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "init.defaultBranch=main", ...args],
+    cwd,
+  }).outputSync();
+  if (!out.success) throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** A new git repository with the real `.sops.yaml` and a component `system/demo`. */
+export async function scratchRepo(dir: string): Promise<string> {
+  const root = join(dir, "repo");
+  await Deno.mkdir(join(root, "system", "demo"), { recursive: true });
+  await Deno.mkdir(join(root, "talos"), { recursive: true });
+  await Deno.copyFile(join(REPO, ".sops.yaml"), join(root, ".sops.yaml"));
+  await Deno.writeTextFile(
+    join(root, "system", "demo", "kustomization.yaml"),
+    "# demo component\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: demo\nresources:\n  - namespace.yaml # the namespace\n",
+  );
+  await Deno.writeTextFile(
+    join(root, "system", "demo", "namespace.yaml"),
+    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n",
+  );
+  git(root, "init", "-q");
+  git(root, "add", "-A");
+  git(root, "commit", "-qm", "scratch");
+  return root;
+}
+
+/** One person: a HOME of their own, so their default age key path is theirs. */
+export interface Owner {
+  readonly config: Config;
+  readonly ctx: SecretsContext;
+  readonly keyFile: string;
+}
+
+/** An owner working in `root`, with HOME under `dir/name`. */
+export async function owner(
+  dir: string,
+  name: string,
+  root: string,
+  extra: Record<string, string> = {},
+): Promise<Owner> {
+  const home = join(dir, name);
+  const path = await realToolsPath();
+  const config = loadConfig({ HOME: home, PATH: path, ...extra });
+  const toolbox = new Toolbox(loadConfig({ HOME: home, PATH: path, XDG_CACHE_HOME: join(home, ".cache") }));
+  const lines: string[] = [];
+  const ctx: SecretsContext = {
+    root,
+    config,
+    runner: new Runner({ env: config.env, resolve: toolbox.resolve, defaultTimeout: 60_000 }),
+    ui: consoleUi({ write: (t) => lines.push(t) }),
+  };
+  return { config, ctx, keyFile: config.defaultAgeKeyFile };
+}
+
+/** Runs sops with exactly one private key (no key file, no default path). */
+export async function sopsWithKey(
+  root: string,
+  key: Secret,
+  ...args: string[]
+): Promise<{ ok: boolean; out: string; err: string }> {
+  const empty = await Deno.makeTempDir();
+  try {
+    const out = await new Deno.Command("sops", {
+      args,
+      cwd: root,
+      env: {
+        PATH: await realToolsPath(["sops"]),
+        HOME: empty,
+        SOPS_AGE_KEY: key.reveal(),
+        SOPS_DISABLE_VERSION_CHECK: "1",
+      },
+      clearEnv: true,
+    }).output();
+    const text = new TextDecoder();
+    return { ok: out.success, out: text.decode(out.stdout), err: text.decode(out.stderr) };
+  } finally {
+    await Deno.remove(empty, { recursive: true });
+  }
+}
+
+/** The private key in an age key file. */
+export async function keyOf(file: string): Promise<Secret> {
+  const line = (await Deno.readTextFile(file)).split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"));
+  if (!line) throw new Error(`no key in ${file}`);
+  return secret(line.trim());
+}
+
+/** A fresh key pair made with the real age-keygen. */
+export async function newKey(): Promise<{ key: Secret; recipient: string }> {
+  const path = await realToolsPath(["age-keygen"]);
+  const gen = new Deno.Command("age-keygen", { env: { PATH: path }, stderr: "null" }).outputSync();
+  const text = new TextDecoder().decode(gen.stdout);
+  const key = text.split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"))!.trim();
+  const recipient = /public key: (age1\S+)/.exec(text)![1];
+  return { key: secret(key), recipient };
+}
