@@ -126,7 +126,7 @@ Deno.test("check passes a clean tree and catches each kind of leak, naming file,
 
     const found = errors(await checkSecrets(a.ctx));
     const by = (file: string) => found.filter((f) => f.file === file);
-    assert.equal(by("system/demo/leak.yaml")[0]?.line, 6);
+    assert.equal(by("system/demo/leak.yaml")[0]?.line, 10, "the line of stringData");
     assert.match(by("system/demo/leak.yaml")[0].reason, /plaintext Secret 'oops'/);
     assert.match(by("system/demo/plain.sops.yaml")[0].reason, /not encrypted \(no sops metadata\)/);
     assert.match(by("system/demo/plain.sops.yaml")[0].fix, /secrets encrypt system\/demo\/plain\.sops\.yaml/);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { LineCounter, parseAllDocuments, parseDocument } from "yaml";
+import { isMap, isScalar, LineCounter, parseAllDocuments, parseDocument } from "yaml";
 
 /** What a file's `sops:` metadata says. */
 export interface SopsMeta {
@@ -111,7 +111,12 @@ export function plaintextSecrets(text: string): PlainSecret[] {
     const filled = (v: unknown) => v && typeof v === "object" && Object.keys(v).length > 0;
     if (filled(value.data) || filled(value.stringData)) {
       const meta = value.metadata as { name?: string } | undefined;
-      const start = doc.contents?.range?.[0] ?? 0;
+      // Point at the data/stringData key itself, else at the document.
+      const contents = doc.contents;
+      const pair = isMap(contents)
+        ? contents.items.find((p) => isScalar(p.key) && (p.key.value === "stringData" || p.key.value === "data"))
+        : undefined;
+      const start = (isScalar(pair?.key) ? pair.key.range?.[0] : undefined) ?? contents?.range?.[0] ?? 0;
       found.push({ name: meta?.name ?? "(unnamed)", line: lines.linePos(start).line });
     }
   }

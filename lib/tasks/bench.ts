@@ -61,6 +61,12 @@ export async function benchCommand(config: Config, deno: string, runs?: number):
       measure: (n) => timeCommand(n, deno, ["task", "-q", "doctor", "--help"], { cwd }),
     },
     {
+      name: "deno task secrets check --no-decrypt (whole repository)",
+      goal: "< 300 ms",
+      runs: runs ?? 10,
+      measure: (n) => timeCommand(n, deno, ["task", "-q", "secrets", "check", "--no-decrypt"], { cwd }),
+    },
+    {
       name: "deno task tools (all present: the no-op re-run)",
       runs: runs ?? 5,
       measure: (n) => timeCommand(n, deno, ["task", "-q", "tools"], { cwd }),
