@@ -97,7 +97,7 @@ const V = {
   sops: "3.13.3",
   age: "1.3.2",
   talhelper: "3.1.17",
-  talosctl: "1.14.1",
+  talosctl: "1.14.0",
   helm: "4.3.1",
   kustomize: "5.8.2",
   ksops: "4.5.1",
