@@ -7,7 +7,7 @@ import { parse } from "yaml";
 import { secret } from "../lib/cmd.ts";
 import { checkSecrets, type Finding } from "../lib/secrets/check.ts";
 import { initCommand } from "../lib/secrets/tasks.ts";
-import { decryptFile, init, KeyPathError, newSecret, rotate } from "../lib/secrets/lifecycle.ts";
+import { decryptFile, init, KeyPathError, newSecret, rotate, writeTalosBundle } from "../lib/secrets/lifecycle.ts";
 import { parseKeys } from "../lib/secrets/keys.ts";
 import { sopsOf } from "../lib/secrets/context.ts";
 import { HOOK_MARKER } from "../lib/secrets/lifecycle.ts";
@@ -23,8 +23,7 @@ async function setUp(dir: string) {
   const a = await owner(dir, "alice", root);
   await init(a.ctx);
   await newSecret(a.ctx, "system/demo", "db");
-  const bundle = await a.ctx.runner.run({ tool: "talhelper", args: ["gensecret"], secretOutput: true });
-  await sopsOf(a.ctx).encryptTo(PATHS.talosBundle, secret(bundle.stdout));
+  await writeTalosBundle(a.ctx);
   git(root, "add", "-A");
   git(root, "commit", "-q", "--no-verify", "-m", "secrets");
   const argocdKey = secret(parseKeys((await sopsOf(a.ctx).decrypt(PATHS.argocdKey)).reveal())[0]);

@@ -237,6 +237,12 @@ export async function newSecret(ctx: SecretsContext, component: string, name: st
   return file;
 }
 
+/** A new Talos secret bundle (`talhelper gensecret`), encrypted on its way into the repository. */
+export async function writeTalosBundle(ctx: SecretsContext): Promise<void> {
+  const bundle = await ctx.runner.run(cmd("talhelper", ["gensecret"], { secretOutput: true, readOnly: true }));
+  await sopsOf(ctx).encryptTo(PATHS.talosBundle, secret(bundle.stdout));
+}
+
 /** What `rotate` did to one file. */
 export interface Rotation {
   readonly file: string;
@@ -432,8 +438,7 @@ export async function init(ctx: SecretsContext, options: { adopt?: boolean } = {
     if (file === PATHS.argocdKey) {
       adopted.push({ file, how: "regenerated" });
     } else if (file === PATHS.talosBundle) {
-      const bundle = await ctx.runner.run(cmd("talhelper", ["gensecret"], { secretOutput: true, readOnly: true }));
-      await sops.encryptTo(file, secret(bundle.stdout));
+      await writeTalosBundle(ctx);
       adopted.push({ file, how: "regenerated" });
     } else {
       const parsed = parseSopsFile(await Deno.readTextFile(join(ctx.root, file)));

@@ -1,0 +1,207 @@
+/**
+ * Reading and checking the Talos configuration of the repository: talconfig (our checks, then
+ * talhelper's own validation), the schematic and its drift, generating secrets and configs.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { onExit } from "../cleanup.ts";
+import { cmd } from "../cmd.ts";
+import { HomelabError, InputError } from "../errors.ts";
+import type { SecretsContext } from "../secrets/context.ts";
+import { sopsOf } from "../secrets/context.ts";
+import { requireKeyFor, writeTalosBundle } from "../secrets/lifecycle.ts";
+import { canonicalYaml, installerImage, isoUrl, parseSchematic, type Schematic, schematicId } from "./schematic.ts";
+import { checkTalconfig, parseEnv, type Problem, problemsError, type Talconfig, TALOS_PATHS } from "./talconfig.ts";
+
+/** The repository and how to run tools: the same context the secrets tasks use. */
+export type TalosContext = SecretsContext;
+
+async function readRepoFile(ctx: TalosContext, file: string, hint: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(join(ctx.root, file));
+  } catch {
+    throw new InputError("is missing", { file, hint });
+  }
+}
+
+/**
+ * talhelper's own validation (system extensions per Talos version, schema), without secrets:
+ * a dry-run genconfig against an empty secret file stops at its validation when the config is
+ * invalid, and at the empty secret file when it is valid.
+ */
+export async function talhelperProblems(ctx: TalosContext, file: string, env: string): Promise<Problem[]> {
+  const r = await ctx.runner.run(
+    cmd("talhelper", [
+      "genconfig",
+      "--dry-run",
+      "--offline-mode",
+      "-c",
+      file,
+      "-e",
+      env,
+      "-s",
+      "/dev/null",
+      "-o",
+      "/nonexistent",
+    ], {
+      cwd: ctx.root,
+      readOnly: true,
+      secretOutput: true,
+    }),
+    { check: false },
+  );
+  const text = `${r.stdout}\n${r.stderr}`;
+  if (/secret file \/dev\/null is empty/.test(text)) return [];
+  const problems: Problem[] = [];
+  let field = "";
+  for (const line of text.split("\n")) {
+    const f = /^field: "(.*)"$/.exec(line);
+    if (f) field = f[1];
+    const m = /^\s+\* (.*)$/.exec(line);
+    if (m && !/WARNING/.test(m[1])) {
+      problems.push({ message: `${field ? `${field}: ` : ""}${m[1]}`, fix: "see talhelper's message" });
+    }
+  }
+  if (problems.length === 0) {
+    throw new HomelabError(`talhelper could not read ${file}: ${text.trim().split("\n").pop()}`);
+  }
+  // talhelper repeats a group's problem for every node; say it once.
+  return [...new Map(problems.map((p) => [p.message.replace(/^nodes\[\d+\]\./, ""), p])).values()];
+}
+
+/** Reads and checks talconfig (ours first, then talhelper's); throws one error listing every problem. */
+export async function loadTalconfig(ctx: TalosContext, file: string = TALOS_PATHS.talconfig): Promise<Talconfig> {
+  const text = await readRepoFile(ctx, file, "restore it from git");
+  const env = parseEnv(
+    await readRepoFile(ctx, TALOS_PATHS.talenv, "it defines LAN_SUBNET and CLUSTER_VIP"),
+    TALOS_PATHS.talenv,
+  );
+  const { config, problems } = checkTalconfig(text, env);
+  if (problems.length) throw problemsError(file, problems);
+  const more = await talhelperProblems(ctx, file, TALOS_PATHS.talenv);
+  if (more.length) throw problemsError(file, more);
+  return config;
+}
+
+/** What `talos schematic` reports. */
+export interface SchematicReport {
+  readonly id: string;
+  readonly installer: string;
+  readonly iso: string;
+  readonly talosVersion: string;
+  /** Where talconfig disagrees with schematic.yaml (empty when in step). */
+  readonly drift: readonly string[];
+}
+
+/** The schematic of `file` (default schematic.yaml), its ID and URLs, and talconfig's drift from it. */
+export async function schematicReport(
+  ctx: TalosContext,
+  file: string = TALOS_PATHS.schematic,
+): Promise<SchematicReport> {
+  const schematic = parseSchematic(await readRepoFile(ctx, file, "restore it from git"), file);
+  const id = await schematicId(schematic);
+  const config = await loadTalconfig(ctx);
+  const wanted = canonicalYaml(schematic);
+  const drift: string[] = [];
+  for (const node of config.nodes) {
+    const theirs = canonicalYaml((node.schematic ?? { customization: {} }) as Schematic);
+    if (theirs !== wanted) {
+      drift.push(
+        `node '${node.hostname}': its schematic differs from ${file} (talconfig builds ID ${await schematicId(
+          node.schematic ?? { customization: {} },
+        )})`,
+      );
+    }
+    if (!node.secureboot) {
+      drift.push(
+        `node '${node.hostname}': machineSpec.secureboot is not true, so it would not get the Secure Boot installer`,
+      );
+    }
+    if (node.talosImageURL && !node.talosImageURL.endsWith(`/${id}`)) {
+      drift.push(
+        `node '${node.hostname}': talosImageURL ${node.talosImageURL} is not the installer of schematic ${id}`,
+      );
+    }
+  }
+  return {
+    id,
+    installer: installerImage(id, config.talosVersion, true),
+    iso: isoUrl(id, config.talosVersion, true),
+    talosVersion: config.talosVersion,
+    drift,
+  };
+}
+
+/** `talos gensecret`: a new Talos secret bundle, encrypted before it touches the repository. */
+export async function gensecret(ctx: TalosContext, options: { force?: boolean } = {}): Promise<void> {
+  const exists = await Deno.stat(join(ctx.root, TALOS_PATHS.bundle)).then(() => true, () => false);
+  if (exists && !options.force) {
+    throw new InputError("exists already", {
+      file: TALOS_PATHS.bundle,
+      hint: "a new bundle makes new cluster CAs: the running cluster would no longer accept this repository's " +
+        "configs. Only with --force, and only before the cluster exists (or after `talos reset`)",
+    });
+  }
+  await writeTalosBundle(ctx);
+}
+
+/**
+ * `talos genconfig`: talhelper genconfig into `talos/clusterconfig/` (0700, files 0600). Refuses
+ * without a secret bundle this machine can decrypt: talhelper would quietly make new secrets.
+ */
+export async function genconfig(ctx: TalosContext): Promise<string[]> {
+  await loadTalconfig(ctx);
+  const exists = await Deno.stat(join(ctx.root, TALOS_PATHS.bundle)).then(() => true, () => false);
+  if (!exists) {
+    throw new InputError("is missing, so talhelper would generate new cluster secrets on every run", {
+      file: TALOS_PATHS.bundle,
+      hint: "for a new cluster run `deno task talos gensecret`; for a running one restore the file from git",
+    });
+  }
+  await requireKeyFor(ctx, TALOS_PATHS.bundle);
+  try {
+    await sopsOf(ctx).decrypt(TALOS_PATHS.bundle);
+  } catch (err) {
+    throw new InputError("does not decrypt (its integrity check failed: changed after encryption?)", {
+      file: TALOS_PATHS.bundle,
+      hint: "restore it from git (`git checkout -- talos/talsecret.sops.yaml`)",
+      cause: err,
+    });
+  }
+
+  const out = join(ctx.root, TALOS_PATHS.out);
+  const staging = await Deno.makeTempDir({ dir: join(ctx.root, "talos"), prefix: ".clusterconfig-" });
+  const removeStaging = onExit(() => Deno.remove(staging, { recursive: true }).catch(() => {}));
+  try {
+    await Deno.chmod(staging, 0o700);
+    const r = await ctx.runner.run(cmd("talhelper", [
+      "genconfig",
+      "--offline-mode",
+      "-c",
+      TALOS_PATHS.talconfig,
+      "-e",
+      TALOS_PATHS.talenv,
+      "-s",
+      TALOS_PATHS.bundle,
+      "-o",
+      staging,
+    ], { cwd: ctx.root }));
+    if (/new secrets will be generated/.test(r.stdout + r.stderr)) {
+      throw new HomelabError("talhelper did not use the secret bundle; nothing was written");
+    }
+    const files: string[] = [];
+    for await (const e of Deno.readDir(staging)) {
+      if (e.isFile && e.name !== ".gitignore") {
+        await Deno.chmod(join(staging, e.name), 0o600);
+        files.push(e.name);
+      }
+    }
+    await Deno.remove(out, { recursive: true }).catch(() => {});
+    await Deno.rename(staging, out);
+    return files.sort().map((f) => `${TALOS_PATHS.out}/${f}`);
+  } finally {
+    await removeStaging();
+  }
+}
