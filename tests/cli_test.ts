@@ -10,6 +10,7 @@ const TASKS: Record<string, string> = {
   test: "suite",
   bench: "bench",
   secrets: "secrets",
+  talos: "talos",
 };
 
 for (const [task, entry] of Object.entries(TASKS)) {
