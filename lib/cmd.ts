@@ -208,8 +208,10 @@ export interface RunnerOptions {
   resolve?: Resolver;
   /** Print commands that change things instead of running them. */
   dryRun?: boolean;
-  /** Receives each command line before it runs (redacted), and every dry-run line. */
+  /** Receives each command line (redacted, after `$ `) before it runs. */
   log?: (line: string) => void;
+  /** Receives, in a dry run, each command that is not run (redacted); `log` when absent. */
+  print?: (line: string) => void;
   /** Milliseconds before a tool is killed when the command names no timeout. */
   defaultTimeout?: number;
 }
@@ -242,7 +244,7 @@ export class Runner {
   async run(c: Command, { check = true }: { check?: boolean } = {}): Promise<Result> {
     const line = render(c);
     if (this.dryRun && !c.readOnly) {
-      this.#options.log?.(line);
+      (this.#options.print ?? this.#options.log)?.(line);
       return { code: 0, stdout: "", stderr: "" };
     }
     const exe = await this.resolve(c.tool);

@@ -23,7 +23,8 @@ async function context(dryRun = false) {
     env: config.env,
     resolve: toolbox.resolve,
     dryRun,
-    log: dryRun ? (l) => console.log(l) : config.verbose ? (l) => ui.info(l) : undefined,
+    print: (l) => console.log(l),
+    log: config.verbose ? (l) => ui.info(l) : undefined,
     defaultTimeout: 120_000,
   });
   return { root: config.repoRoot, config, runner, ageKey: ageKey ? secret(ageKey) : undefined, ui };
