@@ -92,10 +92,11 @@ program.command("new")
   )
   .argument("<component>", "a component folder: STACK/NAME (e.g. system/cert-manager) or its name")
   .argument("<name>", "the Secret's name")
-  .action(async (component: string, name: string) => {
+  .option("--key <key...>", "the Secret's keys (default: value)")
+  .action(async (component: string, name: string, opts: { key?: string[] }) => {
     const { newSecret } = await import("../lib/secrets/lifecycle.ts");
     const ctx = await context();
-    const file = await newSecret(ctx, component, name);
+    const file = await newSecret(ctx, component, name, opts.key);
     ctx.ui.info(`${file}: created, encrypted; fill in its values with \`deno task secrets edit ${file}\``);
   });
 

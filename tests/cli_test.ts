@@ -11,6 +11,7 @@ const TASKS: Record<string, string> = {
   bench: "bench",
   secrets: "secrets",
   talos: "talos",
+  new: "new",
 };
 
 for (const [task, entry] of Object.entries(TASKS)) {

@@ -88,14 +88,20 @@ Deno.test("a stack secret opens with both recipients; the Talos bundle with the 
     assert.match(text, /^kind: Secret$/m, "structure stays readable");
     assert.match(text, /value: ENC\[AES256_GCM,/);
 
+    const multi = await newSecret((await owner(dir, "alice", root)).ctx, "system/demo", "admin", ["user", "password"]);
+    assert.deepEqual(parse((await sopsWithKey(root, argocdKey, "decrypt", multi)).out).stringData, {
+      user: "REPLACE-ME",
+      password: "REPLACE-ME",
+    });
+    const generatorFiles = parse(await Deno.readTextFile(join(root, "system/demo/secret-generator.yaml"))).files;
+    assert.deepEqual(generatorFiles, ["./db.sops.yaml", "./admin.sops.yaml"]);
+
     const bundle = await sopsWithKey(root, personalKey, "decrypt", PATHS.talosBundle);
     assert.ok(bundle.ok, bundle.err);
     assert.ok(parse(bundle.out).secrets?.bootstraptoken, "a talhelper secret bundle");
     assert.equal((await sopsWithKey(root, argocdKey, "decrypt", PATHS.talosBundle)).ok, false);
 
     // The KSOPS generator is wired into the component, comments kept.
-    const generator = parse(await Deno.readTextFile(join(root, "system/demo/secret-generator.yaml")));
-    assert.deepEqual(generator.files, ["./db.sops.yaml"]);
     const kustomization = await Deno.readTextFile(join(root, "system/demo/kustomization.yaml"));
     assert.deepEqual(parse(kustomization).generators, ["./secret-generator.yaml"]);
     assert.match(kustomization, /# demo component/);

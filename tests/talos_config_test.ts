@@ -19,7 +19,9 @@ const FIXTURES = join(REPO, "tests", "fixtures", "talconfig");
 async function talosRepo(dir: string) {
   const root = await scratchRepo(dir);
   await new Deno.Command("cp", { args: ["-R", `${join(REPO, "talos")}/.`, join(root, "talos")] }).output();
+  // A new owner's repository: no generated configs, and no bundle of the previous owner.
   await Deno.remove(join(root, TALOS_PATHS.out), { recursive: true }).catch(() => {});
+  await Deno.remove(join(root, TALOS_PATHS.bundle)).catch(() => {});
   await Deno.copyFile(join(REPO, ".gitignore"), join(root, ".gitignore"));
   const alice = await owner(dir, "alice", root);
   await init(alice.ctx);

@@ -182,7 +182,16 @@ files:
  * `secrets new COMPONENT NAME`: an encrypted Secret skeleton `COMPONENT/NAME.sops.yaml` and the
  * KSOPS generator that feeds it to kustomize. The plaintext goes to sops through a pipe.
  */
-export async function newSecret(ctx: SecretsContext, component: string, name: string): Promise<string> {
+export async function newSecret(
+  ctx: SecretsContext,
+  component: string,
+  name: string,
+  keys: readonly string[] = ["value"],
+): Promise<string> {
+  const badKey = keys.find((k) => !/^[-._a-zA-Z0-9]+$/.test(k));
+  if (badKey !== undefined) {
+    throw new InputError(`'${badKey}' is not a valid Secret key`, { hint: "use letters, digits, '-', '_' and '.'" });
+  }
   if (!NAME.test(name) || name.length > 253) {
     throw new InputError(`'${name}' is not a valid Secret name`, {
       hint: "use lower-case letters, digits, '-' and '.'",
@@ -229,7 +238,7 @@ export async function newSecret(ctx: SecretsContext, component: string, name: st
     kind: "Secret",
     metadata: { name, namespace },
     type: "Opaque",
-    stringData: { value: "REPLACE-ME" },
+    stringData: Object.fromEntries(keys.map((k) => [k, "REPLACE-ME"])),
   });
   await sopsOf(ctx).encryptTo(file, secret(plaintext));
   await writeAtomic(generatorPath, generator);

@@ -1,0 +1,323 @@
+/**
+ * The stacks (`system/`, `platform/`, `apps/`) and the root app (`root/`): the component list,
+ * the Applications Jsonnet makes of it, and the static checks every component passes.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { isMap, isScalar, LineCounter, parseAllDocuments, parseDocument } from "yaml";
+import { cmd, type Runner } from "./cmd.ts";
+import { InputError, UsageError } from "./errors.ts";
+import { ENCRYPTED_FILE } from "./secrets/sopsconfig.ts";
+import { parseSopsFile } from "./secrets/sopsfile.ts";
+
+/** The stacks, in the order they sync. */
+export const STACKS = ["system", "platform", "apps"] as const;
+export type Stack = (typeof STACKS)[number];
+
+/** One entry of `root/components.json`. */
+export interface Component {
+  readonly name: string;
+  readonly namespace: string;
+  readonly wave: number;
+  readonly purpose: string;
+  readonly serverSideApply?: boolean;
+  readonly dependsOn?: readonly string[];
+  /** How the dev (kind) cluster differs: another path, or left out, and why. */
+  readonly dev?: { readonly path?: string; readonly exclude?: string; readonly why?: string };
+  readonly ignoreDifferences?: readonly unknown[];
+}
+
+export type ComponentList = Record<Stack, Component[]>;
+
+export const COMPONENTS_FILE = "root/components.json";
+
+/** Reads `root/components.json`. */
+export async function readComponents(root: string): Promise<ComponentList> {
+  const text = await Deno.readTextFile(join(root, COMPONENTS_FILE));
+  try {
+    return JSON.parse(text) as ComponentList;
+  } catch (err) {
+    throw new InputError(`is not valid JSON: ${(err as Error).message}`, { file: COMPONENTS_FILE });
+  }
+}
+
+/** An Argo CD resource as the root app returns it. */
+export interface ArgoResource {
+  readonly kind: "AppProject" | "Application";
+  readonly metadata: { readonly name: string; readonly annotations?: Record<string, string> };
+  readonly spec: {
+    readonly project?: string;
+    readonly source?: { readonly path: string; readonly repoURL: string; readonly targetRevision: string };
+    readonly destination?: { readonly namespace: string };
+    readonly syncPolicy?: {
+      readonly automated?: { prune?: boolean; selfHeal?: boolean };
+      readonly syncOptions?: string[];
+    };
+  };
+}
+
+/** Evaluates `root/main.jsonnet` with go-jsonnet, as Argo CD's directory source does. */
+export async function renderRoot(
+  runner: Runner,
+  root: string,
+  tlas: { env: "prod" | "dev"; repoURL?: string; revision?: string },
+): Promise<ArgoResource[]> {
+  const args = ["--tla-str", `env=${tlas.env}`];
+  if (tlas.repoURL) args.push("--tla-str", `repoURL=${tlas.repoURL}`);
+  if (tlas.revision) args.push("--tla-str", `revision=${tlas.revision}`);
+  const out = await runner.output(
+    cmd("jsonnet", [...args, "main.jsonnet"], { cwd: join(root, "root"), readOnly: true }),
+  );
+  return JSON.parse(out) as ArgoResource[];
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+/** Every component folder: `STACK/NAME` holding a kustomization.yaml. */
+export async function componentDirs(root: string): Promise<string[]> {
+  const dirs: string[] = [];
+  for (const stack of STACKS) {
+    try {
+      for await (const e of Deno.readDir(join(root, stack))) {
+        if (e.isDirectory && await exists(join(root, stack, e.name, "kustomization.yaml"))) {
+          dirs.push(`${stack}/${e.name}`);
+        }
+      }
+    } catch {
+      // an empty stack has no folder yet
+    }
+  }
+  return dirs.sort();
+}
+
+/** Every kustomization root below the stacks (components and their dev roots). */
+export async function kustomizationRoots(root: string): Promise<string[]> {
+  const roots: string[] = [];
+  const walk = async (rel: string) => {
+    if (await exists(join(root, rel, "kustomization.yaml"))) roots.push(rel);
+    for await (const e of Deno.readDir(join(root, rel))) if (e.isDirectory) await walk(`${rel}/${e.name}`);
+  };
+  for (const stack of STACKS) if (await exists(join(root, stack))) await walk(stack);
+  return roots.sort();
+}
+
+/** One problem in one file. */
+export interface StackProblem {
+  readonly file: string;
+  readonly line?: number;
+  readonly message: string;
+}
+
+const EXACT_VERSION = /^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
+
+/** Image references that are not pinned: no tag, or `latest`. */
+function unpinnedImages(value: unknown, path: string[] = []): string[] {
+  const found: string[] = [];
+  if (Array.isArray(value)) value.forEach((v, i) => found.push(...unpinnedImages(v, [...path, String(i)])));
+  else if (value && typeof value === "object") {
+    const o = value as Record<string, unknown>;
+    if (typeof o.repository === "string" && "tag" in o) {
+      const tag = String(o.tag ?? "");
+      if (!tag || tag === "latest") found.push(`${[...path, "tag"].join(".")}: '${tag}'`);
+    }
+    for (const [k, v] of Object.entries(o)) {
+      if (k === "image" && typeof v === "string") {
+        const ref = v.split("@")[0];
+        const tag = /:([^/:]+)$/.exec(ref)?.[1];
+        if (!v.includes("@sha256:") && (!tag || tag === "latest")) found.push(`${[...path, k].join(".")}: '${v}'`);
+      } else found.push(...unpinnedImages(v, [...path, k]));
+    }
+  }
+  return found;
+}
+
+/** The static checks of one kustomization root (relative to `root`). */
+export async function checkKustomization(root: string, dir: string): Promise<StackProblem[]> {
+  const problems: StackProblem[] = [];
+  const file = `${dir}/kustomization.yaml`;
+  const lines = new LineCounter();
+  const doc = parseDocument(await Deno.readTextFile(join(root, file)), { lineCounter: lines });
+  if (doc.errors.length) {
+    return [{ file, line: doc.errors[0].linePos?.[0]?.line, message: doc.errors[0].message.split("\n")[0] }];
+  }
+  const k = (doc.toJS() ?? {}) as Record<string, unknown>;
+  if (k.kind !== "Kustomization" && k.kind !== "Component") {
+    problems.push({ file, message: "kind is not Kustomization" });
+  }
+
+  const charts = Array.isArray(k.helmCharts) ? k.helmCharts as Record<string, unknown>[] : [];
+  const valuesFiles: string[] = [];
+  for (const [i, c] of charts.entries()) {
+    const at = doc.getIn(["helmCharts", i], true) as { range?: [number] } | undefined;
+    const line = at?.range ? lines.linePos(at.range[0]).line : undefined;
+    const what = `helmCharts[${i}] (${c.name ?? "no name"})`;
+    if (typeof c.repo !== "string" || !/^(https|oci):\/\//.test(c.repo)) {
+      problems.push({ file, line, message: `${what} has no https:// or oci:// repo` });
+    }
+    if (typeof c.name !== "string" || !c.name) problems.push({ file, line, message: `${what} has no name` });
+    if (typeof c.version !== "string" || !EXACT_VERSION.test(c.version)) {
+      problems.push({ file, line, message: `${what} version '${c.version ?? ""}' is not an exact version` });
+    }
+    if (typeof c.releaseName !== "string") problems.push({ file, line, message: `${what} has no releaseName` });
+    for (const v of [c.valuesFile, ...(Array.isArray(c.additionalValuesFiles) ? c.additionalValuesFiles : [])]) {
+      if (typeof v !== "string") continue;
+      if (await exists(join(root, dir, v))) valuesFiles.push(v);
+      else problems.push({ file, line, message: `${what}: values file ${v} does not exist` });
+    }
+  }
+
+  const images = Array.isArray(k.images) ? k.images as Record<string, unknown>[] : [];
+  for (const img of images) {
+    if (!img.digest && (!img.newTag || img.newTag === "latest")) {
+      problems.push({ file, message: `image ${img.name} is not pinned` });
+    }
+  }
+
+  const manifests = [...valuesFiles];
+  for (const r of Array.isArray(k.resources) ? k.resources as string[] : []) {
+    if (/^https?:\/\//.test(r)) continue;
+    const path = join(root, dir, r);
+    if (!await exists(path)) problems.push({ file, message: `resource ${r} does not exist` });
+    else if ((await Deno.stat(path)).isFile && /\.ya?ml$/.test(r)) manifests.push(r);
+  }
+  for (const m of manifests) problems.push(...await checkManifest(root, `${dir}/${m.replace(/^\.\//, "")}`));
+
+  for (const g of Array.isArray(k.generators) ? k.generators as string[] : []) {
+    const gfile = `${dir}/${g.replace(/^\.\//, "")}`;
+    if (!await exists(join(root, gfile))) {
+      problems.push({ file, message: `generator ${g} does not exist` });
+      continue;
+    }
+    const gen = (parseDocument(await Deno.readTextFile(join(root, gfile))).toJS() ?? {}) as Record<string, unknown>;
+    if (gen.kind !== "ksops") continue;
+    for (const f of Array.isArray(gen.files) ? gen.files as string[] : []) {
+      const sfile = `${dirname(gfile)}/${f.replace(/^\.\//, "")}`;
+      if (!ENCRYPTED_FILE.test(sfile)) problems.push({ file: gfile, message: `${f} is not named *.sops.yaml` });
+      let text: string;
+      try {
+        text = await Deno.readTextFile(join(root, sfile));
+      } catch {
+        problems.push({ file: gfile, message: `${f} does not exist` });
+        continue;
+      }
+      if (!parseSopsFile(text).meta) {
+        problems.push({ file: gfile, message: `${f} is not encrypted (no sops metadata)` });
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * Checks one manifest or values file: images pinned; a Namespace carries a Pod Security
+ * `enforce` label, and anything but `restricted` is explained by a comment right above it.
+ */
+export async function checkManifest(root: string, file: string): Promise<StackProblem[]> {
+  const problems: StackProblem[] = [];
+  const text = await Deno.readTextFile(join(root, file));
+  const lines = new LineCounter();
+  for (const doc of parseAllDocuments(text, { lineCounter: lines })) {
+    if (!("toJS" in doc)) continue;
+    if (doc.errors.length) {
+      problems.push({ file, line: doc.errors[0].linePos?.[0]?.line, message: doc.errors[0].message.split("\n")[0] });
+      continue;
+    }
+    const value = doc.toJS() as Record<string, unknown> | null;
+    if (!value) continue;
+    for (const img of unpinnedImages(value)) problems.push({ file, message: `image not pinned: ${img}` });
+    if (value.kind !== "Namespace") continue;
+    const labels = doc.getIn(["metadata", "labels"], true);
+    const pair = isMap(labels)
+      ? labels.items.find((p) => isScalar(p.key) && p.key.value === "pod-security.kubernetes.io/enforce")
+      : undefined;
+    const name = (value.metadata as { name?: string })?.name;
+    if (!pair || !isScalar(pair.value)) {
+      problems.push({ file, message: `Namespace ${name} has no pod-security.kubernetes.io/enforce label` });
+      continue;
+    }
+    const level = String(pair.value.value);
+    const range = (pair.key as { range?: [number] }).range;
+    const line = range ? lines.linePos(range[0]).line : undefined;
+    if (level !== "restricted" && !whyAbove(text, line)) {
+      problems.push({
+        file,
+        line,
+        message: `Namespace ${name} enforces '${level}' without a comment above the label saying why`,
+      });
+    }
+  }
+  return problems;
+}
+
+/** Whether the comment lines right above line `line` (1-based) say why. */
+function whyAbove(text: string, line: number | undefined): boolean {
+  if (!line) return false;
+  const lines = text.split("\n");
+  const block: string[] = [];
+  for (let i = line - 2; i >= 0 && lines[i].trim().startsWith("#"); i--) block.push(lines[i]);
+  return /\bwhy\b/i.test(block.join("\n"));
+}
+
+/** Every problem of every kustomization root. */
+export async function checkStacks(root: string): Promise<StackProblem[]> {
+  const all: StackProblem[] = [];
+  for (const dir of await kustomizationRoots(root)) all.push(...await checkKustomization(root, dir));
+  return all;
+}
+
+const APP_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/**
+ * `new app NAME`: a component in `apps/NAME` (namespace, kustomization, README) registered in
+ * `root/components.json`, so the root app picks it up.
+ */
+export async function newApp(root: string, name: string, purpose?: string): Promise<string[]> {
+  if (!APP_NAME.test(name)) {
+    throw new UsageError(`'${name}' is not a valid app name`, "use a DNS label: lower-case letters, digits and '-'");
+  }
+  const list = await readComponents(root);
+  const taken = STACKS.flatMap((s) => list[s].map((c) => `${s}/${c.name}`)).find((c) => c.endsWith(`/${name}`));
+  if (taken) throw new InputError(`already lists ${taken}`, { file: COMPONENTS_FILE, hint: "choose another name" });
+  const dir = `apps/${name}`;
+  if (await exists(join(root, dir))) throw new InputError("exists already", { file: dir, hint: "choose another name" });
+
+  const description = purpose ?? `the ${name} application`;
+  const files: Record<string, string> = {
+    "namespace.yaml": `---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: ${name}
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+`,
+    "kustomization.yaml": `---
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: ${name}
+resources:
+  - namespace.yaml
+`,
+    "README.md": `# ${name}
+
+${description[0].toUpperCase()}${description.slice(1)}.
+
+| Path | Purpose |
+| --- | --- |
+| \`namespace.yaml\` | the \`${name}\` namespace, Pod Security \`restricted\` |
+| \`kustomization.yaml\` | what Argo CD builds: add manifests or \`helmCharts:\` (exact versions) here |
+
+Secrets: \`deno task secrets new ${dir} NAME\` adds an encrypted Secret and its KSOPS generator.
+`,
+  };
+  await Deno.mkdir(join(root, dir), { recursive: true });
+  for (const [f, text] of Object.entries(files)) await Deno.writeTextFile(join(root, dir, f), text);
+  const waves = list.apps.map((c) => c.wave);
+  list.apps.push({ name, namespace: name, wave: waves.length ? Math.max(...waves) : 20, purpose: description });
+  await Deno.writeTextFile(join(root, COMPONENTS_FILE), JSON.stringify(list, null, 2) + "\n");
+  return [...Object.keys(files).map((f) => `${dir}/${f}`), COMPONENTS_FILE];
+}
