@@ -39,6 +39,16 @@ Deno.test("root: prod has exactly one Application per component folder, each poi
     assert.deepEqual(a.spec.syncPolicy!.automated, { prune: true, selfHeal: true });
     assert.equal(a.spec.project, a.spec.source!.path.split("/")[0]);
   }
+  const list = await readComponents(REPO);
+  for (const c of STACKS.flatMap((s) => list[s])) {
+    const app = prod.find((a) => a.metadata.name === c.name)!;
+    assert.equal(
+      app.spec.syncPolicy!.syncOptions!.includes("ServerSideApply=true"),
+      c.serverSideApply ?? false,
+      c.name,
+    );
+    assert.equal(app.spec.destination!.namespace, c.namespace);
+  }
   const projects = (await renderRoot(runner, REPO, { env: "prod" })).filter((r) => r.kind === "AppProject");
   assert.deepEqual(projects.map((p) => p.metadata.name), [...STACKS]);
 });
