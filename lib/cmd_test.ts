@@ -110,7 +110,7 @@ Deno.test("a timeout kills the tool", async () => {
     assert.ok(err.timedOut);
     assert.match(err.message, /hang timed out and was stopped/);
     const pid = Number(await Deno.readTextFile(pidFile));
-    const alive = new Deno.Command("kill", { args: ["-0", String(pid)], stderr: "null" }).outputSync().success;
+    const alive = new Deno.Command("bash", { args: ["-c", `kill -0 ${pid}`], stderr: "null" }).outputSync().success;
     assert.equal(alive, false, `process ${pid} still runs after the timeout`);
   });
 });

@@ -6,7 +6,6 @@
 import { isAbsolute, relative, resolve } from "node:path";
 import { Command } from "commander";
 import { runProgram } from "../lib/cli.ts";
-import { secret } from "../lib/cmd.ts";
 import { loadConfig } from "../lib/config.ts";
 import { UsageError } from "../lib/errors.ts";
 
@@ -28,20 +27,8 @@ function repoPath(arg: string): string {
 }
 
 async function context() {
-  const [{ Runner }, { Toolbox }, { consoleUi }] = await Promise.all([
-    import("../lib/cmd.ts"),
-    import("../lib/toolbox.ts"),
-    import("../lib/ui.ts"),
-  ]);
-  const toolbox = new Toolbox(config);
-  const ui = consoleUi({ live: false });
-  const runner = new Runner({
-    env: config.env,
-    resolve: toolbox.resolve,
-    log: config.verbose ? (l) => ui.info(l) : undefined,
-    defaultTimeout: 120_000,
-  });
-  return { root: config.repoRoot, config, runner, ageKey: ageKey ? secret(ageKey) : undefined, ui };
+  const { repoContext } = await import("../lib/context.ts");
+  return repoContext(config, { ageKey });
 }
 
 const program = new Command("secrets")

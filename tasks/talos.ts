@@ -5,29 +5,14 @@
 
 import { Command } from "commander";
 import { runProgram } from "../lib/cli.ts";
-import { secret } from "../lib/cmd.ts";
 import { loadConfig } from "../lib/config.ts";
 
 const config = loadConfig();
 const ageKey = Deno.env.get("SOPS_AGE_KEY");
 
 async function context(dryRun = false) {
-  const [{ Runner }, { Toolbox }, { consoleUi }] = await Promise.all([
-    import("../lib/cmd.ts"),
-    import("../lib/toolbox.ts"),
-    import("../lib/ui.ts"),
-  ]);
-  const toolbox = new Toolbox(config);
-  const ui = consoleUi({ live: !config.ci && Deno.stderr.isTerminal() });
-  const runner = new Runner({
-    env: config.env,
-    resolve: toolbox.resolve,
-    dryRun,
-    print: (l) => console.log(l),
-    log: config.verbose ? (l) => ui.info(l) : undefined,
-    defaultTimeout: 120_000,
-  });
-  return { root: config.repoRoot, config, runner, ageKey: ageKey ? secret(ageKey) : undefined, ui };
+  const { repoContext } = await import("../lib/context.ts");
+  return repoContext(config, { ageKey, dryRun });
 }
 
 const tasks = () => import("../lib/talos/tasks.ts");
