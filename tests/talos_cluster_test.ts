@@ -265,3 +265,20 @@ Deno.test("status: per node state, version against the pin, Secure Boot and encr
     assert.ok((await t.calls()).some((c) => c.includes(`${IPS["node-2"]} get securitystate -o json --insecure`)));
   });
 });
+
+Deno.test("upgrade refuses a node in maintenance mode and says to apply it first", async () => {
+  await withTempDir(async (dir) => {
+    const t = await setUp(dir, {
+      "node-1": { mode: "maintenance" },
+      "node-2": { mode: "installed" },
+      "node-3": { mode: "installed" },
+    });
+    const err = await upgrade(t.cluster, INSTALLER).then(() => undefined, (e) => e);
+    assert.ok(err instanceof UpgradeError);
+    assert.match(
+      err.message,
+      /node-1 \(192\.168\.1\.41\) is in maintenance mode: install it with `deno task talos apply` first/,
+    );
+    assert.ok(!(await t.calls()).some((c) => / upgrade --image /.test(c)));
+  });
+});

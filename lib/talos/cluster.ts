@@ -276,7 +276,13 @@ export async function upgrade(
   for (const [i, node] of nodes.entries()) {
     const from = await cluster.version(node);
     if (from === undefined) {
-      throw new UpgradeError(`${node.hostname} (${node.ipAddress}) does not answer; nothing was upgraded on it`, {
+      const { state, detail } = await cluster.state(node);
+      const why = state === "maintenance"
+        ? "is in maintenance mode: install it with `deno task talos apply` first"
+        : state === "installed"
+        ? "does not accept this repository's talosconfig"
+        : `does not answer (${detail})`;
+      throw new UpgradeError(`${node.hostname} (${node.ipAddress}) ${why}; nothing was upgraded on it`, {
         hint: `upgraded so far: ${
           done.filter((d) => d.action === "upgraded").map((d) =>
             d.node
