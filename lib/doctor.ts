@@ -87,17 +87,17 @@ async function containerRuntime(runner: Runner): Promise<Report["containerRuntim
   } catch {
     return { ok: false, detail: "docker is not installed (kind needs Docker or Podman's docker CLI)" };
   }
-  const r = await runner.run(
-    cmd("docker", ["version", "--format", "{{.Client.Version}}|{{.Server.Version}}"], {
-      readOnly: true,
-      timeout: 15_000,
+  const [info, version] = await Promise.all([
+    runner.run(cmd("docker", ["info", "--format", "{{.ServerVersion}}"], { readOnly: true, timeout: 15_000 }), {
+      check: false,
     }),
-    { check: false },
-  ).catch(() => ({ code: 1, stdout: "", stderr: "" }));
-  const [c, s] = r.stdout.trim().split("|");
-  const client = c || undefined;
-  const server = s && s !== "<no value>" ? s : undefined;
-  if (r.code === 0 && server) return { ok: true, client, server, detail: `engine ${server} is running` };
+    runner.run(cmd("docker", ["version", "--format", "{{.Client.Version}}"], { readOnly: true, timeout: 15_000 }), {
+      check: false,
+    }),
+  ].map((p) => p.catch(() => ({ code: 1, stdout: "", stderr: "" }))));
+  const client = version.stdout.trim() || undefined;
+  const server = info.code === 0 ? info.stdout.trim() || undefined : undefined;
+  if (server) return { ok: true, client, server, detail: `engine ${server} is running` };
   return {
     ok: false,
     client,

@@ -22,7 +22,11 @@ Deno.test("doctor --json reports a missing tool and a missing age key", async ()
     const bin = join(dir, "bin");
     await fakeTool(bin, "sops", `echo "sops ${sops.version}"`);
     await fakeTool(bin, "helm", `echo "v3.9.0"`);
-    await fakeTool(bin, "docker", `echo "28.2.2|<no value>"; echo "Cannot connect to the Docker daemon" >&2; exit 1`);
+    await fakeTool(
+      bin,
+      "docker",
+      `if [ "$1" = version ]; then echo 28.2.2; exit 0; fi; echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock" >&2; exit 1`,
+    );
 
     const { code, report } = await doctor(dir, bin);
     assert.equal(code, 1);
@@ -81,5 +85,20 @@ Deno.test("doctor finds an age key at SOPS_AGE_KEY_FILE and never prints it", as
     });
     assert.match(table.stdout, /age key\s+SOPS_AGE_KEY_FILE .*my keys\.txt: 1 key\(s\), mode 644/);
     assert.ok(!table.stdout.includes(key) && !table.stderr.includes(key));
+  });
+});
+
+Deno.test("doctor sees a running container engine through `docker info`", async () => {
+  await withTempDir(async (dir) => {
+    const bin = join(dir, "bin");
+    await fakeTool(bin, "docker", `case "$1" in info) echo 28.3.0 ;; version) echo 28.2.2 ;; esac`);
+    const { report } = await doctor(dir, bin);
+    assert.deepEqual(report.containerRuntime, {
+      ok: true,
+      client: "28.2.2",
+      server: "28.3.0",
+      detail: "engine 28.3.0 is running",
+    });
+    assert.ok(!report.problems.some((p) => p.startsWith("container runtime")));
   });
 });
