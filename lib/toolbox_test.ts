@@ -110,12 +110,18 @@ Deno.test("version patterns read each tool's own version output", () => {
     kubeconform: "v0.8.0\n",
     kind: "kind v0.33.0 go1.26.8 linux/amd64\n",
     kubectl: "Client Version: v1.37.2\nKustomize Version: v5.7.1\n",
+    "kube-apiserver": "Kubernetes v1.37.2\n",
+    etcd: "etcd Version: 3.7.0\nGit SHA: Not provided (use ./build instead of go build)\nGo Version: go1.26.8\n",
+    kwok: "kwok version v0.8.0 go1.26.8 (linux/amd64)\n",
   };
   for (const spec of TOOLS) {
     const sample = samples[spec.name];
     assert.ok(sample, `no sample output for ${spec.name}`);
     assert.equal(parseVersion(spec, sample.replace(/\d+\.\d+\.\d+/, spec.version)), spec.version, spec.name);
   }
+  // A Kubernetes binary built without the version ldflags must not pass for the pinned one.
+  const kube = toolSpec("kube-apiserver")!;
+  assert.notEqual(parseVersion(kube, "Kubernetes v0.0.0-master+$Format:%H$"), kube.version);
   // A kubectl built without the version ldflags must not pass for the pinned one.
   const kubectl = toolSpec("kubectl")!;
   assert.notEqual(parseVersion(kubectl, "Client Version: v0.0.0-master+$Format:%H$"), kubectl.version);

@@ -348,7 +348,7 @@ export const TOOLS: readonly ToolSpec[] = [
     version: V.kwok,
     role: "simulated nodes for the local control plane: pods run and become Ready",
     versionArgs: ["--version"],
-    versionPattern: /(\d+\.\d+\.\d+)/,
+    versionPattern: /^kwok version v(\d+\.\d+\.\d+)/m,
     build: {
       kind: "repo-module",
       dir: "tools/go/kwok",
