@@ -231,3 +231,33 @@ Deno.test("init on a clone encrypted for other keys lists them; --adopt leaves e
     assert.equal((await init(bob.ctx)).changed, false);
   });
 });
+
+Deno.test("check --staged judges the staged content, not the work tree", async () => {
+  await withTempDir(async (dir) => {
+    const root = await scratchRepo(dir);
+    const { ctx } = await owner(dir, "alice", root);
+    const leak = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: oops\nstringData:\n  password: hunter2\n";
+    const clean = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: oops\ndata:\n  note: nothing secret\n";
+
+    // Staged plaintext, then cleaned in the work tree without staging: the commit would still carry it.
+    await Deno.writeTextFile(join(root, "system/demo/leak.yaml"), leak);
+    git(root, "add", "system/demo/leak.yaml");
+    await Deno.writeTextFile(join(root, "system/demo/leak.yaml"), clean);
+    const staged = errors(await checkSecrets(ctx, { staged: true }));
+    assert.deepEqual(staged.map((f) => [f.file, f.line]), [["system/demo/leak.yaml", 5]], "judged the work tree");
+    assert.match(staged[0].reason, /plaintext Secret 'oops'/);
+
+    // Staged, then deleted from the work tree: still in the commit, still refused.
+    await Deno.remove(join(root, "system/demo/leak.yaml"));
+    assert.equal(errors(await checkSecrets(ctx, { staged: true })).length, 1, "a staged file gone from the work tree");
+
+    // The other way round: a clean staged file is let through whatever the work tree holds,
+    // and files that are not staged are not judged.
+    await Deno.writeTextFile(join(root, "system/demo/leak.yaml"), clean);
+    git(root, "add", "system/demo/leak.yaml");
+    await Deno.writeTextFile(join(root, "system/demo/leak.yaml"), leak);
+    await Deno.writeTextFile(join(root, "system/demo/untracked.yaml"), leak);
+    assert.deepEqual(errors(await checkSecrets(ctx, { staged: true })), []);
+    assert.equal(errors(await checkSecrets(ctx, { decrypt: false })).length, 2, "the full check sees the work tree");
+  });
+});
