@@ -87,3 +87,90 @@ Deno.test("talconfig: a LAN_SUBNET that is not a CIDR is a problem, not a subnet
     assert.match(problems[0].fix, /talos\/talenv\.yaml/);
   }
 });
+
+Deno.test("talconfig: each rule names its problem and the line it is on", () => {
+  const cases: {
+    name: string;
+    from?: string;
+    to?: string;
+    env?: Record<string, string>;
+    want: RegExp;
+    line?: string;
+  }[] = [
+    {
+      name: "Kubernetes too old",
+      from: "kubernetesVersion: v1.37.2",
+      to: "kubernetesVersion: v1.31.9",
+      want: /^Kubernetes v1\.31\.9 is too old for Talos v1\.14\.0 \(it supports 1\.32\.0 to 1\.37\.x\)$/,
+      line: "kubernetesVersion: v1.31.9",
+    },
+    {
+      name: "an unknown Talos minor",
+      from: "talosVersion: v1.14.0",
+      to: "talosVersion: v1.15.0",
+      want: /^Talos v1\.15\.0 is not one this tooling knows \(v1\.12, v1\.13, v1\.14\)$/,
+      line: "talosVersion: v1.15.0",
+    },
+    {
+      name: "a version without its patch",
+      from: "talosVersion: v1.14.0",
+      to: "talosVersion: v1.14",
+      want: /^talosVersion 'v1\.14' is not vX\.Y\.Z$/,
+    },
+    {
+      name: "an invalid hostname",
+      from: "hostname: node-2",
+      to: "hostname: Node_2",
+      want: /^node 2 has an invalid hostname 'Node_2'$/,
+      line: "- hostname: Node_2",
+    },
+    {
+      name: "an invalid address",
+      from: "ipAddress: 192.168.1.42",
+      to: "ipAddress: 192.168.1.420",
+      want: /^node 'node-2' has an invalid ipAddress '192\.168\.1\.420'$/,
+      line: "ipAddress: 192.168.1.420",
+    },
+    {
+      name: "no control plane",
+      from: "controlPlane: true",
+      to: "controlPlane: false",
+      want: /^no node is a control plane$/,
+    },
+    {
+      name: "two VIPs",
+      from: "    controlPlane: true\n    installDiskSelector:\n      type: nvme\n  - hostname: node-3",
+      to: "    controlPlane: true\n    networkInterfaces: [{deviceSelector: {physical: true}, dhcp: true, " +
+        "vip: {ip: 192.168.1.50}}]\n    installDiskSelector:\n      type: nvme\n  - hostname: node-3",
+      want: /^control planes name different VIPs: 192\.168\.1\.40, 192\.168\.1\.50$/,
+    },
+    {
+      name: "an endpoint without the port",
+      from: "endpoint: https://${CLUSTER_VIP}:6443",
+      to: "endpoint: https://${CLUSTER_VIP}",
+      want: /^endpoint https:\/\/192\.168\.1\.40 is not on the VIP 192\.168\.1\.40$/,
+      line: "endpoint: https://${CLUSTER_VIP}",
+    },
+    { name: "no LAN_SUBNET", env: { LAN_SUBNET: "" }, want: /^LAN_SUBNET is not set$/ },
+    { name: "no nodes", from: /\nnodes:[\s\S]*$/.exec(TALCONFIG)![0], to: "\nnodes: []\n", want: /^nodes is empty$/ },
+  ];
+  for (const c of cases) {
+    const text = c.from === undefined ? TALCONFIG : TALCONFIG.replaceAll(c.from, c.to!);
+    assert.notEqual(text === TALCONFIG, c.from !== undefined, `${c.name}: the replacement did not apply`);
+    const problems = checkTalconfig(text, { ...TALENV, ...c.env }).problems;
+    assert.equal(problems.length, 1, `${c.name}: ${JSON.stringify(problems)}`);
+    assert.match(problems[0].message, c.want, c.name);
+    assert.ok(problems[0].fix, `${c.name}: no fix given`);
+    if (c.line) assert.equal(text.split("\n")[(problems[0].line ?? 0) - 1]?.trim(), c.line, `${c.name}: line`);
+  }
+  // The bounds are inclusive: the oldest and the newest supported Kubernetes pass.
+  for (const v of ["v1.32.0", "v1.37.99"]) {
+    assert.deepEqual(
+      checkTalconfig(TALCONFIG.replace("kubernetesVersion: v1.37.2", `kubernetesVersion: ${v}`), TALENV).problems,
+      [],
+      v,
+    );
+  }
+  // An endpoint with a trailing slash is the same endpoint.
+  assert.deepEqual(checkTalconfig(TALCONFIG.replace(":6443\n", ":6443/\n"), TALENV).problems, []);
+});
