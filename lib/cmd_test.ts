@@ -165,3 +165,16 @@ Deno.test("a command's own timeout wins over the runner's default, both ways", a
     assert.equal(alive, false, `process ${pid} still runs after the default timeout`);
   });
 });
+
+Deno.test("a tool that exits 124 on its own has failed, not timed out", async () => {
+  await withTempDir(async (dir) => {
+    const bin = join(dir, "bin");
+    await fakeTool(bin, "gives-up", `echo "deadline of my own passed" >&2; exit 124`);
+    const runner = new Runner({ env: { PATH: `${bin}:${SYSTEM_PATH}` }, defaultTimeout: 60_000 });
+    const err = await runner.run(cmd("gives-up", [])).then(() => undefined, (e) => e);
+    assert.ok(err instanceof CommandError);
+    assert.equal(err.code, 124);
+    assert.equal(err.timedOut, false, "reported as stopped by our timeout");
+    assert.match(err.message, /^gives-up failed with exit code 124: gives-up\n {2}\| deadline of my own passed/);
+  });
+});
