@@ -68,6 +68,12 @@ spec:
     "image not pinned: server.image.tag: ''",
   ]);
   assert.deepEqual(await imageProblems("server:\n  image:\n    repository: example/s\n"), []);
+  // A chart's image pinned by digest needs no tag.
+  const digest = `sha256:${"d".repeat(64)}`;
+  assert.deepEqual(await imageProblems(`image:\n  repository: example/s\n  tag: ""\n  digest: ${digest}\n`), []);
+  assert.deepEqual(await imageProblems(`image:\n  repository: example/s\n  tag: latest\n  digest: ""\n`), [
+    "image not pinned: image.tag: 'latest'",
+  ]);
 });
 
 Deno.test("images: kustomization `images:` need a newTag other than latest, or a digest", async () => {
