@@ -162,3 +162,17 @@ Deno.test("a binary replaced by one of the same size but another version is chec
     assert.equal(await versionSeen(), sops.version, "the memo missed a binary moved into place");
   });
 });
+
+Deno.test("a damaged version memo is ignored and written afresh", async () => {
+  await withTempDir(async (dir) => {
+    const bin = join(dir, "bin");
+    const config = tempConfig(dir, `${bin}:${SYSTEM_PATH}`);
+    const path = await fakeTool(bin, "sops", `echo "sops ${sops.version}"`);
+    await Deno.mkdir(config.toolsDir, { recursive: true });
+    const memoFile = join(config.toolsDir, "versions.json");
+    await Deno.writeTextFile(memoFile, '{"truncated": ');
+    assert.equal(await new Toolbox(config).resolve("sops"), path);
+    assert.equal(JSON.parse(await Deno.readTextFile(memoFile))[path].version, sops.version);
+    assert.deepEqual([...Deno.readDirSync(config.toolsDir)].map((e) => e.name), ["versions.json"], "a temp file left");
+  });
+});
