@@ -76,8 +76,11 @@ export interface ToolSpec {
   /** Other executables the build provides, each checked with the same version command. */
   readonly extraBinaries?: readonly string[];
   readonly build: Build;
-  /** The nixpkgs attribute the flake provides it from. */
-  readonly nix: string;
+  /**
+   * The nixpkgs attribute the flake provides it from; absent for this repository's own programs
+   * (`deno task tools` builds them under Nix too: Go is in the dev shell).
+   */
+  readonly nix?: string;
   readonly neededFor: readonly Purpose[];
 }
 
@@ -129,6 +132,8 @@ const V = {
   /** The etcd that Kubernetes release pins (its build/dependencies.yaml and go.mod). */
   etcd: "3.7.0",
   kwok: "0.8.0",
+  /** Pod Security checks: k8s.io/pod-security-admission of the pinned Kubernetes (v0.N.M for 1.N.M). */
+  psa: "1.37.2",
 } as const;
 
 /** The pinned versions, by tool (for tests that compare them with other pins). */
@@ -355,6 +360,20 @@ export const TOOLS: readonly ToolSpec[] = [
     },
     nix: "kwok",
     neededFor: ["server"],
+  },
+  {
+    name: "psa",
+    version: V.psa,
+    role: "evaluates pod templates with the upstream Pod Security policy code (`deno task check`)",
+    versionArgs: ["--version"],
+    versionPattern: /^psa v?(\d+\.\d+\.\d+)/m,
+    build: {
+      kind: "repo-module",
+      dir: "tools/go/psa",
+      packages: [{ pkg: ".", binary: "psa" }],
+      ldflags: ["-s", "-w", `-X main.version=${V.psa}`],
+    },
+    neededFor: ["offline"],
   },
 ];
 
