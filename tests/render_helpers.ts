@@ -54,10 +54,10 @@ export async function makeCharts(runner: Runner, work: string, site: string, url
   for (const name of ["web", "nsemitter", "random"]) {
     await runner.run(cmd("helm", ["create", name], { cwd: src }));
   }
-  // nsemitter: a chart that brings its own Namespace.
+  // nsemitter: a chart that creates the Namespace it is installed into.
   await Deno.writeTextFile(
     join(src, "nsemitter", "templates", "namespace.yaml"),
-    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ .Release.Name }}-system\n",
+    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ .Release.Namespace }}\n",
   );
   // random: one Secret with a value made at template time, nothing else.
   for await (const e of Deno.readDir(join(src, "random", "templates"))) {
