@@ -24,5 +24,7 @@ Deno.test("render tools are the ones the pinned Argo CD release bundles", async 
 Deno.test("the Argo CD table has one row per chart version", () => {
   const charts = ARGOCD_RELEASES.map((r) => r.chart);
   assert.equal(new Set(charts).size, charts.length);
-  for (const r of ARGOCD_RELEASES) assert.match(`${r.chart} ${r.argocd} ${r.helm} ${r.kustomize}`, /^(\d+\.\d+\.\d+ ?){4}$/);
+  for (const r of ARGOCD_RELEASES) {
+    assert.match(`${r.chart} ${r.argocd} ${r.helm} ${r.kustomize}`, /^(\d+\.\d+\.\d+ ?){4}$/);
+  }
 });

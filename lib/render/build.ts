@@ -72,6 +72,13 @@ export async function prepareCopy(
         });
       }
       doc.setIn(["helmGlobals", "chartHome"], home);
+      // Without a valuesFile kustomize reads the chart's own values.yaml through its loader, which
+      // refuses a chart home outside the kustomization; helm applies the chart's defaults anyway.
+      for (const [i, c] of charts.entries()) {
+        if (c.valuesFile !== undefined) continue;
+        await Deno.writeTextFile(join(tree, dir, ".render-no-values.yaml"), "{}\n");
+        doc.setIn(["helmCharts", i, "valuesFile"], ".render-no-values.yaml");
+      }
       changed = true;
     }
     const resources = Array.isArray(k.resources) ? k.resources as unknown[] : [];
@@ -105,6 +112,10 @@ export function hintFor(message: string): string {
     return "a chart or manifest creates a Namespace that the kustomization's `namespace:` would rename onto " +
       "another object; drop the top-level `namespace:` (set it per chart with helmCharts[].namespace) or " +
       "use a NamespaceTransformer with `unsetOnly: true`";
+  }
+  if (/exists; can not use behavior/.test(message)) {
+    return "the chart creates an object the kustomization also lists (often its Namespace); turn that off in " +
+      "the chart's values (e.g. createNamespace: false) or drop the kustomization's copy";
   }
   if (/may not add resource with an already registered id/.test(message)) {
     return "two sources create the same object (often a remote manifest that brings the component's " +
@@ -150,7 +161,9 @@ export async function kustomizeBuild(
     out = (await runner.run(cmd("kustomize", args, { cwd: tree, env, readOnly: true, timeout: 600_000 }))).stdout;
   } catch (err) {
     if (!(err instanceof CommandError)) throw err;
-    const clean = (t: string) => t.replaceAll(`${tree}/`, "").replaceAll(tree, ".").replaceAll(work, "<render>");
+    // Temporary paths and Go pointers (`&{0xc000… <nil>}`) differ between runs: keep them out.
+    const clean = (t: string) =>
+      t.replaceAll(`${tree}/`, "").replaceAll(tree, ".").replaceAll(work, "<render>").replace(/0x[0-9a-f]{6,}/g, "0x…");
     const tail = clean(err.stderrTail).split("\n").map((l) => `  | ${l}`).join("\n");
     throw new BuildError(
       `app ${app.name}: \`kustomize build ${app.path}\` failed (${app.path}/kustomization.yaml)` +

@@ -159,6 +159,7 @@ export class ChartCache {
   async #pull(ref: ChartRef): Promise<string> {
     const tmp = await Deno.makeTempDir({ dir: await this.options.scratch(), prefix: "pull-" });
     try {
+      await Deno.mkdir(join(tmp, "out"));
       const target = ref.repo.startsWith("oci://")
         ? [`${ref.repo.replace(/\/$/, "")}/${ref.name}`]
         : [ref.name, "--repo", ref.repo];

@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { differingPointers, hintFor, unstableObjects } from "./build.ts";
+import type { KubeObject } from "./model.ts";
+
+const secret = (token: string, name = "s"): KubeObject => ({
+  apiVersion: "v1",
+  kind: "Secret",
+  metadata: { name, namespace: "ns" },
+  data: { "tls.crt": token, fixed: "x" },
+});
+
+Deno.test("differingPointers names the leaves that differ, escaped", () => {
+  assert.deepEqual(differingPointers({ a: { "b/c": 1, d: [1, 2] } }, { a: { "b/c": 2, d: [1, 3] } }), [
+    "/a/b~1c",
+    "/a/d/1",
+  ]);
+  assert.deepEqual(differingPointers({ a: 1 }, { a: 1 }), []);
+});
+
+Deno.test("unstableObjects: only objects that differ, with their pointers", () => {
+  const u = unstableObjects([secret("one"), secret("same", "t")], [secret("two"), secret("same", "t")]);
+  assert.deepEqual(u, [{
+    ref: { apiVersion: "v1", kind: "Secret", namespace: "ns", name: "s" },
+    pointers: ["/data/tls.crt"],
+  }]);
+  assert.deepEqual(unstableObjects([secret("a")], []), [{
+    ref: { apiVersion: "v1", kind: "Secret", namespace: "ns", name: "s" },
+    pointers: [""],
+  }]);
+});
+
+Deno.test("hintFor knows the build failures the stacks ran into", () => {
+  assert.match(hintFor("Error: namespace transformation produces ID conflict: [...]"), /unsetOnly: true/);
+  assert.match(hintFor("may not add resource with an already registered id: Namespace.v1.[noGrp]/x"), /same object/);
+  assert.match(hintFor("something else"), /kustomize build/);
+});
