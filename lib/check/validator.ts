@@ -135,6 +135,16 @@ export class Validator {
     }
   }
 
+  /** Whether a kind is namespaced (undefined for a kind no schema knows). */
+  scopeOf(apiVersion: string, kind: string): boolean | undefined {
+    return this.kube.kind(apiVersion, kind)?.namespaced ?? this.crdOf(apiVersion, kind)?.namespaced;
+  }
+
+  /** The served versions of the CRDs of a group and kind (for messages about unknown versions). */
+  versionsOf(group: string, kind: string): string[] {
+    return [...this.#crds.values()].filter((c) => c.group === group && c.kind === kind).map((c) => c.version);
+  }
+
   /** The CRD that defines `apiVersion`/`kind`, if any. */
   crdOf(apiVersion: string, kind: string): CrdVersion | undefined {
     const { group, version } = splitApiVersion(apiVersion);
