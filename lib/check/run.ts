@@ -19,6 +19,7 @@ import { InputError, UsageError } from "../errors.ts";
 import { ChartCache } from "../render/charts.ts";
 import type { Env, Finding, Rendering } from "../render/model.ts";
 import { render } from "../render/pipeline.ts";
+import type { PodSecurityConfiguration } from "../talos/admission.ts";
 import { Toolbox } from "../toolbox.ts";
 import type { Ui } from "../ui.ts";
 import { checkAddresses } from "./addresses.ts";
@@ -78,6 +79,56 @@ export async function pinnedKubernetes(repoRoot: string): Promise<string> {
   return version.replace(/^v/, "");
 }
 
+/** What {@link checkRendering} needs besides the rendering. */
+export interface CheckDeps {
+  readonly validator: Validator;
+  /** The cluster's Pod Security configuration ({@link podSecurityConfig}). */
+  readonly podSecurity: PodSecurityConfiguration;
+  readonly psa: PsaEvaluator;
+}
+
+/** Findings that may only follow from another app's failed build (its CRDs, namespaces, targets are missing). */
+function consequence(f: Finding): boolean {
+  return f.check === "namespace" || f.check === "reference" || f.check === "address" ||
+    (f.check === "schema" && /^unknown (kind|version)/.test(f.message));
+}
+
+/**
+ * Every check that looks only at the rendering: build failures, schemas, Pod Security,
+ * stability, images, plaintext Secrets, CRD sizes, namespaces, ownership, references and
+ * LoadBalancer addresses. While some app failed to build, what may only be a consequence of that
+ * (a kind, namespace or target the failed app would have created) is a warning.
+ */
+export async function checkRendering(rendering: Rendering, deps: CheckDeps): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  for (const app of rendering.apps) {
+    if (app.error) findings.push({ app: app.app.name, check: "build", severity: "error", message: app.error });
+  }
+  findings.push(...await checkSchemas(rendering, deps.validator));
+  const scopeOf = (apiVersion: string, kind: string) => deps.validator.scopeOf(apiVersion, kind);
+  findings.push(...await checkPodSecurity(rendering, deps.podSecurity, scopeOf, deps.psa));
+  for (const app of rendering.apps) {
+    findings.push(...checkStability(app), ...checkImages(app), ...checkSecrets(app), ...checkCrdSizes(app));
+  }
+  findings.push(
+    ...checkNamespaces(rendering, scopeOf),
+    ...checkOwnership(rendering, scopeOf),
+    ...checkReferences(rendering, scopeOf),
+    ...checkAddresses(rendering),
+  );
+  const failed = rendering.apps.filter((a) => a.error).map((a) => a.app.name);
+  if (!failed.length) return findings;
+  return findings.map((f) =>
+    consequence(f)
+      ? {
+        ...f,
+        severity: "warning",
+        message: `${f.message} (perhaps only because ${failed.join(", ")} failed to build)`,
+      }
+      : f
+  );
+}
+
 /** Renders and checks; see the module documentation. */
 export async function runCheck(config: Config, options: CheckOptions, ui: Ui): Promise<CheckResult> {
   const repoRoot = config.repoRoot;
@@ -102,9 +153,6 @@ export async function runCheck(config: Config, options: CheckOptions, ui: Ui): P
   }
 
   const findings: Finding[] = [];
-  for (const app of rendering.apps) {
-    if (app.error) findings.push({ app: app.app.name, check: "build", severity: "error", message: app.error });
-  }
 
   // Schemas: Kubernetes' own, the render's CRDs, the pinned run-time CRDs.
   const version = await pinnedKubernetes(repoRoot);
@@ -131,21 +179,9 @@ export async function runCheck(config: Config, options: CheckOptions, ui: Ui): P
     await drop();
   }
   const validator = new Validator(kube, crds, join(config.cacheDir, "schemas", "compiled"));
-  findings.push(...await checkSchemas(rendering, validator));
-  const scopeOf = (apiVersion: string, kind: string) => validator.scopeOf(apiVersion, kind);
-
-  // Pod Security at the levels the cluster enforces.
   const podSecurity = await podSecurityConfig(runner, repoRoot, config.cacheDir);
-  findings.push(...await checkPodSecurity(rendering, podSecurity, scopeOf, options.psa ?? psaTool(runner)));
-
-  for (const app of rendering.apps) {
-    findings.push(...checkStability(app), ...checkImages(app), ...checkSecrets(app), ...checkCrdSizes(app));
-  }
   findings.push(
-    ...checkNamespaces(rendering, scopeOf),
-    ...checkOwnership(rendering, scopeOf),
-    ...checkReferences(rendering, scopeOf),
-    ...checkAddresses(rendering),
+    ...await checkRendering(rendering, { validator, podSecurity, psa: options.psa ?? psaTool(runner) }),
     ...await checkComponents(repoRoot, rendering),
     ...await checkStackFiles(repoRoot, rendering.apps.map((a) => a.app)),
   );

@@ -82,6 +82,7 @@ export async function loadRuntimeCrds(
   const crds: CrdVersion[] = [];
   const findings: Finding[] = [];
   const parsedDir = join(cacheDir, "schemas", "crds");
+  const failures = new Map<RuntimeCrdSource, string[]>();
   await Promise.all(sources.flatMap((s) =>
     s.files.map(async (f) => {
       const from = `${RUNTIME_CRDS_FILE} (${s.name} ${s.version})`;
@@ -103,13 +104,7 @@ export async function loadRuntimeCrds(
           }
           path = got.path;
         } catch (err) {
-          findings.push({
-            app: "cluster",
-            check: "schema",
-            severity: "error",
-            message: `${RUNTIME_CRDS_FILE}: ${f.url}: ${(err as Error).message.split("\n")[0]}` +
-              ((err as HomelabError).hint ? ` (${(err as HomelabError).hint})` : ""),
-          });
+          failures.set(s, [...(failures.get(s) ?? []), `${f.url}: ${(err as Error).message.split("\n")[0]}`]);
           return;
         }
         const text = await Deno.readTextFile(path);
@@ -128,6 +123,16 @@ export async function loadRuntimeCrds(
       crds.push(...parsed.versions.map((v) => ({ ...v, from })));
     })
   ));
+  for (const [s, list] of failures) {
+    findings.push({
+      app: "cluster",
+      check: "schema",
+      severity: "error",
+      message: `${RUNTIME_CRDS_FILE}: ${list.length} of ${s.files.length} pinned CRD files of ${s.name} ${s.version} ` +
+        `are not at hand, so their kinds are unknown (first: ${list[0]}). Run \`deno task check\` once where the ` +
+        "URLs are reachable (without --offline); the files are cached from then on",
+    });
+  }
   return { crds, findings };
 }
 
