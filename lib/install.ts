@@ -106,7 +106,18 @@ export async function buildTool(
     const src = join(work, "src");
     const out = join(work, "out");
     await prepareModule(config, spec, build, src);
-    for (const c of buildCommands(spec, work, out, { ...config.env })) await runner.run(c);
+    const commands = buildCommands(spec, work, out, { ...config.env });
+    for (const c of commands) await runner.run(c);
+    if (build.kind === "repo-module" && build.data) {
+      const dir = await runner.output(
+        cmd("go", ["list", "-m", "-f", "{{.Dir}}", build.data.module], {
+          cwd: commands[0].cwd,
+          env: commands[0].env,
+          readOnly: true,
+        }),
+      );
+      await copyTree(join(dir, build.data.from), join(out, build.data.to));
+    }
 
     await Deno.remove(final, { recursive: true }).catch(() => {});
     await Deno.rename(out, final);
@@ -127,6 +138,15 @@ export async function buildTool(
     }
   } finally {
     await removeWork();
+  }
+}
+
+/** Copies a directory tree (from the read-only module cache) as plain, writable files. */
+async function copyTree(from: string, to: string): Promise<void> {
+  await Deno.mkdir(to, { recursive: true });
+  for await (const e of Deno.readDir(from)) {
+    if (e.isDirectory) await copyTree(join(from, e.name), join(to, e.name));
+    else if (e.isFile) await Deno.writeFile(join(to, e.name), await Deno.readFile(join(from, e.name)));
   }
 }
 

@@ -53,6 +53,8 @@ export interface RepoModuleBuild {
   readonly packages: readonly GoPackage[];
   readonly ldflags?: readonly string[];
   readonly tags?: readonly string[];
+  /** Data files that ship inside a dependency module, copied beside the binaries. */
+  readonly data?: { readonly module: string; readonly from: string; readonly to: string };
 }
 
 export type Build = ModuleBuild | RepoModuleBuild | Unavailable;
@@ -362,6 +364,8 @@ export const TOOLS: readonly ToolSpec[] = [
       dir: "tools/go/kwok",
       packages: [{ pkg: "sigs.k8s.io/kwok/cmd/kwok", binary: "kwok" }],
       ldflags: ["-s", "-w"],
+      // kwok does nothing without Stage definitions; these are the ones its module ships.
+      data: { module: "sigs.k8s.io/kwok", from: "kustomize/stage", to: "stages" },
     },
     nix: "kwok",
     neededFor: ["server"],
