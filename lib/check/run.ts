@@ -116,9 +116,16 @@ export async function checkRendering(rendering: Rendering, deps: CheckDeps): Pro
     ...checkReferences(rendering, scopeOf),
     ...checkAddresses(rendering),
   );
+  // Objects that rely on the destination namespace are named with it, as they land.
+  const destination = new Map(rendering.apps.map((a) => [a.app.name, a.app.namespace]));
+  const named = findings.map((f) =>
+    f.object && !f.object.namespace && scopeOf(f.object.apiVersion, f.object.kind) && destination.get(f.app)
+      ? { ...f, object: { ...f.object, namespace: destination.get(f.app) } }
+      : f
+  );
   const failed = rendering.apps.filter((a) => a.error).map((a) => a.app.name);
-  if (!failed.length) return findings;
-  return findings.map((f) =>
+  if (!failed.length) return named;
+  return named.map((f) =>
     consequence(f)
       ? {
         ...f,
