@@ -57,7 +57,7 @@ export async function readRuntimeCrdSources(repoRoot: string): Promise<RuntimeCr
         throw bad(`sources[${i}].files[${j}] has no http(s) url`);
       }
       if (typeof f.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(f.sha256)) {
-        throw bad(`sources[${i}].files[${j}] (${f.url}) has no sha256 (64 hex digits)`);
+        throw bad(`sources[${i}].files[${j}] (${f.url}) has no sha256 (64 hex digits, quoted)`);
       }
     }
     return s as unknown as RuntimeCrdSource;
