@@ -161,7 +161,7 @@ Deno.test("deno task check: render, then every check, on a fixture repository; t
       console.log(`warm offline check of the fixture: ${timing}s`);
     });
 
-    await t.step("nothing is left in the temporary directory", async () => {
+    await t.step("nothing is left in the temporary directory", () => {
       assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), []);
     });
   } finally {

@@ -133,7 +133,21 @@ export class KubernetesSchemas {
           },
         );
       }
-      index = await fill(dir, v, await source(v));
+      let docs: Map<string, unknown>;
+      try {
+        docs = await source(v);
+      } catch (err) {
+        throw new MissingSchemasError(
+          `the OpenAPI schemas of Kubernetes v${v} are not in the schema cache (${dir}) and could not be ` +
+            `fetched: ${(err as Error).message.split("\n").slice(0, 3).join(" ")}`,
+          {
+            hint: "the check takes them from the k8s.io/kubernetes module with `go mod download`: it needs Go and " +
+              "the Go module proxy once (or that module in the Go module cache, which --offline uses)",
+            cause: err,
+          },
+        );
+      }
+      index = await fill(dir, v, docs);
     }
     return new KubernetesSchemas(dir, v, new Set(index.paths), index.id, index.kinds ?? {});
   }
