@@ -110,6 +110,10 @@ Deno.test("version patterns read each tool's own version output", () => {
     kubeconform: "v0.8.0\n",
     kind: "kind v0.33.0 go1.26.8 linux/amd64\n",
     kubectl: "Client Version: v1.37.2\nKustomize Version: v5.7.1\n",
+    "kube-apiserver": "Kubernetes v1.37.2\n",
+    etcd: "etcd Version: 3.7.0\nGit SHA: GitNotFound\n",
+    kwok: "kwok version v0.8.0 go1.26.8 (linux/amd64)\n",
+    psa: "psa 1.37.2\n",
   };
   for (const spec of TOOLS) {
     const sample = samples[spec.name];

@@ -12,6 +12,10 @@ const TASKS: Record<string, string> = {
   secrets: "secrets",
   talos: "talos",
   new: "new",
+  render: "render",
+  check: "check",
+  diff: "diff",
+  charts: "charts",
 };
 
 for (const [task, entry] of Object.entries(TASKS)) {
