@@ -9,7 +9,7 @@ import { Runner } from "../lib/cmd.ts";
 import { diffRenderings, formatMarkdown } from "../lib/render/diff.ts";
 import type { Rendering } from "../lib/render/model.ts";
 import { render } from "../lib/render/pipeline.ts";
-import { chartsImportCommand, diffCommand, toYaml } from "../lib/render/tasks.ts";
+import { chartsImportCommand, diffCommand, renderCommand, toYaml } from "../lib/render/tasks.ts";
 import type { Ui } from "../lib/ui.ts";
 import { fakeTool, tempConfig } from "./helpers.ts";
 import {
@@ -119,6 +119,20 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       const all = first.apps.map((a) => toYaml(a.objects)).join("");
       assert.ok(!all.includes(WEB_PASSWORD));
       assert.ok(!all.includes("admin"));
+    });
+
+    await t.step("render's printed output holds no decrypted value", async () => {
+      let out = "";
+      const lines: string[] = [];
+      const code = await renderCommand(config, { env: "prod", apps: ["web"] }, quietUi(lines), (s) => out += s);
+      assert.equal(code, 0);
+      assert.match(out, /kind: Secret/);
+      assert.match(out, /password: sha256:[0-9a-f]{16}/);
+      assert.ok(!`${out}${lines.join("\n")}`.includes(WEB_PASSWORD));
+      const outDir = join(work, "out");
+      assert.equal(await renderCommand(config, { env: "prod", apps: ["web"], out: outDir }, quietUi(), () => {}), 0);
+      assert.ok(!(await Deno.readTextFile(join(outDir, "web.yaml"))).includes(WEB_PASSWORD));
+      assert.match(await Deno.readTextFile(join(outDir, "root.yaml")), /kind: Application/);
     });
 
     await t.step("--show-secrets reveals, without a rebuild", async () => {

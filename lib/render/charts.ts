@@ -22,7 +22,7 @@
 
 import { basename, join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { cmd, type Runner } from "../cmd.ts";
+import { cmd, CommandError, type Runner } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
 
 /** A chart as a kustomization names it. */
@@ -78,12 +78,12 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** How to fetch a chart by hand and import it, for messages. */
-export function fetchHint(ref: ChartRef): string {
+export function fetchHint(ref: ChartRef, offline = true): string {
   const pull = ref.repo.startsWith("oci://")
     ? `helm pull ${ref.repo.replace(/\/$/, "")}/${ref.name} --version ${ref.version} -d DIR`
     : `helm pull ${ref.name} --repo ${ref.repo} --version ${ref.version} -d DIR`;
-  return `run the render once without --offline (it pulls the chart into the cache), or on a machine that ` +
-    `reaches the repository \`${pull}\` and then \`deno task charts import DIR\``;
+  const there = `on a machine that reaches the repository run \`${pull}\`, then here \`deno task charts import DIR\``;
+  return offline ? `run the render once without --offline (it pulls the chart into the cache), or ${there}` : there;
 }
 
 /** The chart cache in `dir` (normally `<cacheDir>/charts`). */
@@ -163,17 +163,26 @@ export class ChartCache {
       const target = ref.repo.startsWith("oci://")
         ? [`${ref.repo.replace(/\/$/, "")}/${ref.name}`]
         : [ref.name, "--repo", ref.repo];
-      await this.runner.run(
-        cmd("helm", ["pull", ...target, "--version", ref.version, "--destination", join(tmp, "out")], {
-          env: {
-            HELM_CONFIG_HOME: join(tmp, "config"),
-            HELM_CACHE_HOME: join(tmp, "cache"),
-            HELM_DATA_HOME: join(tmp, "data"),
-          },
-          readOnly: true,
-          timeout: 300_000,
-        }),
-      );
+      try {
+        await this.runner.run(
+          cmd("helm", ["pull", ...target, "--version", ref.version, "--destination", join(tmp, "out")], {
+            env: {
+              HELM_CONFIG_HOME: join(tmp, "config"),
+              HELM_CACHE_HOME: join(tmp, "cache"),
+              HELM_DATA_HOME: join(tmp, "data"),
+            },
+            readOnly: true,
+            timeout: 300_000,
+          }),
+        );
+      } catch (err) {
+        if (!(err instanceof CommandError)) throw err;
+        throw new HomelabError(
+          `could not pull chart ${ref.name} ${ref.version} from ${ref.repo}:\n` +
+            err.stderrTail.replaceAll(tmp, "<tmp>").split("\n").map((l) => `  | ${l}`).join("\n"),
+          { hint: `check the repo, name and version; if the repository is out of reach, ${fetchHint(ref, false)}` },
+        );
+      }
       const files: string[] = [];
       for await (const e of Deno.readDir(join(tmp, "out"))) if (e.name.endsWith(".tgz")) files.push(e.name);
       if (files.length !== 1) {
@@ -276,7 +285,7 @@ export class ChartCache {
       bytes = new Uint8Array(await res.arrayBuffer());
     } catch (err) {
       throw new HomelabError(`could not fetch ${url}: ${(err as Error).message}`, {
-        hint: "check the URL and the network, or render with --offline once it is cached",
+        hint: "check the URL and the network; once fetched, the manifest is cached and --offline uses it",
       });
     }
     const digest = await sha256(bytes);

@@ -166,6 +166,12 @@ export async function readSource(repoRoot: string, path: string): Promise<Source
         continue;
       }
       if (gen.kind !== "ksops") continue;
+      if (gen.secretFrom !== undefined) {
+        throw new InputError("uses secretFrom, which the render's ksops stand-in does not serve yet", {
+          file: gfile,
+          hint: "list whole Secret manifests under files: (what `deno task secrets new` writes)",
+        });
+      }
       // ksops runs in the kustomization's folder: its files are relative to it.
       const list = strings(gen.files).map((f) => inside(relative(repoRoot, join(abs, f.replace(/^[^=]*=/, "")))));
       for (const f of list) files.add(f);
