@@ -169,7 +169,8 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       await Deno.remove(log).catch(() => {});
       const r = await render(config, { env: "prod", apps: ["web", "unstable", "plain"] }, quietUi());
       const builds = (await readLog()).filter((l) => l.startsWith("kustomize build"));
-      assert.deepEqual(builds.map((l) => l.split(" ")[2]), ["system/web", "system/web"]);
+      // Once: the web chart's templates call nothing that varies between runs.
+      assert.deepEqual(builds.map((l) => l.split(" ")[2]), ["system/web"]);
       assert.deepEqual(r.apps.map((a) => [a.app.name, a.cached]), [["web", false], ["unstable", true], [
         "plain",
         true,

@@ -27,7 +27,7 @@ import { HomelabError, InputError, UsageError } from "../errors.ts";
 import { Toolbox } from "../toolbox.ts";
 import { toolSpec } from "../tools.ts";
 import type { Ui } from "../ui.ts";
-import { type BuildSettings, chartKey, kustomizeBuild, prepareCopy, unstableObjects } from "./build.ts";
+import { type BuildSettings, chartKey, chartMayVary, kustomizeBuild, prepareCopy, unstableObjects } from "./build.ts";
 import { type CachedChart, ChartCache, sha256 } from "./charts.ts";
 import { Digester, digestSalt, keyFingerprint, prepareGenerators, revealSecrets, writeStandIn } from "./ksops.ts";
 import type { AppSpec, Env, KubeObject, RenderedApp, Rendering, SecretMode } from "./model.ts";
@@ -277,6 +277,15 @@ async function cacheKey(
   }));
 }
 
+const varying = new Map<string, Promise<boolean>>();
+
+/** Whether a cached chart's templates call a varying function (looked at once per digest). */
+function mayVary(chart: CachedChart): Promise<boolean> {
+  let p = varying.get(chart.digest);
+  if (!p) varying.set(chart.digest, p = chartMayVary(chart.dir));
+  return p;
+}
+
 async function renderApp(ctx: AppContext, spec: AppSpec): Promise<RenderedApp> {
   const repoRoot = ctx.config.repoRoot;
   const info = await readSource(repoRoot, spec.path);
@@ -311,12 +320,14 @@ async function renderApp(ctx: AppContext, spec: AppSpec): Promise<RenderedApp> {
     );
     const env = { PATH: `${bin}:${ctx.config.env.PATH ?? ""}` };
     const build = () => ctx.pool.run(() => kustomizeBuild(ctx.runner, tree, work, spec, ctx.settings, env));
-    // Two builds from identical inputs: what differs would never be in sync in Argo CD.
-    const [a, b] = await Promise.allSettled([build(), build()]);
+    // Two builds from identical inputs: what differs would never be in sync in Argo CD. Only
+    // chart templates with varying functions and exec plugins other than ksops can differ.
+    const twice = info.plugins > 0 || (await Promise.all(charts.map((c) => mayVary(c)))).some(Boolean);
+    const [a, b] = await Promise.allSettled(twice ? [build(), build()] : [build()]);
     if (a.status === "rejected") throw a.reason;
-    if (b.status === "rejected") throw b.reason;
+    if (b?.status === "rejected") throw b.reason;
     const first = a.value;
-    const unstable = unstableObjects(first, b.value);
+    const unstable = b ? unstableObjects(first, b.value) : [];
     const entry: CachedBuild = { objects: first, secrets: prepared.mode, locked: [...prepared.locked], unstable };
     await writeCache(file, entry);
     return { app: spec, objects: first, secrets: prepared.mode, unstable, cached: false };
