@@ -19,6 +19,7 @@ import {
   renderToolsPath,
   serve,
   WEB_PASSWORD,
+  WEB_TOKEN,
   writeWebSecret,
 } from "./render_helpers.ts";
 
@@ -116,8 +117,11 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       const data = secretObj.stringData as Record<string, string>;
       assert.match(data.password, /^sha256:[0-9a-f]{16}$/);
       assert.notEqual(data.password, data.username);
+      const token = atob((secretObj.data as Record<string, string>).token);
+      assert.match(token, /^sha256:[0-9a-f]{16}$/, "data values: the base64 of a digest");
       const all = first.apps.map((a) => toYaml(a.objects)).join("");
       assert.ok(!all.includes(WEB_PASSWORD));
+      assert.ok(!all.includes(btoa(WEB_TOKEN)));
       assert.ok(!all.includes("admin"));
     });
 
@@ -143,6 +147,8 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.equal(web.cached, true);
       const s = web.objects.find((o) => o.kind === "Secret")!.stringData as Record<string, string>;
       assert.equal(s.password, WEB_PASSWORD);
+      const d = web.objects.find((o) => o.kind === "Secret")!.data as Record<string, string>;
+      assert.equal(d.token, btoa(WEB_TOKEN));
       assert.deepEqual((await readLog()).map((l) => l.split(" ")[0]), ["sops"], "only sops ran, to reveal");
     });
 
