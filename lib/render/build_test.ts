@@ -51,6 +51,14 @@ Deno.test("chartMayVary finds varying template functions, in subcharts too, and 
     assert.equal(await chartMayVary(join(dir, "c")), false);
     await write("c/charts/sub/templates/_helpers.tpl", '{{- define "x" -}}{{ genCA "ca" 365 }}{{- end -}}\n');
     assert.equal(await chartMayVary(join(dir, "c")), true);
+    // A packaged subchart: may vary until the chart cache has unpacked it beside the chart.
+    await write("e/c/Chart.yaml", "name: c\n");
+    await write("e/c/charts/sub-1.0.0.tgz", "");
+    assert.equal(await chartMayVary(join(dir, "e", "c")), true);
+    await write("e/.subcharts/0/sub/templates/cm.yaml", "data: {{ .Values.x }}\n");
+    assert.equal(await chartMayVary(join(dir, "e", "c")), false);
+    await write("e/.subcharts/0/sub/templates/secret.yaml", "data: {{ uuidv4 }}\n");
+    assert.equal(await chartMayVary(join(dir, "e", "c")), true);
     await write("d/templates/s.yaml", "token: {{ randAlphaNum 24 }}\n");
     assert.equal(await chartMayVary(join(dir, "d")), true);
   } finally {

@@ -220,6 +220,7 @@ export class ChartCache {
           await Deno.mkdir(tmp);
           try {
             await this.runner.run(cmd("tar", ["-xzf", this.#blob(digest), "-C", tmp], { readOnly: true }));
+            await this.#unpackSubcharts(tmp);
             await Deno.rename(tmp, dest).catch(async (err) => {
               if (!await exists(dest)) throw err; // another process unpacked it first
               await Deno.remove(tmp, { recursive: true });
@@ -235,6 +236,28 @@ export class ChartCache {
       p.catch(() => this.#unpacking.delete(digest));
     }
     return p.then((dest) => join(dest, name));
+  }
+
+  /**
+   * Packaged subcharts (`charts/*.tgz`) unpacked beside the chart, in `<dest>/.subcharts/`, so the
+   * render can read their templates (helm keeps using the packages).
+   */
+  async #unpackSubcharts(dest: string): Promise<void> {
+    const found: string[] = [];
+    const walk = async (d: string) => {
+      for await (const e of Deno.readDir(d)) {
+        const p = join(d, e.name);
+        if (e.isDirectory && e.name !== ".subcharts") await walk(p);
+        else if (e.isFile && e.name.endsWith(".tgz") && basename(d) === "charts") found.push(p);
+      }
+    };
+    await walk(dest);
+    for (const [i, tgz] of found.entries()) {
+      const out = join(dest, ".subcharts", String(i));
+      await Deno.mkdir(out, { recursive: true });
+      await this.runner.run(cmd("tar", ["-xzf", tgz, "-C", out], { readOnly: true }));
+      await this.#unpackSubcharts(out);
+    }
   }
 
   /**
