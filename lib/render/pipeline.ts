@@ -134,6 +134,23 @@ async function rootFiles(repoRoot: string): Promise<string[]> {
   return out.sort();
 }
 
+/** How long a render-cache entry nobody used is kept. */
+const CACHE_DAYS = 30;
+
+/** Removes render-cache entries unused for {@link CACHE_DAYS} days (looked at once a day). */
+async function pruneCache(dir: string): Promise<void> {
+  const stamp = join(dir, ".pruned");
+  const last = await Deno.stat(stamp).then((s) => s.mtime?.getTime() ?? 0, () => 0);
+  if (Date.now() - last < 86_400_000) return;
+  await Deno.writeTextFile(stamp, "");
+  const cutoff = Date.now() - CACHE_DAYS * 86_400_000;
+  for await (const e of Deno.readDir(dir)) {
+    if (!e.isFile || !e.name.endsWith(".json")) continue;
+    const st = await Deno.stat(join(dir, e.name)).catch(() => undefined);
+    if (st?.mtime && st.mtime.getTime() < cutoff) await Deno.remove(join(dir, e.name)).catch(() => {});
+  }
+}
+
 /** Renders every Application (or those named) of the root app for `options.env`. */
 export async function render(config: Config, options: RenderOptions, ui: Ui): Promise<Rendering> {
   const repoRoot = config.repoRoot;
@@ -237,6 +254,7 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
       }
       return app;
     }));
+    await pruneCache(join(cacheDir, "builds"));
     return { env: options.env, root, apps };
   } finally {
     await dropScratch?.();
@@ -298,6 +316,8 @@ async function renderApp(ctx: AppContext, spec: AppSpec): Promise<RenderedApp> {
   const file = join(ctx.cacheDir, "builds", `${key}.json`);
   const hit = await readCache<CachedBuild>(file);
   if (hit) {
+    const now = new Date();
+    await Deno.utime(file, now, now).catch(() => {}); // kept by pruneCache while in use
     return { app: spec, objects: hit.objects, secrets: hit.secrets, unstable: hit.unstable, cached: true };
   }
 
