@@ -108,6 +108,8 @@ export async function copyFixture(from: string, to: string, url: string): Promis
 
 /** The web app's secret values (test data, encrypted before they reach the fixture repository). */
 export const WEB_PASSWORD = "fixture-password-Q7v2";
+/** A binary-safe `data:` value of the same Secret. */
+export const WEB_TOKEN = "fixture-token-Z3\u0000\u00ff";
 
 /**
  * The fixture repository in `<work>/repo` (a git repository with one commit), an age key in
@@ -143,7 +145,7 @@ export async function fixtureRepo(
 /** Encrypts the web app's Secret with `password` into the fixture repository. */
 export async function writeWebSecret(runner: Runner, repo: string, password: string): Promise<void> {
   const plain = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-credentials\ntype: Opaque\n" +
-    `stringData:\n  username: admin\n  password: ${password}\n`;
+    `stringData:\n  username: admin\n  password: ${password}\ndata:\n  token: ${btoa(WEB_TOKEN)}\n`;
   const file = "system/web/web-credentials.sops.yaml";
   const out = await runner.output(cmd(
     "sops",

@@ -9,7 +9,7 @@ import { Runner } from "../lib/cmd.ts";
 import { diffRenderings, formatMarkdown } from "../lib/render/diff.ts";
 import type { Rendering } from "../lib/render/model.ts";
 import { render } from "../lib/render/pipeline.ts";
-import { chartsImportCommand, diffCommand, toYaml } from "../lib/render/tasks.ts";
+import { chartsImportCommand, diffCommand, renderCommand, toYaml } from "../lib/render/tasks.ts";
 import type { Ui } from "../lib/ui.ts";
 import { fakeTool, tempConfig } from "./helpers.ts";
 import {
@@ -19,6 +19,7 @@ import {
   renderToolsPath,
   serve,
   WEB_PASSWORD,
+  WEB_TOKEN,
   writeWebSecret,
 } from "./render_helpers.ts";
 
@@ -116,9 +117,26 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       const data = secretObj.stringData as Record<string, string>;
       assert.match(data.password, /^sha256:[0-9a-f]{16}$/);
       assert.notEqual(data.password, data.username);
+      const token = atob((secretObj.data as Record<string, string>).token);
+      assert.match(token, /^sha256:[0-9a-f]{16}$/, "data values: the base64 of a digest");
       const all = first.apps.map((a) => toYaml(a.objects)).join("");
       assert.ok(!all.includes(WEB_PASSWORD));
+      assert.ok(!all.includes(btoa(WEB_TOKEN)));
       assert.ok(!all.includes("admin"));
+    });
+
+    await t.step("render's printed output holds no decrypted value", async () => {
+      let out = "";
+      const lines: string[] = [];
+      const code = await renderCommand(config, { env: "prod", apps: ["web"] }, quietUi(lines), (s) => out += s);
+      assert.equal(code, 0);
+      assert.match(out, /kind: Secret/);
+      assert.match(out, /password: sha256:[0-9a-f]{16}/);
+      assert.ok(!`${out}${lines.join("\n")}`.includes(WEB_PASSWORD));
+      const outDir = join(work, "out");
+      assert.equal(await renderCommand(config, { env: "prod", apps: ["web"], out: outDir }, quietUi(), () => {}), 0);
+      assert.ok(!(await Deno.readTextFile(join(outDir, "web.yaml"))).includes(WEB_PASSWORD));
+      assert.match(await Deno.readTextFile(join(outDir, "root.yaml")), /kind: Application/);
     });
 
     await t.step("--show-secrets reveals, without a rebuild", async () => {
@@ -129,6 +147,8 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.equal(web.cached, true);
       const s = web.objects.find((o) => o.kind === "Secret")!.stringData as Record<string, string>;
       assert.equal(s.password, WEB_PASSWORD);
+      const d = web.objects.find((o) => o.kind === "Secret")!.data as Record<string, string>;
+      assert.equal(d.token, btoa(WEB_TOKEN));
       assert.deepEqual((await readLog()).map((l) => l.split(" ")[0]), ["sops"], "only sops ran, to reveal");
     });
 
@@ -155,7 +175,8 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       await Deno.remove(log).catch(() => {});
       const r = await render(config, { env: "prod", apps: ["web", "unstable", "plain"] }, quietUi());
       const builds = (await readLog()).filter((l) => l.startsWith("kustomize build"));
-      assert.deepEqual(builds.map((l) => l.split(" ")[2]), ["system/web", "system/web"]);
+      // Once: the web chart's templates call nothing that varies between runs.
+      assert.deepEqual(builds.map((l) => l.split(" ")[2]), ["system/web"]);
       assert.deepEqual(r.apps.map((a) => [a.app.name, a.cached]), [["web", false], ["unstable", true], [
         "plain",
         true,

@@ -218,3 +218,37 @@ export function unstableObjects(
   }
   return out;
 }
+
+/**
+ * Template functions whose output differs between two runs with identical inputs (Sprig's
+ * random, key and certificate generators, salted hashes, encryption with a random IV, the
+ * clock). Helm's other functions — and kustomize itself — are deterministic, so a chart whose
+ * templates call none of these renders the same every time.
+ */
+export const VARYING_FUNCTIONS =
+  /\b(rand(Alpha|AlphaNum|Numeric|Ascii|Bytes|Int)|uuidv4|genPrivateKey|genCA(WithKey)?|genSelfSignedCert(WithKey)?|genSignedCert(WithKey)?|bcrypt|htpasswd|encryptAES|now|shuffle|randomPassword)\b/;
+
+/**
+ * Whether any template of the unpacked chart at `dir` (subcharts included: folders under its
+ * `charts/`, and packaged ones the chart cache unpacked into `<dir>/../.subcharts`) calls a
+ * varying function.
+ */
+export async function chartMayVary(dir: string): Promise<boolean> {
+  const unpacked = join(dir, "..", ".subcharts");
+  const hasUnpacked = await Deno.stat(unpacked).then(() => true, () => false);
+  const walk = async (d: string, inTemplates: boolean): Promise<boolean> => {
+    for await (const e of Deno.readDir(d)) {
+      const p = join(d, e.name);
+      if (e.isDirectory) {
+        if (await walk(p, inTemplates || e.name === "templates")) return true;
+      } else if (inTemplates || e.name.endsWith(".tpl")) {
+        const text = await Deno.readTextFile(p).catch(() => "");
+        for (const action of text.match(/\{\{[\s\S]*?\}\}/g) ?? []) if (VARYING_FUNCTIONS.test(action)) return true;
+      } else if (e.name.endsWith(".tgz") && !hasUnpacked) {
+        return true; // a packaged subchart nobody unpacked: assume it may vary
+      }
+    }
+    return false;
+  };
+  return await walk(dir, false) || (hasUnpacked && await walk(unpacked, false));
+}

@@ -22,7 +22,7 @@
 
 import { basename, join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { cmd, type Runner } from "../cmd.ts";
+import { cmd, CommandError, type Runner } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
 
 /** A chart as a kustomization names it. */
@@ -78,12 +78,12 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** How to fetch a chart by hand and import it, for messages. */
-export function fetchHint(ref: ChartRef): string {
+export function fetchHint(ref: ChartRef, offline = true): string {
   const pull = ref.repo.startsWith("oci://")
     ? `helm pull ${ref.repo.replace(/\/$/, "")}/${ref.name} --version ${ref.version} -d DIR`
     : `helm pull ${ref.name} --repo ${ref.repo} --version ${ref.version} -d DIR`;
-  return `run the render once without --offline (it pulls the chart into the cache), or on a machine that ` +
-    `reaches the repository \`${pull}\` and then \`deno task charts import DIR\``;
+  const there = `on a machine that reaches the repository run \`${pull}\`, then here \`deno task charts import DIR\``;
+  return offline ? `run the render once without --offline (it pulls the chart into the cache), or ${there}` : there;
 }
 
 /** The chart cache in `dir` (normally `<cacheDir>/charts`). */
@@ -163,17 +163,26 @@ export class ChartCache {
       const target = ref.repo.startsWith("oci://")
         ? [`${ref.repo.replace(/\/$/, "")}/${ref.name}`]
         : [ref.name, "--repo", ref.repo];
-      await this.runner.run(
-        cmd("helm", ["pull", ...target, "--version", ref.version, "--destination", join(tmp, "out")], {
-          env: {
-            HELM_CONFIG_HOME: join(tmp, "config"),
-            HELM_CACHE_HOME: join(tmp, "cache"),
-            HELM_DATA_HOME: join(tmp, "data"),
-          },
-          readOnly: true,
-          timeout: 300_000,
-        }),
-      );
+      try {
+        await this.runner.run(
+          cmd("helm", ["pull", ...target, "--version", ref.version, "--destination", join(tmp, "out")], {
+            env: {
+              HELM_CONFIG_HOME: join(tmp, "config"),
+              HELM_CACHE_HOME: join(tmp, "cache"),
+              HELM_DATA_HOME: join(tmp, "data"),
+            },
+            readOnly: true,
+            timeout: 300_000,
+          }),
+        );
+      } catch (err) {
+        if (!(err instanceof CommandError)) throw err;
+        throw new HomelabError(
+          `could not pull chart ${ref.name} ${ref.version} from ${ref.repo}:\n` +
+            err.stderrTail.replaceAll(tmp, "<tmp>").split("\n").map((l) => `  | ${l}`).join("\n"),
+          { hint: `check the repo, name and version; if the repository is out of reach, ${fetchHint(ref, false)}` },
+        );
+      }
       const files: string[] = [];
       for await (const e of Deno.readDir(join(tmp, "out"))) if (e.name.endsWith(".tgz")) files.push(e.name);
       if (files.length !== 1) {
@@ -211,6 +220,7 @@ export class ChartCache {
           await Deno.mkdir(tmp);
           try {
             await this.runner.run(cmd("tar", ["-xzf", this.#blob(digest), "-C", tmp], { readOnly: true }));
+            await this.#unpackSubcharts(tmp);
             await Deno.rename(tmp, dest).catch(async (err) => {
               if (!await exists(dest)) throw err; // another process unpacked it first
               await Deno.remove(tmp, { recursive: true });
@@ -226,6 +236,28 @@ export class ChartCache {
       p.catch(() => this.#unpacking.delete(digest));
     }
     return p.then((dest) => join(dest, name));
+  }
+
+  /**
+   * Packaged subcharts (`charts/*.tgz`) unpacked beside the chart, in `<dest>/.subcharts/`, so the
+   * render can read their templates (helm keeps using the packages).
+   */
+  async #unpackSubcharts(dest: string): Promise<void> {
+    const found: string[] = [];
+    const walk = async (d: string) => {
+      for await (const e of Deno.readDir(d)) {
+        const p = join(d, e.name);
+        if (e.isDirectory && e.name !== ".subcharts") await walk(p);
+        else if (e.isFile && e.name.endsWith(".tgz") && basename(d) === "charts") found.push(p);
+      }
+    };
+    await walk(dest);
+    for (const [i, tgz] of found.entries()) {
+      const out = join(dest, ".subcharts", String(i));
+      await Deno.mkdir(out, { recursive: true });
+      await this.runner.run(cmd("tar", ["-xzf", tgz, "-C", out], { readOnly: true }));
+      await this.#unpackSubcharts(out);
+    }
   }
 
   /**
@@ -276,7 +308,7 @@ export class ChartCache {
       bytes = new Uint8Array(await res.arrayBuffer());
     } catch (err) {
       throw new HomelabError(`could not fetch ${url}: ${(err as Error).message}`, {
-        hint: "check the URL and the network, or render with --offline once it is cached",
+        hint: "check the URL and the network; once fetched, the manifest is cached and --offline uses it",
       });
     }
     const digest = await sha256(bytes);

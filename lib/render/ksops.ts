@@ -126,31 +126,19 @@ export interface Prepared {
 }
 
 /**
- * Replaces each value of `data`/`stringData` by what `map` gives (a Secret's `data` is base64:
- * `map` sees and returns the decoded text).
+ * Replaces each value of `data`/`stringData` by what `map` gives; `base64` says the value is a
+ * Secret's `data` (base64 text, passed as it is, so binary values survive).
  */
 async function mapValues(
   doc: Record<string, unknown>,
-  map: (plain: string) => Promise<string>,
+  map: (value: string, base64: boolean) => Promise<string>,
 ): Promise<void> {
   for (const field of ["data", "stringData"] as const) {
     const values = doc[field];
     if (!values || typeof values !== "object") continue;
     const base64 = field === "data" && doc.kind === "Secret";
     const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(values as Record<string, unknown>)) {
-      const raw = String(v ?? "");
-      let plain = raw;
-      if (base64) {
-        try {
-          plain = decode(raw);
-        } catch {
-          plain = raw;
-        }
-      }
-      const replaced = await map(plain);
-      out[k] = base64 ? encode(replaced) : replaced;
-    }
+    for (const [k, v] of Object.entries(values as Record<string, unknown>)) out[k] = await map(String(v ?? ""), base64);
     doc[field] = out;
   }
 }
@@ -187,7 +175,10 @@ export async function prepareGenerators(
         const doc = d.toJS() as Record<string, unknown> | null;
         if (!doc) continue;
         delete doc.sops;
-        await mapValues(doc, (v) => plaintext === undefined ? Promise.resolve(PLACEHOLDER) : digester.digest(v));
+        await mapValues(doc, async (v, base64) => {
+          const shown = plaintext === undefined ? PLACEHOLDER : await digester.digest(v);
+          return base64 ? encode(shown) : shown;
+        });
         items.push(doc);
       }
     }
@@ -233,7 +224,17 @@ export async function revealSecrets(
   const out = structuredClone(objects) as KubeObject[];
   for (const o of out) {
     if (o.kind !== "Secret") continue;
-    await mapValues(o as Record<string, unknown>, (v) => Promise.resolve(plain.get(v) ?? v));
+    await mapValues(o as Record<string, unknown>, (v, base64) => {
+      let key = v;
+      if (base64) {
+        try {
+          key = decode(v);
+        } catch {
+          return Promise.resolve(v);
+        }
+      }
+      return Promise.resolve(plain.get(key) ?? v);
+    });
   }
   return { objects: out, revealed: all && plain.size > 0 };
 }

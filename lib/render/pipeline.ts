@@ -27,7 +27,7 @@ import { HomelabError, InputError, UsageError } from "../errors.ts";
 import { Toolbox } from "../toolbox.ts";
 import { toolSpec } from "../tools.ts";
 import type { Ui } from "../ui.ts";
-import { type BuildSettings, chartKey, kustomizeBuild, prepareCopy, unstableObjects } from "./build.ts";
+import { type BuildSettings, chartKey, chartMayVary, kustomizeBuild, prepareCopy, unstableObjects } from "./build.ts";
 import { type CachedChart, ChartCache, sha256 } from "./charts.ts";
 import { Digester, digestSalt, keyFingerprint, prepareGenerators, revealSecrets, writeStandIn } from "./ksops.ts";
 import type { AppSpec, Env, KubeObject, RenderedApp, Rendering, SecretMode } from "./model.ts";
@@ -134,6 +134,23 @@ async function rootFiles(repoRoot: string): Promise<string[]> {
   return out.sort();
 }
 
+/** How long a render-cache entry nobody used is kept. */
+const CACHE_DAYS = 30;
+
+/** Removes render-cache entries unused for {@link CACHE_DAYS} days (looked at once a day). */
+async function pruneCache(dir: string): Promise<void> {
+  const stamp = join(dir, ".pruned");
+  const last = await Deno.stat(stamp).then((s) => s.mtime?.getTime() ?? 0, () => 0);
+  if (Date.now() - last < 86_400_000) return;
+  await Deno.writeTextFile(stamp, "");
+  const cutoff = Date.now() - CACHE_DAYS * 86_400_000;
+  for await (const e of Deno.readDir(dir)) {
+    if (!e.isFile || !e.name.endsWith(".json")) continue;
+    const st = await Deno.stat(join(dir, e.name)).catch(() => undefined);
+    if (st?.mtime && st.mtime.getTime() < cutoff) await Deno.remove(join(dir, e.name)).catch(() => {});
+  }
+}
+
 /** Renders every Application (or those named) of the root app for `options.env`. */
 export async function render(config: Config, options: RenderOptions, ui: Ui): Promise<Rendering> {
   const repoRoot = config.repoRoot;
@@ -237,6 +254,7 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
       }
       return app;
     }));
+    await pruneCache(join(cacheDir, "builds"));
     return { env: options.env, root, apps };
   } finally {
     await dropScratch?.();
@@ -277,6 +295,15 @@ async function cacheKey(
   }));
 }
 
+const varying = new Map<string, Promise<boolean>>();
+
+/** Whether a cached chart's templates call a varying function (looked at once per digest). */
+function mayVary(chart: CachedChart): Promise<boolean> {
+  let p = varying.get(chart.digest);
+  if (!p) varying.set(chart.digest, p = chartMayVary(chart.dir));
+  return p;
+}
+
 async function renderApp(ctx: AppContext, spec: AppSpec): Promise<RenderedApp> {
   const repoRoot = ctx.config.repoRoot;
   const info = await readSource(repoRoot, spec.path);
@@ -289,6 +316,8 @@ async function renderApp(ctx: AppContext, spec: AppSpec): Promise<RenderedApp> {
   const file = join(ctx.cacheDir, "builds", `${key}.json`);
   const hit = await readCache<CachedBuild>(file);
   if (hit) {
+    const now = new Date();
+    await Deno.utime(file, now, now).catch(() => {}); // kept by pruneCache while in use
     return { app: spec, objects: hit.objects, secrets: hit.secrets, unstable: hit.unstable, cached: true };
   }
 
@@ -311,12 +340,14 @@ async function renderApp(ctx: AppContext, spec: AppSpec): Promise<RenderedApp> {
     );
     const env = { PATH: `${bin}:${ctx.config.env.PATH ?? ""}` };
     const build = () => ctx.pool.run(() => kustomizeBuild(ctx.runner, tree, work, spec, ctx.settings, env));
-    // Two builds from identical inputs: what differs would never be in sync in Argo CD.
-    const [a, b] = await Promise.allSettled([build(), build()]);
+    // Two builds from identical inputs: what differs would never be in sync in Argo CD. Only
+    // chart templates with varying functions and exec plugins other than ksops can differ.
+    const twice = info.plugins > 0 || (await Promise.all(charts.map((c) => mayVary(c)))).some(Boolean);
+    const [a, b] = await Promise.allSettled(twice ? [build(), build()] : [build()]);
     if (a.status === "rejected") throw a.reason;
-    if (b.status === "rejected") throw b.reason;
+    if (b?.status === "rejected") throw b.reason;
     const first = a.value;
-    const unstable = unstableObjects(first, b.value);
+    const unstable = b ? unstableObjects(first, b.value) : [];
     const entry: CachedBuild = { objects: first, secrets: prepared.mode, locked: [...prepared.locked], unstable };
     await writeCache(file, entry);
     return { app: spec, objects: first, secrets: prepared.mode, unstable, cached: false };

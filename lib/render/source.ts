@@ -41,6 +41,8 @@ export interface SourceInfo {
   /** Remote manifests: the kustomization folder and the URL. */
   readonly remotes: readonly { readonly dir: string; readonly url: string }[];
   readonly ksops: readonly KsopsGenerator[];
+  /** Generators and transformers run as plugins other than ksops (their output may vary). */
+  readonly plugins: number;
 }
 
 const URL = /^https?:\/\//;
@@ -75,6 +77,7 @@ export async function readSource(repoRoot: string, path: string): Promise<Source
   const charts: SourceChart[] = [];
   const remotes: { dir: string; url: string }[] = [];
   const ksops: KsopsGenerator[] = [];
+  let plugins = 0;
   const visited = new Set<string>();
 
   const inside = (rel: string) => {
@@ -155,7 +158,8 @@ export async function readSource(repoRoot: string, path: string): Promise<Source
       } else files.add(rel);
     }
 
-    for (const g of strings(k.generators)) {
+    const generators = new Set(strings(k.generators));
+    for (const g of [...generators, ...strings(k.transformers)]) {
       if (g.includes("\n") || URL.test(g)) continue;
       const gfile = relative(repoRoot, join(abs, g));
       if (!(await stat(join(repoRoot, gfile)))?.isFile) continue;
@@ -165,7 +169,16 @@ export async function readSource(repoRoot: string, path: string): Promise<Source
       } catch {
         continue;
       }
-      if (gen.kind !== "ksops") continue;
+      if (gen.kind !== "ksops" || !generators.has(g)) {
+        if (JSON.stringify(gen.metadata ?? {}).includes("config.kubernetes.io/function")) plugins++;
+        continue;
+      }
+      if (gen.secretFrom !== undefined) {
+        throw new InputError("uses secretFrom, which the render's ksops stand-in does not serve yet", {
+          file: gfile,
+          hint: "list whole Secret manifests under files: (what `deno task secrets new` writes)",
+        });
+      }
       // ksops runs in the kustomization's folder: its files are relative to it.
       const list = strings(gen.files).map((f) => inside(relative(repoRoot, join(abs, f.replace(/^[^=]*=/, "")))));
       for (const f of list) files.add(f);
@@ -181,5 +194,6 @@ export async function readSource(repoRoot: string, path: string): Promise<Source
     charts,
     remotes,
     ksops,
+    plugins,
   };
 }
