@@ -21,7 +21,8 @@ async function talosInputs(repoRoot: string): Promise<[string, string][]> {
     for await (const e of Deno.readDir(dir)) {
       const path = join(dir, e.name);
       const rel = relative(repoRoot, path);
-      if (e.isDirectory && rel !== "talos/clusterconfig") await walk(path);
+      // Generated machine configs (and their staging folders) hold secrets and are not inputs.
+      if (e.isDirectory && rel !== "talos/clusterconfig" && !e.name.startsWith(".clusterconfig")) await walk(path);
       else if (e.isFile && !e.name.endsWith(".sops.yaml")) files.push([rel, await Deno.readTextFile(path)]);
     }
   };
