@@ -156,6 +156,10 @@ Deno.test({
       known: false,
       errors: [],
     });
+    // A removed API version names the one to use.
+    const pdb = { apiVersion: "policy/v1beta1", kind: "PodDisruptionBudget", metadata: { name: "p" } };
+    assert.equal((await v.validate(pdb)).known, false);
+    assert.deepEqual(kube.apiVersionsOf("policy", "PodDisruptionBudget"), ["policy/v1"]);
     // A second validator over the same cache loads the compiled code instead of compiling.
     const compiled = [...Deno.readDirSync(join(cacheDir, "compiled"))].length;
     assert.ok(compiled >= 2, `${compiled} compiled validators kept`);

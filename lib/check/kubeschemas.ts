@@ -110,6 +110,13 @@ export class KubernetesSchemas {
     readonly kinds: Readonly<Record<string, KindInfo>>,
   ) {}
 
+  /** The apiVersions under which this Kubernetes serves `kind` of `group` (for messages about removed versions). */
+  apiVersionsOf(group: string, kind: string): string[] {
+    return Object.keys(this.kinds).map((k) => k.split("|")).filter(([av, k]) =>
+      k === kind && (av.includes("/") ? av.slice(0, av.lastIndexOf("/")) : "") === group
+    ).map(([av]) => av);
+  }
+
   /** Where the schema of a built-in kind is, or undefined when this version has no such kind. */
   kind(apiVersion: string, kind: string): KindInfo | undefined {
     return Object.hasOwn(this.kinds, `${apiVersion}|${kind}`) ? this.kinds[`${apiVersion}|${kind}`] : undefined;

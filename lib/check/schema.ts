@@ -15,6 +15,7 @@ async function checkObject(app: string, o: KubeObject, validator: Validator, fin
   if (!result.known) {
     const group = groupOf(String(o.apiVersion ?? ""));
     const versions = validator.versionsOf(group, String(o.kind ?? ""));
+    const builtin = validator.kube.apiVersionsOf(group, String(o.kind ?? ""));
     findings.push({
       app,
       check: "schema",
