@@ -200,7 +200,7 @@ for (const scenario of [...Deno.readDirSync(FIXTURES)].filter((e) => e.isDirecto
       const [, check, message] = rejected;
       assert.ok(
         errors.some((f) =>
-          f.check === check && `${f.object ? showRef(f.object) + " " : ""}${f.message}`.includes(message)
+          f.check === check && `${f.object ? showRef(f.object) + ": " : ""}${f.message}`.includes(message)
         ),
         `${scenario}: expected a ${check} error containing\n  ${message}\ngot:\n${show(findings)}`,
       );

@@ -23,6 +23,9 @@ async function checkObject(app: string, o: KubeObject, validator: Validator, fin
       object,
       message: result.errors.length
         ? result.errors.join("; ")
+        : builtin.length
+        ? `apiVersion ${o.apiVersion} of ${o.kind} is not served by Kubernetes v${validator.kube.version}: use ` +
+          builtin.join(" or ")
         : versions.length
         ? `unknown version: ${o.kind} of ${group} is served as ${versions.join(", ")}, not ${o.apiVersion}`
         : `unknown kind ${o.kind} (apiVersion ${o.apiVersion}): neither Kubernetes v${validator.kube.version} nor ` +
