@@ -113,6 +113,7 @@ Deno.test("version patterns read each tool's own version output", () => {
     "kube-apiserver": "Kubernetes v1.37.2\n",
     etcd: "etcd Version: 3.7.0\nGit SHA: Not provided (use ./build instead of go build)\nGo Version: go1.26.8\n",
     kwok: "kwok version v0.8.0 go1.26.8 (linux/amd64)\n",
+    psa: "psa 1.37.2\n",
   };
   for (const spec of TOOLS) {
     const sample = samples[spec.name];
