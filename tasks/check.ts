@@ -23,14 +23,24 @@ const program = new Command("check")
   .option("--app <name...>", "report only these Applications (all are rendered: references cross apps)")
   .addOption(new Option("--format <format>", "report format").choices(["text", "json"]).default("text"))
   .option("--offline", "use only the caches (charts, manifests, schemas); a missing entry is an error naming it")
-  .action(async (opts: { env: "prod" | "dev"; app?: string[]; format: "text" | "json"; offline?: boolean }) => {
-    const { checkCommand } = await import("../lib/check/task.ts");
-    Deno.exitCode = await checkCommand(config, {
-      env: opts.env,
-      apps: opts.app,
-      format: opts.format,
-      offline: opts.offline,
-    }, consoleUi({ live: false }));
-  });
+  .option(
+    "--server",
+    "then let a local kube-apiserver (the pinned Kubernetes, Talos's admission config) judge every object: " +
+      "server-side dry-run with strict fields, CRD schemas and CEL rules, Pod Security admission",
+  )
+  .action(
+    async (
+      opts: { env: "prod" | "dev"; app?: string[]; format: "text" | "json"; offline?: boolean; server?: boolean },
+    ) => {
+      const { checkCommand } = await import("../lib/check/task.ts");
+      Deno.exitCode = await checkCommand(config, {
+        env: opts.env,
+        apps: opts.app,
+        format: opts.format,
+        offline: opts.offline,
+        server: opts.server,
+      }, consoleUi({ live: false }));
+    },
+  );
 
 await runProgram(program, Deno.args, config.verbose);

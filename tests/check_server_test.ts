@@ -156,3 +156,24 @@ Deno.test("refusals read as the user would say them", async () => {
   );
   assert.equal(refusal(undefined), "refused");
 });
+
+Deno.test("the server's findings join the offline ones without saying the same thing twice", async () => {
+  const { mergeFindings } = await import("../lib/check/server.ts");
+  const object = { apiVersion: "apps/v1", kind: "Deployment", namespace: "team", name: "web" };
+  const offline: Finding[] = [
+    { app: "web", check: "pod-security", severity: "error", object, message: "violates PodSecurity" },
+    { app: "web", check: "schema", severity: "warning", object, message: "deprecated" },
+  ];
+  const server: Finding[] = [
+    { app: "web", check: "pod-security", severity: "error", object, message: "would violate PodSecurity" },
+    { app: "web", check: "server", severity: "error", object, message: 'unknown field "spec.replica"' },
+    { app: "web", check: "server", severity: "error", object: { ...object, name: "api" }, message: "refused" },
+  ];
+  const merged = mergeFindings(offline, server);
+  assert.deepEqual(merged.map((f) => `${f.check}:${f.object?.name}:${f.message}`), [
+    "pod-security:web:violates PodSecurity",
+    "schema:web:deprecated",
+    'server:web:unknown field "spec.replica"',
+    "server:api:refused",
+  ]);
+});

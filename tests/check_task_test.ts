@@ -63,6 +63,9 @@ Deno.test("deno task check: render, then every check, on a fixture repository; t
     const dirs = [
       dirname(await toolbox.resolve("psa")),
       dirname(await toolbox.resolve("talhelper")),
+      // The schemas come from the pinned kube-apiserver's /openapi/v3; --server runs it too.
+      dirname(await toolbox.resolve("kube-apiserver")),
+      dirname(await toolbox.resolve("etcd")),
       dirname((await findOnPath("go", real.env.PATH ?? ""))!),
     ];
     const path = [...dirs, await renderToolsPath()].join(":");
@@ -148,6 +151,25 @@ Deno.test("deno task check: render, then every check, on a fixture repository; t
         root: [],
         cluster: [],
       });
+    });
+
+    await t.step("--server: the local API server adds only what the offline checks did not see", async () => {
+      const r = await check("--offline", "--server", "--format", "json");
+      assert.equal(r.code, 1, r.stderr);
+      const report = JSON.parse(r.stdout) as {
+        apps: { name: string; findings: { check: string; severity: string; message: string }[] }[];
+      };
+      const web = report.apps.find((a) => a.name === "web")!.findings;
+      // The privileged Deployment: the offline Pod Security error stands, the server's warning
+      // about the same problem is not a second line.
+      assert.equal(web.filter((f) => f.check === "pod-security").length, 1, JSON.stringify(web));
+      // What only the server knows: a privileged container cannot also forbid privilege escalation.
+      const refused = web.filter((f) => f.check === "server" && f.severity === "error");
+      assert.equal(refused.length, 1, JSON.stringify(web));
+      assert.match(refused[0].message, /cannot set `?allowPrivilegeEscalation`? to false and `?privileged`? to true/);
+      const others = report.apps.filter((a) => a.name !== "web").flatMap((a) => a.findings);
+      assert.deepEqual(others.filter((f) => f.check === "server"), [], JSON.stringify(others));
+      assert.match(r.stderr, /check --server: the local API server judges every object: done/);
     });
 
     await t.step("--offline: charts, CRDs and schemas from the caches; --app reports one app", async () => {

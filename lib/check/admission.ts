@@ -13,7 +13,7 @@ import { sha256 } from "../render/charts.ts";
 import { clusterAdmission, type PodSecurityConfiguration } from "../talos/admission.ts";
 import { toolSpec } from "../tools.ts";
 
-const FORMAT = 1;
+const FORMAT = 2;
 
 async function talosInputs(repoRoot: string): Promise<[string, string][]> {
   const files: [string, string][] = [];
@@ -30,12 +30,28 @@ async function talosInputs(repoRoot: string): Promise<[string, string][]> {
   return files.sort(([a], [b]) => a.localeCompare(b));
 }
 
+/** What the checks need of the cluster's admission configuration. */
+export interface CachedAdmission {
+  readonly podSecurity: PodSecurityConfiguration;
+  /** The AdmissionConfiguration the API server is given (for `check --server`). */
+  readonly admissionConfigYaml: string;
+}
+
 /** The PodSecurity configuration Talos gives the API server, from the cache when unchanged. */
 export async function podSecurityConfig(
   runner: Runner,
   repoRoot: string,
   cacheDir: string,
 ): Promise<PodSecurityConfiguration> {
+  return (await admissionConfig(runner, repoRoot, cacheDir)).podSecurity;
+}
+
+/** The admission configuration Talos gives the API server, from the cache when unchanged. */
+export async function admissionConfig(
+  runner: Runner,
+  repoRoot: string,
+  cacheDir: string,
+): Promise<CachedAdmission> {
   const key = await sha256(JSON.stringify({
     v: FORMAT,
     talhelper: toolSpec("talhelper")?.version,
@@ -43,14 +59,14 @@ export async function podSecurityConfig(
   }));
   const file = join(cacheDir, "check", `admission-${key}.json`);
   try {
-    return JSON.parse(await Deno.readTextFile(file)) as PodSecurityConfiguration;
+    return JSON.parse(await Deno.readTextFile(file)) as CachedAdmission;
   } catch {
     // not cached yet
   }
-  const { podSecurity } = await clusterAdmission(runner, repoRoot);
+  const { podSecurity, admissionConfigYaml } = await clusterAdmission(runner, repoRoot);
   await Deno.mkdir(join(cacheDir, "check"), { recursive: true });
   const tmp = `${file}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(podSecurity) + "\n");
+  await Deno.writeTextFile(tmp, JSON.stringify({ podSecurity, admissionConfigYaml }) + "\n");
   await Deno.rename(tmp, file);
-  return podSecurity;
+  return { podSecurity, admissionConfigYaml };
 }

@@ -59,6 +59,31 @@ export function goModuleSource(runner: Runner, options: { offline?: boolean } = 
   };
 }
 
+/**
+ * The OpenAPI v3 documents the real kube-apiserver of `version` serves at `/openapi/v3`: a local
+ * control plane (the pinned kube-apiserver, which must be that version) is started, asked, and
+ * stopped. Only what that server serves by default is there, as on the cluster.
+ */
+export function apiServerSource(runner: Runner): SchemaSource {
+  return async (version) => {
+    const { openapiDocuments, startControlPlane } = await import("../kube/controlplane.ts");
+    const { toolSpec } = await import("../tools.ts");
+    const pinned = toolSpec("kube-apiserver")?.version;
+    if (pinned !== version) {
+      throw new HomelabError(
+        `the schemas of Kubernetes v${version} come from its kube-apiserver, but this repository builds v${pinned}`,
+        { hint: "keep kubernetesVersion in talos/talconfig.yaml and the kubernetes pin in lib/tools.ts equal" },
+      );
+    }
+    const cp = await startControlPlane(runner);
+    try {
+      return await openapiDocuments(cp.client);
+    } finally {
+      await cp.stop();
+    }
+  };
+}
+
 /** Reads a directory of `<path>_openapi.json` files (the Kubernetes source tree's layout). */
 export async function readSpecDir(dir: string): Promise<Map<string, unknown>> {
   const docs = new Map<string, unknown>();
@@ -135,8 +160,7 @@ export class KubernetesSchemas {
         throw new MissingSchemasError(
           `the OpenAPI schemas of Kubernetes v${v} are not in the schema cache (${dir})`,
           {
-            hint: "run `deno task check` once without --offline: it takes them from the k8s.io/kubernetes " +
-              "module through the Go module proxy (the module cache suffices if it holds that module)",
+            hint: "run `deno task check` once: it asks the pinned kube-apiserver (`deno task tools` builds it)",
           },
         );
       }

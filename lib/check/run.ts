@@ -17,22 +17,23 @@ import { Runner } from "../cmd.ts";
 import type { Config } from "../config.ts";
 import { InputError, UsageError } from "../errors.ts";
 import { ChartCache } from "../render/charts.ts";
-import type { Env, Finding, Rendering } from "../render/model.ts";
+import type { Env, Finding, KubeObject, Rendering } from "../render/model.ts";
 import { render } from "../render/pipeline.ts";
 import type { PodSecurityConfiguration } from "../talos/admission.ts";
 import { Toolbox } from "../toolbox.ts";
 import type { Ui } from "../ui.ts";
 import { checkAddresses } from "./addresses.ts";
-import { podSecurityConfig } from "./admission.ts";
+import { admissionConfig } from "./admission.ts";
 import { checkComponents } from "./components.ts";
 import { checkCrdSizes } from "./crdsize.ts";
 import { checkImages } from "./images.ts";
-import { goModuleSource, KubernetesSchemas, type SchemaSource } from "./kubeschemas.ts";
+import { apiServerSource, KubernetesSchemas, type SchemaSource } from "./kubeschemas.ts";
 import { checkNamespaces } from "./namespaces.ts";
 import { checkOwnership } from "./ownership.ts";
 import { checkPodSecurity, type PsaEvaluator, psaTool } from "./podsecurity.ts";
 import { checkReferences } from "./references.ts";
-import { loadRuntimeCrds, readRuntimeCrdSources, runtimeCrdDrift } from "./runtimecrds.ts";
+import { loadRuntimeCrds, readRuntimeCrdSources, runtimeCrdDrift, runtimeCrdObjects } from "./runtimecrds.ts";
+import { mergeFindings, serverFindings } from "./server.ts";
 import { checkSchemas } from "./schema.ts";
 import { checkSecrets } from "./secrets.ts";
 import { checkStability } from "./stability.ts";
@@ -50,6 +51,11 @@ export interface CheckOptions {
   readonly schemaSource?: SchemaSource;
   /** Pod evaluation (the `psa` tool by default). */
   readonly psa?: PsaEvaluator;
+  /**
+   * Then let a local API server judge every object too (server-side dry-run, strict fields,
+   * CRD schemas with CEL, Pod Security admission as Talos configures it).
+   */
+  readonly server?: boolean;
 }
 
 /** What a check found. */
@@ -166,12 +172,13 @@ export async function runCheck(config: Config, options: CheckOptions, ui: Ui): P
   const kube = await KubernetesSchemas.open(
     config.cacheDir,
     version,
-    options.schemaSource ?? goModuleSource(runner, { offline: options.offline }),
+    options.schemaSource ?? apiServerSource(runner),
   );
   const crds: CrdVersion[] = rendering.apps.flatMap((a) =>
     a.objects.filter((o) => o.kind === "CustomResourceDefinition").flatMap((o) => crdVersions(o, a.app.name))
   );
   const sources = await readRuntimeCrdSources(repoRoot);
+  const runtimeObjects: KubeObject[] = [];
   let scratch: string | undefined;
   const drop = onExit(() => scratch ? Deno.remove(scratch, { recursive: true }).catch(() => {}) : undefined);
   try {
@@ -182,16 +189,35 @@ export async function runCheck(config: Config, options: CheckOptions, ui: Ui): P
     const runtime = await loadRuntimeCrds(sources, charts, config.cacheDir);
     crds.push(...runtime.crds);
     findings.push(...runtime.findings, ...await runtimeCrdDrift(repoRoot, sources));
+    if (options.server) runtimeObjects.push(...await runtimeCrdObjects(sources, charts));
   } finally {
     await drop();
   }
   const validator = new Validator(kube, crds, join(config.cacheDir, "schemas", "compiled"));
-  const podSecurity = await podSecurityConfig(runner, repoRoot, config.cacheDir);
+  const admission = await admissionConfig(runner, repoRoot, config.cacheDir);
   findings.push(
-    ...await checkRendering(rendering, { validator, podSecurity, psa: options.psa ?? psaTool(runner) }),
+    ...await checkRendering(rendering, {
+      validator,
+      podSecurity: admission.podSecurity,
+      psa: options.psa ?? psaTool(runner),
+    }),
     ...await checkComponents(repoRoot, rendering),
     ...await checkStackFiles(repoRoot, rendering.apps.map((a) => a.app)),
   );
+  if (options.server) {
+    const server = await ui.progress(
+      "check --server: the local API server judges every object",
+      () =>
+        serverFindings(runner, rendering, {
+          admission: admission.admissionConfigYaml,
+          runtimeCrds: runtimeObjects,
+          log: config.verbose ? (line) => ui.info(line) : undefined,
+        }),
+    );
+    const merged = mergeFindings(findings, server);
+    findings.length = 0;
+    findings.push(...merged);
+  }
 
   const order = [...rendering.apps.map((a) => a.app.name), "root", "cluster"];
   const selected = options.apps?.length ? order.filter((a) => options.apps!.includes(a)) : order;

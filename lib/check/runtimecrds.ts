@@ -169,3 +169,30 @@ export async function runtimeCrdDrift(repoRoot: string, sources: readonly Runtim
   }
   return findings;
 }
+
+/**
+ * The CRD objects of every pinned file that is at hand (for `check --server`, which installs
+ * them in the local API server so their custom resources can be judged there too).
+ */
+export async function runtimeCrdObjects(
+  sources: readonly RuntimeCrdSource[],
+  cache: ChartCache,
+): Promise<KubeObject[]> {
+  const out: KubeObject[] = [];
+  for (const f of sources.flatMap((s) => s.files)) {
+    let path: string;
+    try {
+      const got = await cache.remote(f.url);
+      if (got.digest !== f.sha256) continue;
+      path = got.path;
+    } catch {
+      continue; // reported by loadRuntimeCrds
+    }
+    for (const doc of parseAllDocuments(await Deno.readTextFile(path))) {
+      if (!("toJS" in doc)) continue;
+      const o = doc.toJS() as KubeObject | null;
+      if (o?.kind === "CustomResourceDefinition") out.push(o);
+    }
+  }
+  return out;
+}

@@ -26,6 +26,8 @@ export interface ServerCheckOptions {
   readonly log?: (line: string) => void;
   /** Requests in flight at once. */
   readonly concurrency?: number;
+  /** CRDs no render holds that the cluster has at run time (an operator installs them). */
+  readonly runtimeCrds?: readonly KubeObject[];
 }
 
 interface Owned {
@@ -121,7 +123,10 @@ export async function serverFindings(
   options: ServerCheckOptions,
 ): Promise<Finding[]> {
   const log = options.log ?? (() => {});
-  const all: Owned[] = rendering.apps.flatMap((a) => a.objects.map((object) => ({ app: a.app.name, object })));
+  const all: Owned[] = [
+    ...(options.runtimeCrds ?? []).map((object) => ({ app: "cluster", object })),
+    ...rendering.apps.flatMap((a) => a.objects.map((object) => ({ app: a.app.name, object }))),
+  ];
   const findings: Finding[] = [];
   const cp = await startControlPlane(runner, {
     admission: options.admission,
@@ -179,4 +184,24 @@ export async function serverFindings(
     await cp.stop();
   }
   return findings;
+}
+
+/** The kind of problem a finding is about, to tell when the server found what the offline checks found. */
+function topic(f: Finding): string {
+  if (f.check === "pod-security") return "pod-security";
+  if (f.check === "namespace" || /namespaces "[^"]+" not found/.test(f.message)) return "namespace";
+  return "schema";
+}
+
+/**
+ * The offline findings, then the server's for objects where the offline checks did not already
+ * report an error on the same topic (schema, Pod Security, namespace): one line per finding and
+ * object, not the same problem twice.
+ */
+export function mergeFindings(offline: readonly Finding[], server: readonly Finding[]): Finding[] {
+  const key = (f: Finding) => `${f.app}|${f.object?.kind}|${f.object?.namespace ?? ""}|${f.object?.name}|${topic(f)}`;
+  const known = new Set(
+    offline.filter((f) => f.severity === "error" && f.object && f.check !== "build").map(key),
+  );
+  return [...offline, ...server.filter((f) => !(f.object && known.has(key(f))))];
 }

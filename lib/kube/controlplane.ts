@@ -365,3 +365,22 @@ export async function startControlPlane(runner: Runner, options: ControlPlaneOpt
     throw err;
   }
 }
+
+/**
+ * The OpenAPI v3 documents a running API server serves (`/openapi/v3`), by API path
+ * (`api/v1`, `apis/apps/v1`): the schemas the offline check validates against, exactly as the
+ * server of that version has them.
+ */
+export async function openapiDocuments(client: KubeClient): Promise<Map<string, unknown>> {
+  const index = await client.must<{ paths: Record<string, { serverRelativeURL: string }> }>("GET", "/openapi/v3");
+  const docs = new Map<string, unknown>();
+  await Promise.all(
+    Object.entries(index.body.paths)
+      // Discovery and version documents describe no kinds.
+      .filter(([path]) => /^apis?\/.+/.test(path) && path.split("/").length >= 2)
+      .map(async ([path, { serverRelativeURL }]) => {
+        docs.set(path, (await client.must("GET", serverRelativeURL)).body);
+      }),
+  );
+  return docs;
+}
