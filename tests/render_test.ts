@@ -76,6 +76,12 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.equal(server.requests.filter((p) => p === "/charts/web-0.1.0.tgz").length, 1);
       assert.equal(web.cached, false);
       assert.equal(app(first, "plain").objects.map((o) => o.metadata.name).sort().join(","), "plain,shared");
+      // oci:// too: the same package, through the registry, into the same content-addressed blob.
+      const oci = app(first, "oci-web");
+      assert.equal(oci.error, undefined, oci.error);
+      assert.ok(oci.objects.some((o) => o.kind === "Deployment" && o.metadata.name === "oci-web"));
+      assert.ok(server.requests.includes("/v2/charts/web/manifests/0.1.0"));
+      assert.ok(server.requests.includes(`/v2/charts/web/blobs/sha256:${served}`));
     });
 
     await t.step("a chart that emits its own Namespace under namespace: fails as one paragraph", () => {
