@@ -7,8 +7,9 @@
  * Builds run in parallel, at most one per core. A render cache keyed by everything that can
  * change an app's output (its files, including those outside its folder it references, chart
  * and remote-manifest digests, the kustomize and Helm pins, the build options, the environment,
- * the age keys at hand) makes an unchanged app cost no tool run. On a miss the app is built
- * twice and the objects that differ between the two builds are recorded as `unstable`.
+ * the age keys at hand) makes an unchanged app cost no tool run. On a miss an app whose output
+ * can vary (a chart template calls a random, key-generating or clock function; a plugin other
+ * than ksops) is built twice and the objects that differ are recorded as `unstable`.
  *
  * ```ts
  * const rendering = await render(config, { env: "prod" }, ui);
@@ -27,7 +28,15 @@ import { HomelabError, InputError, UsageError } from "../errors.ts";
 import { Toolbox } from "../toolbox.ts";
 import { toolSpec } from "../tools.ts";
 import type { Ui } from "../ui.ts";
-import { type BuildSettings, chartKey, chartMayVary, kustomizeBuild, prepareCopy, unstableObjects } from "./build.ts";
+import {
+  type BuildSettings,
+  chartKey,
+  chartMayVary,
+  kustomizeBuild,
+  prepareCopy,
+  unstableObjects,
+  type Variation,
+} from "./build.ts";
 import { type CachedChart, ChartCache, sha256 } from "./charts.ts";
 import { Digester, digestSalt, keyFingerprint, prepareGenerators, revealSecrets, writeStandIn } from "./ksops.ts";
 import type { AppSpec, Env, KubeObject, RenderedApp, Rendering, SecretMode } from "./model.ts";
@@ -295,10 +304,10 @@ async function cacheKey(
   }));
 }
 
-const varying = new Map<string, Promise<boolean>>();
+const varying = new Map<string, Promise<Variation>>();
 
 /** Whether a cached chart's templates call a varying function (looked at once per digest). */
-function mayVary(chart: CachedChart): Promise<boolean> {
+function mayVary(chart: CachedChart): Promise<Variation> {
   let p = varying.get(chart.digest);
   if (!p) varying.set(chart.digest, p = chartMayVary(chart.dir));
   return p;
@@ -342,8 +351,12 @@ async function renderApp(ctx: AppContext, spec: AppSpec): Promise<RenderedApp> {
     const build = () => ctx.pool.run(() => kustomizeBuild(ctx.runner, tree, work, spec, ctx.settings, env));
     // Two builds from identical inputs: what differs would never be in sync in Argo CD. Only
     // chart templates with varying functions and exec plugins other than ksops can differ.
-    const twice = info.plugins > 0 || (await Promise.all(charts.map((c) => mayVary(c)))).some(Boolean);
-    const [a, b] = await Promise.allSettled(twice ? [build(), build()] : [build()]);
+    const variation = await Promise.all(charts.map((c) => mayVary(c)));
+    const twice = info.plugins > 0 || variation.some(Boolean);
+    // Values made from the clock (seconds) differ only when the builds run in different seconds.
+    const stagger = !variation.includes("random") && variation.includes("clock") ? 1100 : 0;
+    const later = () => new Promise<void>((r) => setTimeout(r, stagger)).then(build);
+    const [a, b] = await Promise.allSettled(twice ? [build(), later()] : [build()]);
     if (a.status === "rejected") throw a.reason;
     if (b?.status === "rejected") throw b.reason;
     const first = a.value;
