@@ -166,6 +166,8 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.equal(web.secrets, "placeholder");
       const s = web.objects.find((o) => o.kind === "Secret")!.stringData as Record<string, string>;
       assert.equal(s.password, "<no key: not decrypted>");
+      assert.equal(await renderCommand(noKey, { env: "prod", apps: ["web"] }, quietUi(lines), () => {}), 0);
+      assert.match(lines.join("\n"), /warning: no age key opened some SOPS files: their values are placeholders/);
     });
 
     await t.step("an unchanged tree runs no tool", async () => {
