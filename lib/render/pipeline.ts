@@ -243,7 +243,11 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
       let app: RenderedApp;
       try {
         app = await renderApp(context, spec);
-      } catch (err) {
+      } catch (caught) {
+        // A file that vanished or cannot be read while rendering is the app's problem, not a bug.
+        const err = caught instanceof Deno.errors.NotFound || caught instanceof Deno.errors.PermissionDenied
+          ? new HomelabError(caught.message, { hint: "check the files the app's kustomization names" })
+          : caught;
         if (!(err instanceof HomelabError)) throw err;
         const text = err.message.startsWith(`app ${spec.name}`) ? err.message : `app ${spec.name}: ${err.message}`;
         return {
