@@ -243,7 +243,7 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.match(out, /password: sha256:[0-9a-f]{16}/);
       assert.ok(!out.includes(WEB_PASSWORD) && !out.includes("second-password-X9k4"));
       assert.doesNotMatch(out, /app (plain|unstable|ns-conflict|remote-dup)/);
-      assert.match(out, /1 app differ \(prod\): 0 objects added, 2 changed, 0 removed/);
+      assert.match(out, /1 app differs \(prod\): 0 objects added, 2 changed, 0 removed/);
       const worktrees = git(repo, "worktree", "list").trim().split("\n");
       assert.equal(worktrees.length, 1, "the temporary worktree is gone");
     });
