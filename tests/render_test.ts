@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Runner } from "../lib/cmd.ts";
+import { UsageError } from "../lib/errors.ts";
 import { diffRenderings, formatMarkdown } from "../lib/render/diff.ts";
 import type { Rendering } from "../lib/render/model.ts";
 import { render } from "../lib/render/pipeline.ts";
@@ -82,6 +83,14 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.ok(oci.objects.some((o) => o.kind === "Deployment" && o.metadata.name === "oci-web"));
       assert.ok(server.requests.includes("/v2/charts/web/manifests/0.1.0"));
       assert.ok(server.requests.includes(`/v2/charts/web/blobs/sha256:${served}`));
+    });
+
+    await t.step("an unknown --app is a usage error listing the Applications", async () => {
+      await assert.rejects(
+        render(config, { env: "prod", apps: ["nope"] }, quietUi()),
+        (e: unknown) =>
+          e instanceof UsageError && /no Application named nope/.test(e.message) && /web/.test(e.hint ?? ""),
+      );
     });
 
     await t.step("a chart that emits its own Namespace under namespace: fails as one paragraph", () => {

@@ -147,7 +147,7 @@ async function rootFiles(repoRoot: string): Promise<string[]> {
 const CACHE_DAYS = 30;
 
 /** Removes render-cache entries unused for {@link CACHE_DAYS} days (looked at once a day). */
-async function pruneCache(dir: string): Promise<void> {
+export async function pruneCache(dir: string): Promise<void> {
   const stamp = join(dir, ".pruned");
   const last = await Deno.stat(stamp).then((s) => s.mtime?.getTime() ?? 0, () => 0);
   if (Date.now() - last < 86_400_000) return;
