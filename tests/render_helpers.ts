@@ -21,13 +21,69 @@ export interface ChartServer {
   close(): Promise<void>;
 }
 
-/** Serves `site` over HTTP on a free loopback port. */
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const hash = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return [...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The pull side of an OCI registry, as `helm pull oci://HOST/charts/NAME` asks for it:
+ * `/v2/charts/NAME/manifests/VERSION` and `/v2/charts/NAME/blobs/DIGEST`, built from the
+ * package `<site>/charts/NAME-VERSION.tgz` (the chart's config, and the package as its layer).
+ */
+async function ociResponse(req: Request, path: string, site: string): Promise<Response> {
+  if (path === "/v2/" || path === "/v2") return new Response("{}", { headers: { "content-type": "application/json" } });
+  const m = /^\/v2\/(.+)\/([^/]+)\/(manifests|blobs)\/([^/]+)$/.exec(path);
+  if (!m) return new Response("not found", { status: 404 });
+  const [, dir, name, kind, ref] = m;
+  const found = new Map<string, Uint8Array>();
+  let manifest: Uint8Array | undefined;
+  for await (const e of Deno.readDir(join(site, dir))) {
+    const version = new RegExp(`^${name}-(\\d+\\.\\d+\\.\\d+)\\.tgz$`).exec(e.name)?.[1];
+    if (!version) continue;
+    const tgz = await Deno.readFile(join(site, dir, e.name));
+    const config = new TextEncoder().encode(JSON.stringify({ apiVersion: "v2", name, version }));
+    const layer = {
+      mediaType: "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+      digest: `sha256:${await sha256Hex(tgz)}`,
+      size: tgz.length,
+    };
+    const cfg = {
+      mediaType: "application/vnd.cncf.helm.config.v1+json",
+      digest: `sha256:${await sha256Hex(config)}`,
+      size: config.length,
+    };
+    found.set(layer.digest, tgz);
+    found.set(cfg.digest, config);
+    if (version === ref) {
+      manifest = new TextEncoder().encode(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        config: cfg,
+        layers: [layer],
+      }));
+    }
+  }
+  const body = kind === "manifests" ? manifest : found.get(ref);
+  if (!body) return new Response("not found", { status: 404 });
+  const headers = {
+    "content-type": kind === "manifests" ? "application/vnd.oci.image.manifest.v1+json" : "application/octet-stream",
+    "content-length": String(body.length),
+    "docker-content-digest": `sha256:${await sha256Hex(body)}`,
+  };
+  return new Response(req.method === "HEAD" ? null : body as Uint8Array<ArrayBuffer>, { headers });
+}
+
+/** Serves `site` over HTTP on a free loopback port (and the charts in `<site>/charts` as an OCI registry). */
 export function serve(site: string): ChartServer {
   const requests: string[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     const path = decodeURIComponent(new URL(req.url).pathname);
     requests.push(path);
     if (path.includes("..")) return new Response("bad path", { status: 400 });
+    if (path.startsWith("/v2")) {
+      return await ociResponse(req, path, site).catch(() => new Response("not found", { status: 404 }));
+    }
     try {
       return new Response(await Deno.readFile(join(site, path)));
     } catch {
@@ -101,7 +157,10 @@ export async function copyFixture(from: string, to: string, url: string): Promis
       await copyFixture(src, dst, url);
     } else {
       await Deno.mkdir(dirname(dst), { recursive: true });
-      await Deno.writeTextFile(dst, (await Deno.readTextFile(src)).replaceAll("{{REPO}}", url));
+      await Deno.writeTextFile(
+        dst,
+        (await Deno.readTextFile(src)).replaceAll("{{REPO}}", url).replaceAll("{{OCI}}", url.replace(/^http:/, "oci:")),
+      );
     }
   }
 }
@@ -123,6 +182,8 @@ export async function fixtureRepo(
   const repo = join(work, "repo");
   await Deno.mkdir(repo, { recursive: true });
   await copyFixture(join(REPO, "tests", "fixtures", "render", "repo"), repo, url);
+  // The repository's own root app, over the fixture's components.json.
+  await Deno.copyFile(join(REPO, "root", "main.jsonnet"), join(repo, "root", "main.jsonnet"));
   const keyFile = join(work, "age.txt");
   const config = {
     ...tempConfig(work, path, { SOPS_AGE_KEY_FILE: keyFile }),

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Runner } from "../lib/cmd.ts";
+import { UsageError } from "../lib/errors.ts";
 import { diffRenderings, formatMarkdown } from "../lib/render/diff.ts";
 import type { Rendering } from "../lib/render/model.ts";
 import { render } from "../lib/render/pipeline.ts";
@@ -76,6 +77,20 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.equal(server.requests.filter((p) => p === "/charts/web-0.1.0.tgz").length, 1);
       assert.equal(web.cached, false);
       assert.equal(app(first, "plain").objects.map((o) => o.metadata.name).sort().join(","), "plain,shared");
+      // oci:// too: the same package, through the registry, into the same content-addressed blob.
+      const oci = app(first, "oci-web");
+      assert.equal(oci.error, undefined, oci.error);
+      assert.ok(oci.objects.some((o) => o.kind === "Deployment" && o.metadata.name === "oci-web"));
+      assert.ok(server.requests.includes("/v2/charts/web/manifests/0.1.0"));
+      assert.ok(server.requests.includes(`/v2/charts/web/blobs/sha256:${served}`));
+    });
+
+    await t.step("an unknown --app is a usage error listing the Applications", async () => {
+      await assert.rejects(
+        render(config, { env: "prod", apps: ["nope"] }, quietUi()),
+        (e: unknown) =>
+          e instanceof UsageError && /no Application named nope/.test(e.message) && /web/.test(e.hint ?? ""),
+      );
     });
 
     await t.step("a chart that emits its own Namespace under namespace: fails as one paragraph", () => {
@@ -160,6 +175,8 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.equal(web.secrets, "placeholder");
       const s = web.objects.find((o) => o.kind === "Secret")!.stringData as Record<string, string>;
       assert.equal(s.password, "<no key: not decrypted>");
+      assert.equal(await renderCommand(noKey, { env: "prod", apps: ["web"] }, quietUi(lines), () => {}), 0);
+      assert.match(lines.join("\n"), /warning: no age key opened some SOPS files: their values are placeholders/);
     });
 
     await t.step("an unchanged tree runs no tool", async () => {
@@ -235,7 +252,7 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.match(out, /password: sha256:[0-9a-f]{16}/);
       assert.ok(!out.includes(WEB_PASSWORD) && !out.includes("second-password-X9k4"));
       assert.doesNotMatch(out, /app (plain|unstable|ns-conflict|remote-dup)/);
-      assert.match(out, /1 app differ \(prod\): 0 objects added, 2 changed, 0 removed/);
+      assert.match(out, /1 app differs \(prod\): 0 objects added, 2 changed, 0 removed/);
       const worktrees = git(repo, "worktree", "list").trim().split("\n");
       assert.equal(worktrees.length, 1, "the temporary worktree is gone");
     });

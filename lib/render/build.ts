@@ -228,14 +228,18 @@ export function unstableObjects(
 export const VARYING_FUNCTIONS =
   /\b(rand(Alpha|AlphaNum|Numeric|Ascii|Bytes|Int)|uuidv4|genPrivateKey|genCA(WithKey)?|genSelfSignedCert(WithKey)?|genSignedCert(WithKey)?|bcrypt|htpasswd|encryptAES|now|shuffle|randomPassword)\b/;
 
+/** How a chart's output may vary between runs: by chance, or only with the clock (`now`). */
+export type Variation = "random" | "clock" | undefined;
+
 /**
- * Whether any template of the unpacked chart at `dir` (subcharts included: folders under its
- * `charts/`, and packaged ones the chart cache unpacked into `<dir>/../.subcharts`) calls a
- * varying function.
+ * How the templates of the unpacked chart at `dir` (subcharts included: folders under its
+ * `charts/`, and packaged ones the chart cache unpacked into `<dir>/../.subcharts`) may vary:
+ * `random` when one calls a varying function other than `now`, `clock` when only `now`.
  */
-export async function chartMayVary(dir: string): Promise<boolean> {
+export async function chartMayVary(dir: string): Promise<Variation> {
   const unpacked = join(dir, "..", ".subcharts");
   const hasUnpacked = await Deno.stat(unpacked).then(() => true, () => false);
+  let clock = false;
   const walk = async (d: string, inTemplates: boolean): Promise<boolean> => {
     for await (const e of Deno.readDir(d)) {
       const p = join(d, e.name);
@@ -243,12 +247,19 @@ export async function chartMayVary(dir: string): Promise<boolean> {
         if (await walk(p, inTemplates || e.name === "templates")) return true;
       } else if (inTemplates || e.name.endsWith(".tpl")) {
         const text = await Deno.readTextFile(p).catch(() => "");
-        for (const action of text.match(/\{\{[\s\S]*?\}\}/g) ?? []) if (VARYING_FUNCTIONS.test(action)) return true;
+        for (const action of text.match(/\{\{[\s\S]*?\}\}/g) ?? []) {
+          const found = new RegExp(VARYING_FUNCTIONS.source, "g");
+          for (const [f] of action.matchAll(found)) {
+            if (f !== "now") return true;
+            clock = true;
+          }
+        }
       } else if (e.name.endsWith(".tgz") && !hasUnpacked) {
         return true; // a packaged subchart nobody unpacked: assume it may vary
       }
     }
     return false;
   };
-  return await walk(dir, false) || (hasUnpacked && await walk(unpacked, false));
+  if (await walk(dir, false) || (hasUnpacked && await walk(unpacked, false))) return "random";
+  return clock ? "clock" : undefined;
 }

@@ -48,19 +48,21 @@ Deno.test("chartMayVary finds varying template functions, in subcharts too, and 
       "c/templates/cm.yaml",
       "# now and then: genCA in a comment outside actions\ndata: {{ .Values.x | quote }}\n",
     );
-    assert.equal(await chartMayVary(join(dir, "c")), false);
+    assert.equal(await chartMayVary(join(dir, "c")), undefined);
+    await write("c/templates/mtime.yaml", 'at: {{ dateInZone "2006-01-02" (now) "UTC" }}\n');
+    assert.equal(await chartMayVary(join(dir, "c")), "clock");
     await write("c/charts/sub/templates/_helpers.tpl", '{{- define "x" -}}{{ genCA "ca" 365 }}{{- end -}}\n');
-    assert.equal(await chartMayVary(join(dir, "c")), true);
+    assert.equal(await chartMayVary(join(dir, "c")), "random");
     // A packaged subchart: may vary until the chart cache has unpacked it beside the chart.
     await write("e/c/Chart.yaml", "name: c\n");
     await write("e/c/charts/sub-1.0.0.tgz", "");
-    assert.equal(await chartMayVary(join(dir, "e", "c")), true);
+    assert.equal(await chartMayVary(join(dir, "e", "c")), "random");
     await write("e/.subcharts/0/sub/templates/cm.yaml", "data: {{ .Values.x }}\n");
-    assert.equal(await chartMayVary(join(dir, "e", "c")), false);
+    assert.equal(await chartMayVary(join(dir, "e", "c")), undefined);
     await write("e/.subcharts/0/sub/templates/secret.yaml", "data: {{ uuidv4 }}\n");
-    assert.equal(await chartMayVary(join(dir, "e", "c")), true);
+    assert.equal(await chartMayVary(join(dir, "e", "c")), "random");
     await write("d/templates/s.yaml", "token: {{ randAlphaNum 24 }}\n");
-    assert.equal(await chartMayVary(join(dir, "d")), true);
+    assert.equal(await chartMayVary(join(dir, "d")), "random");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -161,7 +161,11 @@ export class ChartCache {
     try {
       await Deno.mkdir(join(tmp, "out"));
       const target = ref.repo.startsWith("oci://")
-        ? [`${ref.repo.replace(/\/$/, "")}/${ref.name}`]
+        ? [
+          `${ref.repo.replace(/\/$/, "")}/${ref.name}`,
+          // A registry on the loopback interface (a test's, a local mirror) speaks plain HTTP.
+          ...(/^oci:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//.test(ref.repo) ? ["--plain-http"] : []),
+        ]
         : [ref.name, "--repo", ref.repo];
       try {
         await this.runner.run(

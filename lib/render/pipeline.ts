@@ -7,8 +7,9 @@
  * Builds run in parallel, at most one per core. A render cache keyed by everything that can
  * change an app's output (its files, including those outside its folder it references, chart
  * and remote-manifest digests, the kustomize and Helm pins, the build options, the environment,
- * the age keys at hand) makes an unchanged app cost no tool run. On a miss the app is built
- * twice and the objects that differ between the two builds are recorded as `unstable`.
+ * the age keys at hand) makes an unchanged app cost no tool run. On a miss an app whose output
+ * can vary (a chart template calls a random, key-generating or clock function; a plugin other
+ * than ksops) is built twice and the objects that differ are recorded as `unstable`.
  *
  * ```ts
  * const rendering = await render(config, { env: "prod" }, ui);
@@ -20,14 +21,22 @@
 
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { onExit } from "../cleanup.ts";
+import { interruptedWith, onExit } from "../cleanup.ts";
 import { Runner } from "../cmd.ts";
 import type { Config } from "../config.ts";
 import { HomelabError, InputError, UsageError } from "../errors.ts";
 import { Toolbox } from "../toolbox.ts";
 import { toolSpec } from "../tools.ts";
 import type { Ui } from "../ui.ts";
-import { type BuildSettings, chartKey, chartMayVary, kustomizeBuild, prepareCopy, unstableObjects } from "./build.ts";
+import {
+  type BuildSettings,
+  chartKey,
+  chartMayVary,
+  kustomizeBuild,
+  prepareCopy,
+  unstableObjects,
+  type Variation,
+} from "./build.ts";
 import { type CachedChart, ChartCache, sha256 } from "./charts.ts";
 import { Digester, digestSalt, keyFingerprint, prepareGenerators, revealSecrets, writeStandIn } from "./ksops.ts";
 import type { AppSpec, Env, KubeObject, RenderedApp, Rendering, SecretMode } from "./model.ts";
@@ -138,7 +147,7 @@ async function rootFiles(repoRoot: string): Promise<string[]> {
 const CACHE_DAYS = 30;
 
 /** Removes render-cache entries unused for {@link CACHE_DAYS} days (looked at once a day). */
-async function pruneCache(dir: string): Promise<void> {
+export async function pruneCache(dir: string): Promise<void> {
   const stamp = join(dir, ".pruned");
   const last = await Deno.stat(stamp).then((s) => s.mtime?.getTime() ?? 0, () => 0);
   if (Date.now() - last < 86_400_000) return;
@@ -151,8 +160,27 @@ async function pruneCache(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Removes a scratch directory that builds may still be writing into (the task was interrupted):
+ * renamed first, so nothing new appears under its name, then removed, retrying briefly.
+ */
+async function removeWhileBusy(dir: string): Promise<void> {
+  const gone = `${dir}.removing`;
+  const target = await Deno.rename(dir, gone).then(() => gone, () => dir);
+  for (let i = 0; i < 20; i++) {
+    try {
+      await Deno.remove(target, { recursive: true });
+      return;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 /** Renders every Application (or those named) of the root app for `options.env`. */
 export async function render(config: Config, options: RenderOptions, ui: Ui): Promise<Rendering> {
+  if (interruptedWith() !== undefined) throw new HomelabError("interrupted");
   const repoRoot = config.repoRoot;
   const toolbox = new Toolbox(config);
   const runner = new Runner({
@@ -169,9 +197,11 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
   let dropScratch: (() => Promise<void>) | undefined;
   const getScratch = () =>
     scratch ??= (async () => {
-      const dir = await Deno.makeTempDir({ prefix: "homelab-render-" });
+      if (interruptedWith() !== undefined) throw new HomelabError("interrupted");
+      // Created and registered in one step (no await between): an interrupt cannot slip in.
+      const dir = Deno.makeTempDirSync({ prefix: "homelab-render-" });
+      dropScratch = onExit(() => removeWhileBusy(dir));
       await Deno.chmod(dir, 0o700);
-      dropScratch = onExit(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
       return dir;
     })();
 
@@ -234,7 +264,11 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
       let app: RenderedApp;
       try {
         app = await renderApp(context, spec);
-      } catch (err) {
+      } catch (caught) {
+        // A file that vanished or cannot be read while rendering is the app's problem, not a bug.
+        const err = caught instanceof Deno.errors.NotFound || caught instanceof Deno.errors.PermissionDenied
+          ? new HomelabError(caught.message, { hint: "check the files the app's kustomization names" })
+          : caught;
         if (!(err instanceof HomelabError)) throw err;
         const text = err.message.startsWith(`app ${spec.name}`) ? err.message : `app ${spec.name}: ${err.message}`;
         return {
@@ -295,10 +329,10 @@ async function cacheKey(
   }));
 }
 
-const varying = new Map<string, Promise<boolean>>();
+const varying = new Map<string, Promise<Variation>>();
 
 /** Whether a cached chart's templates call a varying function (looked at once per digest). */
-function mayVary(chart: CachedChart): Promise<boolean> {
+function mayVary(chart: CachedChart): Promise<Variation> {
   let p = varying.get(chart.digest);
   if (!p) varying.set(chart.digest, p = chartMayVary(chart.dir));
   return p;
@@ -342,8 +376,12 @@ async function renderApp(ctx: AppContext, spec: AppSpec): Promise<RenderedApp> {
     const build = () => ctx.pool.run(() => kustomizeBuild(ctx.runner, tree, work, spec, ctx.settings, env));
     // Two builds from identical inputs: what differs would never be in sync in Argo CD. Only
     // chart templates with varying functions and exec plugins other than ksops can differ.
-    const twice = info.plugins > 0 || (await Promise.all(charts.map((c) => mayVary(c)))).some(Boolean);
-    const [a, b] = await Promise.allSettled(twice ? [build(), build()] : [build()]);
+    const variation = await Promise.all(charts.map((c) => mayVary(c)));
+    const twice = info.plugins > 0 || variation.some(Boolean);
+    // Values made from the clock (seconds) differ only when the builds run in different seconds.
+    const stagger = !variation.includes("random") && variation.includes("clock") ? 1100 : 0;
+    const later = () => new Promise<void>((r) => setTimeout(r, stagger)).then(build);
+    const [a, b] = await Promise.allSettled(twice ? [build(), later()] : [build()]);
     if (a.status === "rejected") throw a.reason;
     if (b?.status === "rejected") throw b.reason;
     const first = a.value;
