@@ -223,7 +223,13 @@ export const TOOLS: readonly ToolSpec[] = [
       kind: "module",
       module: `helm.sh/helm/v3@v${V.helm}`,
       packages: [{ pkg: "helm.sh/helm/v3/cmd/helm", binary: "helm" }],
-      ldflags: [`-X helm.sh/helm/v3/internal/version.version=v${V.helm}`],
+      ldflags: [
+        `-X helm.sh/helm/v3/internal/version.version=v${V.helm}`,
+        // As helm's own Makefile does: the default Kubernetes version of `helm template` is that of
+        // its k8s.io modules (v0.34 in helm 3.19.4's go.mod), not the v1.20 fallback.
+        "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1",
+        "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=34",
+      ],
     },
     nix: "kubernetes-helm",
     neededFor: ["offline", "bootstrap", "dev"],
