@@ -36,3 +36,26 @@ for (const spec of TOOLS) {
     });
   }
 }
+
+Deno.test("helm templates a chart that needs a current Kubernetes without being told one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "homelab-test-" });
+  try {
+    const chart = `${dir}/needs-new`;
+    await Deno.mkdir(`${chart}/templates`, { recursive: true });
+    await Deno.writeTextFile(
+      `${chart}/Chart.yaml`,
+      'apiVersion: v2\nname: needs-new\nversion: 1.0.0\nkubeVersion: ">= 1.30.0-0"\n',
+    );
+    await Deno.writeTextFile(
+      `${chart}/templates/cm.yaml`,
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  k8s: {{ .Capabilities.KubeVersion.Version }}\n",
+    );
+    const r = await runner.run(cmd(await toolbox.resolve("helm"), ["template", chart], { readOnly: true }), {
+      check: false,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /k8s: v1\.(\d+)/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
