@@ -18,10 +18,11 @@ program.command("import")
       "machines or to render with charts you packaged yourself. Name and version come from each Chart.yaml; a " +
       "kustomization's chart with that name and version uses it unless one pulled from its own repo is cached.",
   )
-  .argument("<dir>", "a folder of .tgz files, or one .tgz")
-  .action(async (dir: string) => {
+  .argument("<dir>", "a folder of .tgz files, or one .tgz (with --url: the manifest file)")
+  .option("--url <url>", "import one manifest that kustomizations reference by this URL (Gateway API, KubeVirt)")
+  .action(async (dir: string, opts: { url?: string }) => {
     const { chartsImportCommand } = await import("../lib/render/tasks.ts");
-    Deno.exitCode = await chartsImportCommand(config, dir, consoleUi());
+    Deno.exitCode = await chartsImportCommand(config, dir, consoleUi(), opts);
   });
 
 await runProgram(program, Deno.args, config.verbose);

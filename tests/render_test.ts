@@ -236,6 +236,34 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.equal(server.requests.length, before, "offline render made no request");
     });
 
+    await t.step("charts import --url: a manifest referenced by URL, imported for an offline render", async () => {
+      const fresh = {
+        ...tempConfig(join(work, "fresh-url"), path, { SOPS_AGE_KEY_FILE: join(work, "age.txt") }),
+        repoRoot: repo,
+      };
+      const missing = await render(fresh, { env: "prod", apps: ["remote-dup"], offline: true }, quietUi());
+      assert.match(app(missing, "remote-dup").error ?? "", /manifests\/operator\.yaml is not in the cache/);
+      const before = server.requests.length;
+      const url = `${server.url}/manifests/operator.yaml`;
+      const lines: string[] = [];
+      assert.equal(
+        await chartsImportCommand(fresh, join(site, "manifests", "operator.yaml"), quietUi(lines), { url }),
+        0,
+      );
+      assert.match(
+        lines.join("\n"),
+        /imported .*operator\.yaml as http:\/\/127\.0\.0\.1:\d+\/manifests\/operator\.yaml/,
+      );
+      const r = await render(fresh, { env: "prod", apps: ["remote-dup"], offline: true }, quietUi());
+      // The imported manifest is what the build used: the same Namespace clash as when fetched.
+      assert.equal(app(r, "remote-dup").error, app(first, "remote-dup").error);
+      assert.equal(server.requests.length, before, "offline render made no request");
+      await assert.rejects(
+        chartsImportCommand(fresh, join(site, "manifests", "operator.yaml"), quietUi(), { url: "ftp://x" }),
+        /not an http\(s\) URL/,
+      );
+    });
+
     await t.step("diff between two commits shows exactly the changed objects, secrets as digests", async () => {
       const base = git(repo, "rev-parse", "HEAD").trim();
       await Deno.writeTextFile(join(repo, "system/web/values.yaml"), "replicaCount: 2\n");

@@ -23,7 +23,7 @@
 import { basename, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { cmd, CommandError, type Runner } from "../cmd.ts";
-import { HomelabError } from "../errors.ts";
+import { HomelabError, UsageError } from "../errors.ts";
 
 /** A chart as a kustomization names it. */
 export interface ChartRef {
@@ -284,6 +284,23 @@ export class ChartCache {
       JSON.stringify({ name: chart.name, version: chart.version, digest, from: basename(file) }) + "\n",
     );
     return { name: chart.name, version: chart.version, digest, file };
+  }
+
+  /**
+   * `charts import --url URL FILE`: stores a manifest that a kustomization references by URL, as
+   * if it had been fetched from there (air-gapped machines; manifests built from source).
+   */
+  async importRemote(url: string, file: string): Promise<{ digest: string }> {
+    if (!/^https?:\/\//.test(url)) {
+      throw new UsageError(`'${url}' is not an http(s) URL`, "give the URL exactly as the kustomization lists it");
+    }
+    const bytes = await Deno.readFile(file);
+    const digest = await sha256(bytes);
+    await Deno.mkdir(join(this.dir, "blobs"), { recursive: true });
+    await Deno.mkdir(join(this.dir, "urls"), { recursive: true });
+    if (!await exists(this.#blob(digest, ".yaml"))) await writeAtomic(this.#blob(digest, ".yaml"), bytes);
+    await writeAtomic(join(this.dir, "urls", `${await sha256(url)}.json`), JSON.stringify({ url, digest }) + "\n");
+    return { digest };
   }
 
   /**

@@ -98,8 +98,22 @@ function runnerOf(config: Config, ui: Ui): Runner {
 }
 
 /** `deno task charts import DIR`: every `.tgz` in DIR (or the file itself) into the chart cache. */
-export async function chartsImportCommand(config: Config, path: string, ui: Ui): Promise<number> {
+export async function chartsImportCommand(
+  config: Config,
+  path: string,
+  ui: Ui,
+  options: { url?: string } = {},
+): Promise<number> {
   const info = await Deno.stat(path).catch(() => undefined);
+  if (options.url) {
+    if (!info?.isFile) throw new UsageError(`${path} is not a file`, "give the manifest the URL serves");
+    const cache = new ChartCache(join(config.cacheDir, "charts"), runnerOf(config, ui), {
+      scratch: () => privateTempDir("homelab-charts-"),
+    });
+    const { digest } = await cache.importRemote(options.url, path);
+    ui.info(`imported ${path} as ${options.url} (sha256:${digest.slice(0, 12)}): render uses it for that URL`);
+    return 0;
+  }
   if (!info) throw new UsageError(`${path} does not exist`, "give a folder of packaged charts (.tgz) or one .tgz");
   const files: string[] = [];
   if (info.isDirectory) {
