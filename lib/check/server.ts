@@ -122,7 +122,9 @@ export async function serverFindings(
   rendering: Rendering,
   options: ServerCheckOptions,
 ): Promise<Finding[]> {
-  const log = options.log ?? (() => {});
+  const start = performance.now();
+  const say = options.log ?? (() => {});
+  const log = (line: string) => say(`${((performance.now() - start) / 1000).toFixed(1)}s ${line}`);
   const all: Owned[] = [
     ...(options.runtimeCrds ?? []).map((object) => ({ app: "cluster", object })),
     ...rendering.apps.flatMap((a) => a.objects.map((object) => ({ app: a.app.name, object }))),
@@ -180,6 +182,7 @@ export async function serverFindings(
       }
       findings.push(...judgeAnswer(o, await client.apply(o.object, { dryRun: true })));
     });
+    log("done; stopping the control plane");
   } finally {
     await cp.stop();
   }
