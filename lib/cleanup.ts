@@ -1,10 +1,14 @@
 /**
- * Work that must be undone however a task ends: on success, on failure, and on Ctrl-C or
- * SIGTERM. Temporary directories (build trees, plaintext scratch space) register here.
+ * The one exit path: work that must be undone however a task ends (on success, on failure, on
+ * Ctrl-C, SIGTERM or a hangup), and the child processes that must not outlive it.
+ *
+ * On the way out, every child process group still running is stopped first (SIGTERM, then
+ * SIGKILL), so no tool writes anything after the task has ended; then the registered cleanups
+ * (temporary directories, plaintext scratch space) run, newest first.
  *
  * ```ts
  * const dir = await privateTempDir("sops-");
- * // … dir is removed when the task ends, even after Ctrl-C
+ * // … dir is removed when the task ends, even after Ctrl-C or a closed terminal
  * ```
  *
  * @module
@@ -13,7 +17,12 @@
 type Cleanup = () => void | Promise<void>;
 
 const cleanups = new Set<Cleanup>();
+/** Running child process groups (their leader's pid) and a promise that settles when the leader exits. */
+const children = new Map<number, Promise<unknown>>();
 let installed = false;
+
+/** The signals a task ends on, and the exit code for each (128 + the signal number). */
+export const EXIT_SIGNALS = [["SIGHUP", 129], ["SIGINT", 130], ["SIGTERM", 143]] as const;
 
 /** Runs `fn` when the process ends; returns a function that runs it now instead. */
 export function onExit(fn: Cleanup): () => Promise<void> {
@@ -24,8 +33,45 @@ export function onExit(fn: Cleanup): () => Promise<void> {
   };
 }
 
-/** Runs every registered cleanup (the task runner calls this before it exits). */
+/**
+ * Tracks a child that leads its own process group (spawned detached); it and everything it
+ * started are stopped when the task ends. Returns the function to call once the child has exited.
+ */
+export function trackProcessGroup(pid: number, exited: Promise<unknown>): () => void {
+  installSignalHandlers();
+  children.set(pid, exited.catch(() => {}));
+  return () => {
+    children.delete(pid);
+  };
+}
+
+/** Sends `signal` to the process group led by `pid`; false when the group is gone. */
+export function signalGroup(pid: number, signal: Deno.Signal): boolean {
+  try {
+    Deno.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops the process group led by `pid`: SIGTERM, up to `graceMs` for the leader to exit, then
+ * SIGKILL for whatever of the group is left (an editor sops started, for example).
+ */
+export async function stopProcessGroup(pid: number, exited: Promise<unknown>, graceMs = 1000): Promise<void> {
+  if (!signalGroup(pid, "SIGTERM")) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([exited.catch(() => {}), new Promise((r) => timer = setTimeout(r, graceMs))]);
+  clearTimeout(timer);
+  signalGroup(pid, "SIGKILL");
+}
+
+/** Stops every tracked child process group, then runs every registered cleanup. */
 export async function runCleanups(): Promise<void> {
+  const running = [...children.entries()];
+  children.clear();
+  await Promise.all(running.map(([pid, exited]) => stopProcessGroup(pid, exited)));
   const pending = [...cleanups].reverse();
   cleanups.clear();
   for (const fn of pending) {
@@ -37,12 +83,24 @@ export async function runCleanups(): Promise<void> {
   }
 }
 
+let exiting: Promise<void> | undefined;
+
+/**
+ * Ends the process through the one exit path: stop children, run cleanups, exit with `code`. A
+ * signal that arrives while this runs waits for the same cleanups instead of cutting them short.
+ */
+export async function exitWith(code: number): Promise<never> {
+  exiting ??= runCleanups();
+  await exiting;
+  Deno.exit(code);
+}
+
 function installSignalHandlers(): void {
   if (installed) return;
   installed = true;
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  for (const [signal, code] of EXIT_SIGNALS) {
     Deno.addSignalListener(signal, () => {
-      runCleanups().finally(() => Deno.exit(code));
+      exitWith(code);
     });
   }
 }

@@ -6,7 +6,7 @@
  */
 
 import { type Command, CommanderError } from "commander";
-import { runCleanups } from "./cleanup.ts";
+import { exitWith } from "./cleanup.ts";
 import { formatError, HomelabError } from "./errors.ts";
 
 /**
@@ -29,6 +29,5 @@ export async function runProgram(program: Command, args: string[], verbose: bool
       code = err instanceof HomelabError ? err.exitCode : 1;
     }
   }
-  await runCleanups();
-  Deno.exit(code);
+  return await exitWith(code);
 }

@@ -264,11 +264,18 @@ export interface Rotation {
   readonly unverified: readonly string[];
 }
 
+/** Where `opensWith` points sops's default key paths: nowhere, so only the given key counts. */
+const NO_KEY_DIR = "/nonexistent/homelab-no-keys";
+
 /** Decrypts `file` with exactly one key: no key file, no default path, nothing else. */
 async function opensWith(ctx: SecretsContext, file: string, key: Secret): Promise<boolean> {
-  const empty = await privateTempDir("homelab-onekey-");
   try {
-    await sopsOf(ctx).decrypt(file, { SOPS_AGE_KEY_FILE: "", SOPS_AGE_KEY: key, XDG_CONFIG_HOME: empty, HOME: empty });
+    await sopsOf(ctx).decrypt(file, {
+      SOPS_AGE_KEY_FILE: "",
+      SOPS_AGE_KEY: key,
+      XDG_CONFIG_HOME: NO_KEY_DIR,
+      HOME: NO_KEY_DIR,
+    });
     return true;
   } catch {
     return false;
