@@ -64,7 +64,18 @@ export async function stopProcessGroup(pid: number, exited: Promise<unknown>, gr
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([exited.catch(() => {}), new Promise((r) => timer = setTimeout(r, graceMs))]);
   clearTimeout(timer);
-  signalGroup(pid, "SIGKILL");
+  await killGroup(pid);
+}
+
+/**
+ * SIGKILLs what is left of the process group led by `pid` and waits (up to `maxMs`) until no
+ * member is left to signal, so that the caller can rely on the group being gone.
+ */
+export async function killGroup(pid: number, maxMs = 1000): Promise<void> {
+  if (!signalGroup(pid, "SIGKILL")) return;
+  for (let waited = 0; waited < maxMs && signalGroup(pid, "SIGCONT"); waited += 10) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** Stops every tracked child process group, then runs every registered cleanup. */

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { signalGroup, stopProcessGroup, trackProcessGroup } from "./cleanup.ts";
+import { killGroup, stopProcessGroup, trackProcessGroup } from "./cleanup.ts";
 import { HomelabError } from "./errors.ts";
 import { findOnPath } from "./path.ts";
 
@@ -334,7 +334,7 @@ async function spawn(
       writing,
     ]);
     // Whatever the tool left running in its group (a daemonised helper) ends with it.
-    signalGroup(child.pid, "SIGKILL");
+    await killGroup(child.pid);
     const code = timedOut ? 124 : out.signal ? 128 + signalNumber(out.signal) : out.code;
     return { code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr), timedOut };
   } finally {

@@ -3,12 +3,15 @@
  * @module
  */
 
-import { Command } from "commander";
+import { resolve } from "node:path";
+import { Command, Option } from "commander";
 import { runProgram } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
 
 const config = loadConfig();
 const ageKey = Deno.env.get("SOPS_AGE_KEY");
+// `deno task` runs in the repository root; paths are meant from where the user typed them.
+const userCwd = Deno.env.get("INIT_CWD") ?? Deno.cwd();
 
 async function context(dryRun = false) {
   const { repoContext } = await import("../lib/context.ts");
@@ -27,7 +30,8 @@ program.command("schematic")
   .argument("[file]", "a schematic file (default talos/schematic.yaml)")
   .option("--json", 'print {"id", "installer", "iso"}')
   .action(async (file: string | undefined, opts: { json?: boolean }) => {
-    Deno.exitCode = await (await tasks()).schematicCommand(await context(), file, opts.json ?? false);
+    const path = file === undefined ? undefined : resolve(userCwd, file);
+    Deno.exitCode = await (await tasks()).schematicCommand(await context(), path, opts.json ?? false);
   });
 
 program.command("gensecret")
@@ -53,7 +57,16 @@ program.command("apply")
     "Apply each node's config: with --insecure to a node in maintenance mode, through its credentials otherwise.",
   )
   .option("--node <name>", "only this node")
-  .option("--mode <mode>", "apply mode for installed nodes: auto, no-reboot, reboot, staged, try", "auto")
+  .addOption(
+    new Option("--mode <mode>", "apply mode for installed nodes").choices([
+      "auto",
+      "no-reboot",
+      "reboot",
+      "staged",
+      "try",
+    ])
+      .default("auto"),
+  )
   .option("--dry-run", "print the commands instead of running them")
   .action(async (opts: { node?: string; mode: string; dryRun?: boolean }) => {
     Deno.exitCode = await (await tasks()).applyCommand(await context(opts.dryRun), opts);

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { isSeq, parseDocument, stringify } from "yaml";
 import { privateTempDir } from "../cleanup.ts";
-import { cmd, type Secret, secret } from "../cmd.ts";
-import { HomelabError, InputError } from "../errors.ts";
+import { cmd, CommandError, type Secret, secret } from "../cmd.ts";
+import { HomelabError, InputError, UsageError } from "../errors.ts";
 import { listFiles, type SecretsContext, sopsOf } from "./context.ts";
 import {
   createKeyFile,
@@ -65,22 +65,40 @@ export async function encryptedFiles(ctx: SecretsContext): Promise<EncryptedFile
   return out;
 }
 
+/** Refuses a path that is not a secret file (`NAME.sops.yaml`, `.sops.yml`, `.sops.json`). */
+export function requireSecretFile(file: string): void {
+  if (!ENCRYPTED_FILE.test(file)) {
+    throw new InputError("is not a secret file: secret files are named NAME.sops.yaml", {
+      file,
+      hint: "name a *.sops.yaml file (`git ls-files '*.sops.yaml'` lists them)",
+    });
+  }
+}
+
 async function readMeta(ctx: SecretsContext, file: string): Promise<SopsMeta> {
+  requireSecretFile(file);
   let text: string;
   try {
     text = await Deno.readTextFile(join(ctx.root, file));
   } catch {
     throw new InputError("does not exist", { file, hint: "check the path (relative to the repository root)" });
   }
-  const meta = parseSopsFile(text).meta;
+  const meta = parseSopsFile(text, file).meta;
   if (!meta) {
+    const sopsConfig = await readSopsConfig(ctx.root);
     throw new InputError("is not encrypted (no sops metadata)", {
       file,
-      hint: `run \`deno task secrets encrypt ${file}\``,
+      hint: ruleFor(sopsConfig, file)
+        ? `run \`deno task secrets encrypt ${file}\``
+        : `no creation rule of .sops.yaml covers it, so it cannot be encrypted where it is: ${NO_RULE_FIX}`,
     });
   }
   return meta;
 }
+
+/** What to do with a secret file no creation rule covers. */
+export const NO_RULE_FIX = "secret files live under system/, platform/, apps/ or root/ (the Talos bundle is " +
+  "talos/talsecret.sops.yaml); move it there, or add a rule for it to .sops.yaml";
 
 /** Throws a {@link KeyPathError} unless a key we hold opens `file`. */
 export async function requireKeyFor(ctx: SecretsContext, file: string): Promise<SopsMeta> {
@@ -97,19 +115,17 @@ export async function encryptFiles(ctx: SecretsContext, files: readonly string[]
   const sopsConfig = await readSopsConfig(ctx.root);
   const todo: string[] = [];
   for (const file of files) {
+    requireSecretFile(file);
     let text: string;
     try {
       text = await Deno.readTextFile(join(ctx.root, file));
     } catch {
-      throw new InputError("does not exist", { file });
+      throw new InputError("does not exist", { file, hint: "check the path (relative to the repository root)" });
     }
     if (!ruleFor(sopsConfig, file)) {
-      throw new InputError("matches no creation rule in .sops.yaml", {
-        file,
-        hint: "secret files are named NAME.sops.yaml and live under system/, platform/, apps/ or root/",
-      });
+      throw new InputError("matches no creation rule in .sops.yaml", { file, hint: NO_RULE_FIX });
     }
-    if (parseSopsFile(text).meta) {
+    if (parseSopsFile(text, file).meta) {
       ctx.ui.info(`${file}: already encrypted`);
       continue;
     }
@@ -126,12 +142,45 @@ export async function encryptFiles(ctx: SecretsContext, files: readonly string[]
 /** `secrets decrypt FILE`: the plaintext on standard output only. */
 export async function decryptFile(ctx: SecretsContext, file: string): Promise<void> {
   await requireKeyFor(ctx, file);
-  await sopsOf(ctx).decryptToStdout(file);
+  const sops = sopsOf(ctx);
+  try {
+    await sops.decryptToStdout(file);
+  } catch (err) {
+    if (!(err instanceof CommandError)) throw err;
+    // sops wrote its own message to the terminal; ask again, quietly, for the reason.
+    const why = await sops.decrypt(file).then(() => undefined, (e) => e);
+    throw decryptError(file, why instanceof CommandError ? why : err);
+  }
+}
+
+/** Whether sops's error says the file was changed after it was encrypted. */
+export function isTampered(err: CommandError): boolean {
+  return /MAC mismatch|message authentication failed|verify data integrity/i.test(err.stderrTail);
+}
+
+/** The error for a file sops cannot decrypt although a key of ours is among its recipients. */
+export function decryptError(file: string, err: CommandError): InputError {
+  return isTampered(err)
+    ? new InputError("does not decrypt: its content was changed after it was encrypted (integrity check failed)", {
+      file,
+      hint: `restore it from git (\`git checkout -- ${file}\`); if it was never committed, delete it and ` +
+        "create it again with `deno task secrets new`",
+      cause: err,
+    })
+    : new InputError(`does not decrypt: ${err.stderrTail.split("\n").filter(Boolean).pop() ?? "sops failed"}`, {
+      file,
+      hint: `restore it from git (\`git checkout -- ${file}\`)`,
+      cause: err,
+    });
 }
 
 /** `secrets edit FILE`: `sops edit` with its plaintext copy in a private temporary directory. */
 export async function editFile(ctx: SecretsContext, file: string): Promise<void> {
   await requireKeyFor(ctx, file);
+  // sops edit opens a tampered file with nothing but "MAC mismatch": say what it means first.
+  await sopsOf(ctx).decrypt(file).catch((err) => {
+    throw err instanceof CommandError ? decryptError(file, err) : err;
+  });
   const tmp = await privateTempDir("homelab-edit-");
   await sopsOf(ctx).edit(file, tmp);
 }
@@ -139,9 +188,14 @@ export async function editFile(ctx: SecretsContext, file: string): Promise<void>
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 async function componentDir(ctx: SecretsContext, component: string): Promise<string> {
-  const candidates = component.includes("/")
-    ? [component.replace(/\/$/, "")]
-    : PATHS.stacks.map((s) => `${s}/${component}`);
+  const given = component.replace(/\/+$/, "");
+  if (given.includes("/") && !new RegExp(`^(${PATHS.stacks.join("|")})/[a-z0-9][-a-z0-9]*$`).test(given)) {
+    throw new UsageError(
+      `'${component}' is not a component of this repository`,
+      `name it as STACK/NAME with STACK one of ${PATHS.stacks.join(", ")} (e.g. system/cert-manager), or by NAME alone`,
+    );
+  }
+  const candidates = given.includes("/") ? [given] : PATHS.stacks.map((s) => `${s}/${given}`);
   const found: string[] = [];
   for (const c of candidates) {
     try {
@@ -190,12 +244,10 @@ export async function newSecret(
 ): Promise<string> {
   const badKey = keys.find((k) => !/^[-._a-zA-Z0-9]+$/.test(k));
   if (badKey !== undefined) {
-    throw new InputError(`'${badKey}' is not a valid Secret key`, { hint: "use letters, digits, '-', '_' and '.'" });
+    throw new UsageError(`'${badKey}' is not a valid Secret key`, "use letters, digits, '-', '_' and '.'");
   }
   if (!NAME.test(name) || name.length > 253) {
-    throw new InputError(`'${name}' is not a valid Secret name`, {
-      hint: "use lower-case letters, digits, '-' and '.'",
-    });
+    throw new UsageError(`'${name}' is not a valid Secret name`, "use lower-case letters, digits, '-' and '.'");
   }
   const dir = await componentDir(ctx, component);
   const file = `${dir}/${name}.sops.yaml`;
@@ -358,13 +410,24 @@ export async function installHook(ctx: SecretsContext): Promise<"installed" | "p
     check: false,
   });
   if (r.code !== 0) return "no-git";
-  const path = join(ctx.root, r.stdout.trim(), "pre-commit");
+  // git answers relative to the root, or absolute (core.hooksPath=/abs/dir, a linked worktree).
+  const hooks = resolve(ctx.root, r.stdout.trim());
+  const path = join(hooks, "pre-commit");
   const existing = await Deno.readTextFile(path).catch(() => undefined);
   if (existing === HOOK) return "present";
   if (existing !== undefined && !existing.includes(HOOK_MARKER)) return "foreign";
   await Deno.mkdir(join(path, ".."), { recursive: true });
   await Deno.writeTextFile(path, HOOK, { mode: 0o755 });
   await Deno.chmod(path, 0o755);
+  // Make sure git runs this very file: ask it again where the pre-commit hook lives.
+  const check = await ctx.runner.output(
+    cmd("git", ["rev-parse", "--git-path", "hooks/pre-commit"], { cwd: ctx.root, readOnly: true }),
+  );
+  if (resolve(ctx.root, check) !== path || (await Deno.readTextFile(path)) !== HOOK) {
+    throw new HomelabError(`the pre-commit hook was written to ${path}, but git looks for it at ${check}`, {
+      hint: "check `git config core.hooksPath`, then run `deno task secrets init` again",
+    });
+  }
   return "installed";
 }
 

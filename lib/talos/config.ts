@@ -5,7 +5,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { onExit } from "../cleanup.ts";
 import { cmd } from "../cmd.ts";
 import { HomelabError, InputError } from "../errors.ts";
@@ -18,11 +18,15 @@ import { checkTalconfig, parseEnv, type Problem, problemsError, type Talconfig, 
 /** The repository and how to run tools: the same context the secrets tasks use. */
 export type TalosContext = SecretsContext;
 
+/** Reads `file`: relative to the repository root, or an absolute path (a file the user named). */
 async function readRepoFile(ctx: TalosContext, file: string, hint: string): Promise<string> {
   try {
-    return await Deno.readTextFile(join(ctx.root, file));
+    return await Deno.readTextFile(isAbsolute(file) ? file : join(ctx.root, file));
   } catch {
-    throw new InputError("is missing", { file, hint });
+    throw new InputError(isAbsolute(file) ? "does not exist" : "is missing", {
+      file,
+      hint: isAbsolute(file) ? "check the path" : hint,
+    });
   }
 }
 
