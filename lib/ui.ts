@@ -14,6 +14,11 @@ export interface Ui {
    * "still …" line every `every` seconds elsewhere; then how long it took.
    */
   progress<T>(label: string, fn: () => Promise<T>, every?: number): Promise<T>;
+  /**
+   * Asks a yes/no question on the terminal; false when nobody can answer (no terminal, CI), so
+   * the caller refuses and names its `--yes` flag.
+   */
+  confirm(question: string): Promise<boolean>;
 }
 
 /** Formats seconds as `42s` or `3m05s`. */
@@ -24,13 +29,22 @@ export function duration(ms: number): string {
 
 /** A {@link Ui} writing to `write` (standard error by default). */
 export function consoleUi(
-  options: { live?: boolean; write?: (text: string) => void; now?: () => number } = {},
+  options: {
+    live?: boolean;
+    write?: (text: string) => void;
+    now?: () => number;
+    /** Answers {@link Ui.confirm}; by default the terminal's user, or no when there is no terminal. */
+    answer?: (question: string) => boolean | Promise<boolean>;
+  } = {},
 ): Ui {
   const encoder = new TextEncoder();
   const write = options.write ?? ((text: string) => Deno.stderr.writeSync(encoder.encode(text)));
   const now = options.now ?? Date.now;
   const live = options.live ?? false;
+  const answer = options.answer ??
+    ((question: string) => Deno.stdin.isTerminal() && Deno.stderr.isTerminal() && globalThis.confirm(question));
   return {
+    confirm: async (question) => await answer(question),
     info: (line) => write(`${line}\n`),
     warn: (line) => write(`warning: ${line}\n`),
     async progress(label, fn, every = 30) {

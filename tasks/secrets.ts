@@ -42,7 +42,8 @@ program.command("init")
       "install the pre-commit hook. Lists encrypted files no key of yours opens; re-running changes nothing.",
   )
   .option("--adopt", "take over a clone encrypted for someone else: re-create or replace the files you cannot open")
-  .action(async (opts: { adopt?: boolean }) => {
+  .option("--yes", "with --adopt: replace the Talos secret bundle and the Argo CD key without asking (scripts)")
+  .action(async (opts: { adopt?: boolean; yes?: boolean }) => {
     const { initCommand } = await import("../lib/secrets/tasks.ts");
     Deno.exitCode = await initCommand(await context(), opts);
   });

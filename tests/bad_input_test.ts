@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { init, newSecret, writeTalosBundle } from "../lib/secrets/lifecycle.ts";
 import { checkSecrets } from "../lib/secrets/check.ts";
+import { UsageError } from "../lib/errors.ts";
 import { setRecipients } from "../lib/secrets/sopsconfig.ts";
 import { denoDir, REPO, withTempDir } from "./helpers.ts";
 import { git, owner, realToolsPath, scratchRepo } from "./secrets_helpers.ts";
@@ -230,5 +231,40 @@ Deno.test("new app adds its entry to components.json and leaves the rest of the 
     const removed = before.split("\n").filter((l) => !after.split("\n").includes(l));
     assert.deepEqual(removed.filter((l) => !/"apps": \[\]/.test(l)), []);
     assert.ok(after.includes("\\u2192"));
+  });
+});
+
+Deno.test("init --adopt says what replacing the Talos bundle and Argo CD key means and asks; --yes for scripts", async () => {
+  await withTempDir(async (dir) => {
+    const { root: origin, alice } = await setUp(dir);
+    await writeTalosBundle(alice.ctx);
+    git(origin, "add", "-A");
+    git(origin, "commit", "-q", "--no-verify", "-m", "bundle");
+    const root = join(dir, "clone");
+    git(dir, "clone", "-q", origin, root);
+    const bob = await owner(dir, "bob", root);
+    const files = [".sops.yaml", "talos/talsecret.sops.yaml", "system/argocd/sops-age.sops.yaml"];
+    const read = () => Promise.all(files.map((f) => Deno.readTextFile(join(root, f))));
+    const before = await read();
+    const { initCommand } = await import("../lib/secrets/tasks.ts");
+    const { consoleUi } = await import("../lib/ui.ts");
+
+    const asked: string[] = [];
+    const said: string[] = [];
+    const ui = (answer: boolean) => consoleUi({ write: (t) => said.push(t), answer: (q) => (asked.push(q), answer) });
+    const refused = await initCommand({ ...bob.ctx, ui: ui(false) }, { adopt: true }).then(() => undefined, (e) => e);
+    assert.ok(refused instanceof UsageError, String(refused));
+    assert.match(refused.hint ?? "", /--adopt --yes/);
+    assert.equal(asked.length, 1);
+    assert.match(said.join(""), /talsecret\.sops\.yaml: a new Talos secret bundle means new cluster CAs/);
+    assert.match(said.join(""), /sops-age\.sops\.yaml: a new Argo CD key/);
+    assert.deepEqual(await read(), before, "refused, nothing was replaced");
+
+    asked.length = 0;
+    said.length = 0;
+    assert.equal(await initCommand({ ...bob.ctx, ui: ui(false) }, { adopt: true, yes: true }), 0);
+    assert.deepEqual(asked, [], "--yes asks nothing");
+    assert.notDeepEqual(await read(), before);
+    assert.match(said.join(""), /commit the re-created files: git add \.sops\.yaml .*talsecret\.sops\.yaml/);
   });
 });
