@@ -11,9 +11,10 @@ export interface Ui {
   warn(line: string): void;
   /**
    * Runs `fn` while showing that `label` is under way: a live elapsed time on a terminal, a
-   * "still …" line every `every` seconds elsewhere; then how long it took.
+   * "still …" line every `every` seconds elsewhere (with `status()`, the last state seen); then
+   * how long it took.
    */
-  progress<T>(label: string, fn: () => Promise<T>, every?: number): Promise<T>;
+  progress<T>(label: string, fn: () => Promise<T>, every?: number, status?: () => string): Promise<T>;
   /**
    * Asks a yes/no question on the terminal; false when nobody can answer (no terminal, CI), so
    * the caller refuses and names its `--yes` flag.
@@ -47,12 +48,16 @@ export function consoleUi(
     confirm: async (question) => await answer(question),
     info: (line) => write(`${line}\n`),
     warn: (line) => write(`warning: ${line}\n`),
-    async progress(label, fn, every = 30) {
+    async progress(label, fn, every = 30, status) {
       const start = now();
+      const seen = () => {
+        const s = status?.();
+        return s ? `; last seen: ${s}` : "";
+      };
       write(live ? `${label} …` : `${label} …\n`);
       const timer = live
-        ? setInterval(() => write(`\r\x1b[2K${label} … ${duration(now() - start)}`), 1000)
-        : setInterval(() => write(`  still ${label} (${duration(now() - start)})\n`), every * 1000);
+        ? setInterval(() => write(`\r\x1b[2K${label} … ${duration(now() - start)}${seen()}`), 1000)
+        : setInterval(() => write(`  still ${label} (${duration(now() - start)}${seen()})\n`), every * 1000);
       try {
         const result = await fn();
         write(`${live ? "\r\x1b[2K" : ""}${label}: done in ${duration(now() - start)}\n`);
