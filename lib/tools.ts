@@ -8,8 +8,21 @@
  * @module
  */
 
-/** What a tool is needed for; `doctor` checks each purpose separately. */
-export type Purpose = "offline" | "bootstrap" | "dev";
+/**
+ * What a tool is needed for: one purpose per existing task that runs tools, so `doctor` checks
+ * only what the tasks of this checkout need. A new task adds its purpose here (and to the
+ * `neededFor` of the tools it runs); `doctor --for` offers every key.
+ */
+export const PURPOSES = {
+  secrets: { task: "deno task secrets", ageKey: true, containers: false },
+  talos: { task: "deno task talos", ageKey: true, containers: false },
+  test: { task: "deno task test", ageKey: false, containers: false },
+} as const satisfies Record<string, { task: string; ageKey: boolean; containers: boolean }>;
+
+export type Purpose = keyof typeof PURPOSES;
+
+/** What `doctor` checks when no `--for` is given: what the README's first steps use. */
+export const DEFAULT_PURPOSES: readonly Purpose[] = ["secrets", "test"];
 
 /** One Go package to build and the executable it becomes. */
 export interface GoPackage {
@@ -122,7 +135,7 @@ export const TOOLS: readonly ToolSpec[] = [
       packages: [{ pkg: "github.com/getsops/sops/v3/cmd/sops", binary: "sops" }],
     },
     nix: "sops",
-    neededFor: ["offline", "bootstrap", "dev"],
+    neededFor: ["secrets", "talos", "test"],
   },
   {
     name: "age",
@@ -140,7 +153,7 @@ export const TOOLS: readonly ToolSpec[] = [
       ],
     },
     nix: "age",
-    neededFor: ["offline", "bootstrap", "dev"],
+    neededFor: ["secrets", "talos", "test"],
   },
   {
     name: "talhelper",
@@ -155,7 +168,7 @@ export const TOOLS: readonly ToolSpec[] = [
       ldflags: [`-X github.com/budimanjojo/talhelper/v3/cmd.version=${V.talhelper}`],
     },
     nix: "talhelper",
-    neededFor: ["offline", "bootstrap"],
+    neededFor: ["secrets", "talos", "test"],
   },
   {
     name: "talosctl",
@@ -172,7 +185,7 @@ export const TOOLS: readonly ToolSpec[] = [
         "`nix develop` or the Talos release for your platform",
     },
     nix: "talosctl",
-    neededFor: ["bootstrap"],
+    neededFor: ["talos"],
   },
   {
     name: "helm",
@@ -187,7 +200,7 @@ export const TOOLS: readonly ToolSpec[] = [
       ldflags: [`-X helm.sh/helm/v4/internal/version.version=v${V.helm}`],
     },
     nix: "kubernetes-helm",
-    neededFor: ["offline", "bootstrap", "dev"],
+    neededFor: ["test"],
   },
   {
     name: "kustomize",
@@ -201,7 +214,7 @@ export const TOOLS: readonly ToolSpec[] = [
       packages: [{ pkg: "sigs.k8s.io/kustomize/kustomize/v5", binary: "kustomize" }],
     },
     nix: "kustomize",
-    neededFor: ["offline", "bootstrap", "dev"],
+    neededFor: ["test"],
   },
   {
     name: "ksops",
@@ -218,7 +231,7 @@ export const TOOLS: readonly ToolSpec[] = [
         "or the viaductoss/ksops image",
     },
     nix: "kustomize-sops",
-    neededFor: ["offline"],
+    neededFor: [],
   },
   {
     name: "jsonnet",
@@ -232,7 +245,7 @@ export const TOOLS: readonly ToolSpec[] = [
       packages: [{ pkg: "github.com/google/go-jsonnet/cmd/jsonnet", binary: "jsonnet" }],
     },
     nix: "go-jsonnet",
-    neededFor: ["offline", "bootstrap", "dev"],
+    neededFor: ["test"],
   },
   {
     name: "kubeconform",
@@ -247,7 +260,7 @@ export const TOOLS: readonly ToolSpec[] = [
       ldflags: [`-X main.version=v${V.kubeconform}`],
     },
     nix: "kubeconform",
-    neededFor: ["offline"],
+    neededFor: ["test"],
   },
   {
     name: "kind",
@@ -261,7 +274,7 @@ export const TOOLS: readonly ToolSpec[] = [
       packages: [{ pkg: "sigs.k8s.io/kind", binary: "kind" }],
     },
     nix: "kind",
-    neededFor: ["dev"],
+    neededFor: ["test"],
   },
   {
     name: "kubectl",
@@ -277,7 +290,7 @@ export const TOOLS: readonly ToolSpec[] = [
       main: KUBECTL_MAIN,
     },
     nix: "kubectl",
-    neededFor: ["bootstrap", "dev"],
+    neededFor: ["talos", "test"],
   },
 ];
 

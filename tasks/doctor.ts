@@ -6,9 +6,9 @@
 import { Command, Option } from "commander";
 import { runProgram } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
+import { DEFAULT_PURPOSES, type Purpose, PURPOSES } from "../lib/tools.ts";
 
 const config = loadConfig();
-const PURPOSES = ["offline", "bootstrap", "dev"] as const;
 
 const program = new Command("doctor")
   .description(
@@ -18,9 +18,12 @@ const program = new Command("doctor")
   )
   .option("--json", "print the report as JSON (for scripts)")
   .addOption(
-    new Option("--for <purposes...>", "what to be ready for").choices(PURPOSES).default(["bootstrap", "dev"]),
+    new Option(
+      "--for <purposes...>",
+      `the tasks to be ready for: ${Object.entries(PURPOSES).map(([p, v]) => `${p} (${v.task})`).join(", ")}`,
+    ).choices(Object.keys(PURPOSES)).default(DEFAULT_PURPOSES),
   )
-  .action(async (opts: { json?: boolean; for: (typeof PURPOSES)[number][] }) => {
+  .action(async (opts: { json?: boolean; for: Purpose[] }) => {
     const { diagnose, formatReport } = await import("../lib/doctor.ts");
     const report = await diagnose(config, opts.for, Deno.version.deno);
     console.log(opts.json ? JSON.stringify(report, null, 2) : formatReport(report));
