@@ -32,7 +32,7 @@ for (const [task, entry] of Object.entries(TASKS)) {
 Deno.test("doctor rejects a purpose it does not know, listing the valid ones", async () => {
   const r = await runTask("doctor", ["--for", "prod"], env);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /Allowed choices are offline, bootstrap, dev/);
+  assert.match(r.stderr, /Allowed choices are secrets, talos, test/);
 });
 
 Deno.test("every task in deno.json has a description and an entry file this test covers", async () => {
