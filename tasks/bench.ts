@@ -3,22 +3,28 @@
  * @module
  */
 
-import { Command, InvalidArgumentError } from "commander";
-import { runProgram } from "../lib/cli.ts";
+import { runTask, wholeNumber } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
 
 const config = loadConfig();
 
-const program = new Command("bench")
-  .description("Measure start-up figures: .envrc load, `doctor --help`, the `tools` no-op; prints a table.")
-  .option("--runs <n>", "runs per benchmark (default: 50 for shell, 10 for Deno)", (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("a whole number of at least 1");
-    return n;
-  })
-  .action(async (opts: { runs?: number }) => {
-    const { benchCommand } = await import("../lib/tasks/bench.ts");
-    Deno.exitCode = await benchCommand(config, Deno.execPath(), opts.runs);
-  });
-
-await runProgram(program, Deno.args, config.verbose);
+await runTask(
+  {
+    name: "bench",
+    description: "Measure start-up figures: .envrc load, `doctor --help` against an empty task, the `tools` no-op;\n" +
+      "prints a table and the start-up ratio.",
+    options: [
+      {
+        flags: "--runs <n>",
+        description: "runs per benchmark (default: 50 for shell, 10 for Deno)",
+        parse: wholeNumber(1),
+      },
+    ],
+    action: async (opts: { runs?: number }) => {
+      const { benchCommand } = await import("../lib/tasks/bench.ts");
+      return await benchCommand(config, Deno.execPath(), opts.runs);
+    },
+  },
+  Deno.args,
+  config.verbose,
+);
