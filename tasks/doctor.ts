@@ -26,12 +26,8 @@ await runTask(
         default: DEFAULT_PURPOSES,
       },
     ],
-    action: async (opts: { json?: boolean; for: Purpose[] }) => {
-      const { diagnose, formatReport } = await import("../lib/doctor.ts");
-      const report = await diagnose(config, opts.for, Deno.version.deno);
-      console.log(opts.json ? JSON.stringify(report, null, 2) : formatReport(report));
-      return report.ok ? 0 : 1;
-    },
+    action: async (opts: { json?: boolean; for: Purpose[] }) =>
+      await (await import("../lib/tasks/doctor.ts")).doctorCommand(config, opts, Deno.version.deno),
   },
   Deno.args,
   config.verbose,

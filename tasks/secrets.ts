@@ -23,7 +23,7 @@ async function repoPaths(args: string[]): Promise<string[]> {
 }
 
 const lifecycle = () => import("../lib/secrets/lifecycle.ts");
-const tasks = () => import("../lib/secrets/tasks.ts");
+const tasks = () => import("../lib/tasks/secrets.ts");
 
 await runTask(
   {

@@ -16,7 +16,7 @@ async function context(dryRun = false) {
   return repoContext(config, { ageKey, dryRun });
 }
 
-const tasks = () => import("../lib/talos/tasks.ts");
+const tasks = () => import("../lib/tasks/talos.ts");
 const dryRun = (what = "the commands") => ({
   flags: "--dry-run",
   description: `print ${what} instead of running them`,

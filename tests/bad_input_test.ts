@@ -167,7 +167,7 @@ Deno.test("init installs the pre-commit hook where git looks for it: an absolute
     const hooks = join(dir, "shared-hooks");
     git(root, "config", "core.hooksPath", hooks);
     const lines: string[] = [];
-    const { initCommand } = await import("../lib/secrets/tasks.ts");
+    const { initCommand } = await import("../lib/tasks/secrets.ts");
     assert.equal(await initCommand({ ...alice.ctx, ui: { ...alice.ctx.ui, info: (l) => lines.push(l) } }, {}), 0);
     assert.ok(lines.some((l) => /installed the git pre-commit hook/.test(l)), lines.join("\n"));
     assert.match(await Deno.readTextFile(join(hooks, "pre-commit")), /tasks\/secrets\.ts check --staged/);
@@ -246,7 +246,7 @@ Deno.test("init --adopt says what replacing the Talos bundle and Argo CD key mea
     const files = [".sops.yaml", "talos/talsecret.sops.yaml", "system/argocd/sops-age.sops.yaml"];
     const read = () => Promise.all(files.map((f) => Deno.readTextFile(join(root, f))));
     const before = await read();
-    const { initCommand } = await import("../lib/secrets/tasks.ts");
+    const { initCommand } = await import("../lib/tasks/secrets.ts");
     const { consoleUi } = await import("../lib/ui.ts");
 
     const asked: string[] = [];

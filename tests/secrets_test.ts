@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { secret } from "../lib/cmd.ts";
 import { checkSecrets, type Finding } from "../lib/secrets/check.ts";
-import { initCommand } from "../lib/secrets/tasks.ts";
+import { initCommand } from "../lib/tasks/secrets.ts";
 import { decryptFile, init, KeyPathError, newSecret, rotate, writeTalosBundle } from "../lib/secrets/lifecycle.ts";
 import { parseKeys } from "../lib/secrets/keys.ts";
 import { sopsOf } from "../lib/secrets/context.ts";

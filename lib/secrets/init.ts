@@ -7,7 +7,7 @@
 
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { cmd, type Secret, secret } from "../cmd.ts";
+import { type Secret, secret } from "../cmd.ts";
 import { type SecretsContext, sopsOf } from "./context.ts";
 import { createKeyFile, findKeys, generateKey, parseKeys, personalKeyFile, recipientOf } from "./keys.ts";
 import { writeAtomic } from "./sops.ts";
@@ -15,12 +15,7 @@ import { parseSopsFile, skeleton } from "./sopsfile.ts";
 import { PATHS, readSopsConfig, setRecipients } from "./sopsconfig.ts";
 import { type EncryptedFile, encryptedFiles } from "./files.ts";
 import { installHook } from "./hook.ts";
-
-/** A new Talos secret bundle (`talhelper gensecret`), encrypted on its way into the repository. */
-export async function writeTalosBundle(ctx: SecretsContext): Promise<void> {
-  const bundle = await ctx.runner.run(cmd("talhelper", ["gensecret"], { secretOutput: true, readOnly: true }));
-  await sopsOf(ctx).encryptTo(PATHS.talosBundle, secret(bundle.stdout));
-}
+import { writeTalosBundle } from "../talos/bundle.ts";
 
 /** What `init` found and did. */
 export interface InitReport {

@@ -12,3 +12,5 @@ export * from "./hook.ts";
 export * from "./init.ts";
 export * from "./rotate.ts";
 export * from "./scaffold.ts";
+/** The Talos bundle is the talos code's; re-exported for the callers that took it from here. */
+export { writeTalosBundle } from "../talos/bundle.ts";

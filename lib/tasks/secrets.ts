@@ -1,13 +1,13 @@
 /**
- * What the `secrets` subcommands print.
+ * The `secrets` task: each subcommand's result turned into output and an exit code.
  * @module
  */
 
-import { type CheckOptions, checkSecrets, formatFindings } from "./check.ts";
-import type { SecretsContext } from "./context.ts";
+import { type CheckOptions, checkSecrets, formatFindings } from "../secrets/check.ts";
+import type { SecretsContext } from "../secrets/context.ts";
 import { UsageError } from "../errors.ts";
-import { init, rotate } from "./lifecycle.ts";
-import { PATHS } from "./sopsconfig.ts";
+import { init, rotate } from "../secrets/lifecycle.ts";
+import { PATHS } from "../secrets/sopsconfig.ts";
 
 /** What replacing each re-created file means for a cluster that runs on the old one. */
 const REPLACING: Record<string, string> = {
