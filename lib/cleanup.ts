@@ -78,20 +78,35 @@ export async function killGroup(pid: number, maxMs = 1000): Promise<void> {
   }
 }
 
-/** Stops every tracked child process group, then runs every registered cleanup. */
-export async function runCleanups(): Promise<void> {
+let chain: Promise<void> = Promise.resolve();
+
+/**
+ * Stops every tracked child process group, then runs every registered cleanup. A second call
+ * while cleanups run (a signal arriving as the task ends) waits for those to finish too.
+ */
+export function runCleanups(): Promise<void> {
   const running = [...children.entries()];
   children.clear();
-  await Promise.all(running.map(([pid, exited]) => stopProcessGroup(pid, exited)));
   const pending = [...cleanups].reverse();
   cleanups.clear();
-  for (const fn of pending) {
-    try {
-      await fn();
-    } catch {
-      // Best effort: one failed cleanup must not stop the others.
+  chain = chain.then(async () => {
+    await Promise.all(running.map(([pid, exited]) => stopProcessGroup(pid, exited)));
+    for (const fn of pending) {
+      try {
+        await fn();
+      } catch {
+        // Best effort: one failed cleanup must not stop the others.
+      }
     }
-  }
+  });
+  return chain;
+}
+
+let signalled: number | undefined;
+
+/** The exit code of the signal that interrupted the task (129, 130, 143), if one did. */
+export function interruptedWith(): number | undefined {
+  return signalled;
 }
 
 let exiting: Promise<void> | undefined;
@@ -103,7 +118,7 @@ let exiting: Promise<void> | undefined;
 export async function exitWith(code: number): Promise<never> {
   exiting ??= runCleanups();
   await exiting;
-  Deno.exit(code);
+  Deno.exit(signalled ?? code);
 }
 
 function installSignalHandlers(): void {
@@ -111,6 +126,7 @@ function installSignalHandlers(): void {
   installed = true;
   for (const [signal, code] of EXIT_SIGNALS) {
     Deno.addSignalListener(signal, () => {
+      signalled ??= code;
       exitWith(code);
     });
   }

@@ -20,8 +20,7 @@
  * @module
  */
 
-import type { Command as CommanderCommand } from "commander";
-import { exitWith } from "./cleanup.ts";
+import { exitWith, interruptedWith } from "./cleanup.ts";
 import { formatError, HomelabError, UsageError } from "./errors.ts";
 
 /** One option, in commander's notation (`--for <purposes...>`, `--no-decrypt`, `-q, --quiet`). */
@@ -182,6 +181,9 @@ export async function runTask(spec: TaskCommand, args: string[], verbose: boolea
 
 /** Prints an error as the paragraph a task ends with and returns the exit code. */
 function errorCode(err: unknown, verbose: boolean): number {
+  // Interrupted: what failed next (a stopped tool, removed scratch space) is not news.
+  const interrupted = interruptedWith();
+  if (interrupted !== undefined) return interrupted;
   // Commander has printed its own message (unknown option, missing argument, bad choice).
   if (err && typeof err === "object" && "code" in err && String(err.code).startsWith("commander.")) {
     return (err as { exitCode?: number }).exitCode === 0 ? 0 : 2;
@@ -197,21 +199,4 @@ export function wholeNumber(min: number): (value: string) => number {
     if (!Number.isInteger(n) || n < min) throw new UsageError(`'${value}' is not a whole number of at least ${min}`);
     return n;
   };
-}
-
-/**
- * Runs a commander program built by the caller (the older form of {@link runTask}; it loads
- * commander before anything else, so `--help` starts slower). Exits as {@link runTask} does.
- */
-export async function runProgram(program: CommanderCommand, args: string[], verbose: boolean): Promise<never> {
-  program.exitOverride();
-  for (const sub of program.commands) sub.exitOverride();
-  let code = 0;
-  try {
-    await program.parseAsync(args, { from: "user" });
-    code = Deno.exitCode;
-  } catch (err) {
-    code = errorCode(err, verbose);
-  }
-  return await exitWith(code);
 }

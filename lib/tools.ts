@@ -9,20 +9,22 @@
  */
 
 /**
- * What a tool is needed for: one purpose per existing task that runs tools, so `doctor` checks
- * only what the tasks of this checkout need. A new task adds its purpose here (and to the
- * `neededFor` of the tools it runs); `doctor --for` offers every key.
+ * What a tool is needed for: one purpose per existing task (or mode of one) that runs tools, so
+ * `doctor` checks only what the tasks of this checkout need. A new task adds its purpose here
+ * (and to the `neededFor` of the tools it runs); `doctor --for` offers every key.
  */
 export const PURPOSES = {
   secrets: { task: "deno task secrets", ageKey: true, containers: false },
   talos: { task: "deno task talos", ageKey: true, containers: false },
+  check: { task: "deno task render, check, diff", ageKey: false, containers: false },
+  server: { task: "deno task check --server", ageKey: false, containers: false },
   test: { task: "deno task test", ageKey: false, containers: false },
 } as const satisfies Record<string, { task: string; ageKey: boolean; containers: boolean }>;
 
 export type Purpose = keyof typeof PURPOSES;
 
 /** What `doctor` checks when no `--for` is given: what the README's first steps use. */
-export const DEFAULT_PURPOSES: readonly Purpose[] = ["secrets", "test"];
+export const DEFAULT_PURPOSES: readonly Purpose[] = ["secrets", "check", "test"];
 
 /** One Go package to build and the executable it becomes. */
 export interface GoPackage {
@@ -52,7 +54,25 @@ export interface Unavailable {
   readonly why: string;
 }
 
-export type Build = ModuleBuild | Unavailable;
+/**
+ * Build a Go module committed to this repository (`tools/go/NAME`: go.mod, go.sum, `tool`
+ * directives or a main.go). Used where a generated module cannot work: the upstream module
+ * replaces its own dependencies (k8s.io/kubernetes, etcd), or the program is ours (Pod Security).
+ * Its go.sum pins every dependency, so the build runs with `-mod=readonly`.
+ */
+export interface RepoModuleBuild {
+  readonly kind: "repo-module";
+  /** The module's directory, relative to the repository root. */
+  readonly dir: string;
+  /** Built by one `go build` (the packages share their compilation); each binary is named after its package. */
+  readonly packages: readonly GoPackage[];
+  readonly ldflags?: readonly string[];
+  readonly tags?: readonly string[];
+  /** Data files that ship inside a dependency module, copied beside the binaries. */
+  readonly data?: { readonly module: string; readonly from: string; readonly to: string };
+}
+
+export type Build = ModuleBuild | RepoModuleBuild | Unavailable;
 
 /** One external tool. */
 export interface ToolSpec {
@@ -73,8 +93,11 @@ export interface ToolSpec {
   /** Other executables the build provides, each checked with the same version command. */
   readonly extraBinaries?: readonly string[];
   readonly build: Build;
-  /** The nixpkgs attribute the flake provides it from. */
-  readonly nix: string;
+  /**
+   * The nixpkgs attribute the flake provides it from; absent for this repository's own programs
+   * (`deno task tools` builds them under Nix too: Go is in the dev shell).
+   */
+  readonly nix?: string;
   readonly neededFor: readonly Purpose[];
 }
 
@@ -103,22 +126,40 @@ function kubeVersionFlags(version: string): string[] {
     `-X ${pkg}.gitVersion=v${version}`,
     `-X ${pkg}.gitMajor=${major}`,
     `-X ${pkg}.gitMinor=${minor}`,
+    // Fixed, so a rebuild from the same sources links the same binary (and hits Go's cache).
+    `-X ${pkg}.buildDate=1970-01-01T00:00:00Z`,
+    `-X ${pkg}.gitTreeState=clean`,
   ]);
 }
 
+/**
+ * helm and kustomize are the versions the pinned Argo CD release bundles (its
+ * `hack/tool-versions.sh`), so render builds exactly what the cluster builds; they move with the
+ * argo-cd chart only (lib/render/argocd.ts holds the table and a test ties the three together).
+ */
 const V = {
   sops: "3.13.3",
   age: "1.3.2",
   talhelper: "3.1.17",
   talosctl: "1.14.0",
-  helm: "4.3.1",
-  kustomize: "5.8.2",
+  helm: "3.19.4",
+  kustomize: "5.8.1",
   ksops: "4.5.1",
   jsonnet: "0.22.0",
   kubeconform: "0.8.0",
   kind: "0.33.0",
   kubectl: "1.37.2",
+  /** The local control plane: the Kubernetes of talos/talconfig.yaml (a test keeps them equal). */
+  kubernetes: "1.37.2",
+  /** The etcd that Kubernetes release pins (its build/dependencies.yaml and go.mod). */
+  etcd: "3.7.0",
+  kwok: "0.8.0",
+  /** Pod Security checks: k8s.io/pod-security-admission of the pinned Kubernetes (v0.N.M for 1.N.M). */
+  psa: "1.37.2",
 } as const;
+
+/** The pinned versions, by tool (for tests that compare them with other pins). */
+export const PINS: Readonly<Record<keyof typeof V, string>> = V;
 
 /** Every external tool, in the order `deno task tools` builds them. */
 export const TOOLS: readonly ToolSpec[] = [
@@ -135,7 +176,7 @@ export const TOOLS: readonly ToolSpec[] = [
       packages: [{ pkg: "github.com/getsops/sops/v3/cmd/sops", binary: "sops" }],
     },
     nix: "sops",
-    neededFor: ["secrets", "talos", "test"],
+    neededFor: ["secrets", "talos", "check", "test"],
   },
   {
     name: "age",
@@ -153,7 +194,7 @@ export const TOOLS: readonly ToolSpec[] = [
       ],
     },
     nix: "age",
-    neededFor: ["secrets", "talos", "test"],
+    neededFor: ["secrets", "talos", "check", "test"],
   },
   {
     name: "talhelper",
@@ -195,12 +236,12 @@ export const TOOLS: readonly ToolSpec[] = [
     versionPattern: /^v(\d+\.\d+\.\d+)/m,
     build: {
       kind: "module",
-      module: `helm.sh/helm/v4@v${V.helm}`,
-      packages: [{ pkg: "helm.sh/helm/v4/cmd/helm", binary: "helm" }],
-      ldflags: [`-X helm.sh/helm/v4/internal/version.version=v${V.helm}`],
+      module: `helm.sh/helm/v3@v${V.helm}`,
+      packages: [{ pkg: "helm.sh/helm/v3/cmd/helm", binary: "helm" }],
+      ldflags: [`-X helm.sh/helm/v3/internal/version.version=v${V.helm}`],
     },
     nix: "kubernetes-helm",
-    neededFor: ["test"],
+    neededFor: ["check", "test"],
   },
   {
     name: "kustomize",
@@ -214,7 +255,7 @@ export const TOOLS: readonly ToolSpec[] = [
       packages: [{ pkg: "sigs.k8s.io/kustomize/kustomize/v5", binary: "kustomize" }],
     },
     nix: "kustomize",
-    neededFor: ["test"],
+    neededFor: ["check", "test"],
   },
   {
     name: "ksops",
@@ -245,7 +286,7 @@ export const TOOLS: readonly ToolSpec[] = [
       packages: [{ pkg: "github.com/google/go-jsonnet/cmd/jsonnet", binary: "jsonnet" }],
     },
     nix: "go-jsonnet",
-    neededFor: ["test"],
+    neededFor: ["check", "test"],
   },
   {
     name: "kubeconform",
@@ -291,6 +332,72 @@ export const TOOLS: readonly ToolSpec[] = [
     },
     nix: "kubectl",
     neededFor: ["talos", "test"],
+  },
+  {
+    name: "kube-apiserver",
+    version: V.kubernetes,
+    role: "the local control plane's API server (`check --server`, tests)",
+    versionArgs: ["--version"],
+    versionPattern: /^Kubernetes v(\d+\.\d+\.\d+)/m,
+    extraBinaries: ["kube-controller-manager", "kube-scheduler"],
+    build: {
+      kind: "repo-module",
+      dir: "tools/go/kubernetes",
+      packages: ["kube-apiserver", "kube-controller-manager", "kube-scheduler"].map((b) => ({
+        pkg: `k8s.io/kubernetes/cmd/${b}`,
+        binary: b,
+      })),
+      tags: ["selinux", "notest", "grpcnotrace"],
+      ldflags: ["-s", "-w", ...kubeVersionFlags(V.kubernetes)],
+    },
+    nix: "kubernetes",
+    neededFor: ["server", "test"],
+  },
+  {
+    name: "etcd",
+    version: V.etcd,
+    role: "the local control plane's store",
+    versionArgs: ["--version"],
+    versionPattern: /^etcd Version: (\d+\.\d+\.\d+)/m,
+    build: {
+      kind: "repo-module",
+      dir: "tools/go/etcd",
+      packages: [{ pkg: "go.etcd.io/etcd/server/v3", binary: "etcd" }],
+      ldflags: ["-s", "-w"],
+    },
+    nix: "etcd",
+    neededFor: ["server", "test"],
+  },
+  {
+    name: "kwok",
+    version: V.kwok,
+    role: "simulated nodes for the local control plane: pods run and become Ready",
+    versionArgs: ["--version"],
+    versionPattern: /^kwok version v(\d+\.\d+\.\d+)/m,
+    build: {
+      kind: "repo-module",
+      dir: "tools/go/kwok",
+      packages: [{ pkg: "sigs.k8s.io/kwok/cmd/kwok", binary: "kwok" }],
+      ldflags: ["-s", "-w"],
+      // kwok does nothing without Stage definitions; these are the ones its module ships.
+      data: { module: "sigs.k8s.io/kwok", from: "kustomize/stage", to: "stages" },
+    },
+    nix: "kwok",
+    neededFor: ["server", "test"],
+  },
+  {
+    name: "psa",
+    version: V.psa,
+    role: "evaluates pod templates with the upstream Pod Security policy code (`deno task check`)",
+    versionArgs: ["--version"],
+    versionPattern: /^psa v?(\d+\.\d+\.\d+)/m,
+    build: {
+      kind: "repo-module",
+      dir: "tools/go/psa",
+      packages: [{ pkg: ".", binary: "psa" }],
+      ldflags: ["-s", "-w", `-X main.version=${V.psa}`],
+    },
+    neededFor: ["check", "test"],
   },
 ];
 

@@ -17,9 +17,9 @@ export interface Ui {
   progress<T>(label: string, fn: () => Promise<T>, every?: number, status?: () => string): Promise<T>;
   /**
    * Asks a yes/no question on the terminal; false when nobody can answer (no terminal, CI), so
-   * the caller refuses and names its `--yes` flag.
+   * the caller refuses and names its `--yes` flag. A Ui without it answers no.
    */
-  confirm(question: string): Promise<boolean>;
+  confirm?(question: string): Promise<boolean>;
 }
 
 /** Formats seconds as `42s` or `3m05s`. */

@@ -105,25 +105,27 @@ Deno.test("doctor sees a running container engine through `docker info`", async 
   });
 });
 
+/** What each tool's version command prints, where it is not just `vX.Y.Z`. */
+const VERSION_OUTPUT: Record<string, (v: string) => string> = {
+  kubectl: (v) => `Client Version: v${v}`,
+  talhelper: (v) => `talhelper version ${v}`,
+  talosctl: (v) => `Talos v${v}`,
+  jsonnet: (v) => `Jsonnet commandline interpreter (Go implementation) v${v}`,
+  kind: (v) => `kind v${v} go1.26`,
+  sops: (v) => `sops ${v}`,
+  "kube-apiserver": (v) => `Kubernetes v${v}`,
+  etcd: (v) => `etcd Version: ${v}`,
+  kwok: (v) => `kwok version v${v}`,
+  psa: (v) => `psa v${v}`,
+};
+
 Deno.test("doctor checks only what the existing tasks need: ksops and a container engine fail nothing", async () => {
   await withTempDir(async (dir) => {
     const bin = join(dir, "bin");
     // Every tool a task of this checkout runs, at its pinned version; no ksops, no docker.
     for (const spec of TOOLS.filter((t) => t.neededFor.length)) {
       for (const b of binariesOf(spec)) {
-        const out = spec.name === "kubectl"
-          ? `Client Version: v${spec.version}`
-          : spec.name === "talhelper"
-          ? `talhelper version ${spec.version}`
-          : spec.name === "talosctl"
-          ? `Talos v${spec.version}`
-          : spec.name === "jsonnet"
-          ? `Jsonnet commandline interpreter (Go implementation) v${spec.version}`
-          : spec.name === "kind"
-          ? `kind v${spec.version} go1.26`
-          : spec.name === "sops"
-          ? `sops ${spec.version}`
-          : `v${spec.version}`;
+        const out = VERSION_OUTPUT[spec.name]?.(spec.version) ?? `v${spec.version}`;
         await fakeTool(bin, b, `echo "${out}"`);
       }
     }
@@ -137,7 +139,7 @@ Deno.test("doctor checks only what the existing tasks need: ksops and a containe
       XDG_CONFIG_HOME: join(dir, "config"),
       SOPS_AGE_KEY_FILE: keyFile,
     };
-    for (const args of [[], ["--for", "secrets", "talos", "test"]]) {
+    for (const args of [[], ["--for", "secrets", "talos", "check", "server", "test"]]) {
       const r = await runTask("doctor", ["--json", ...args], env);
       const report = JSON.parse(r.stdout) as Report;
       assert.deepEqual(report.problems, [], r.stdout);

@@ -7,6 +7,11 @@ import assert from "node:assert/strict";
 import { join, relative } from "node:path";
 import { REPO } from "./helpers.ts";
 
+/** A source's code: its text without comment lines (examples in doc comments print freely). */
+function code(text: string): string {
+  return text.split("\n").filter((l) => !/^\s*(\*|\/\/|\/\*\*)/.test(l)).join("\n");
+}
+
 async function sources(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const walk = async (d: string) => {
@@ -14,7 +19,7 @@ async function sources(dir: string): Promise<Map<string, string>> {
       const path = join(d, e.name);
       if (e.isDirectory) await walk(path);
       else if (e.name.endsWith(".ts") && !e.name.endsWith("_test.ts")) {
-        out.set(relative(REPO, path), await Deno.readTextFile(path));
+        out.set(relative(REPO, path), code(await Deno.readTextFile(path)));
       }
     }
   };

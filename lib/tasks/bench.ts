@@ -8,6 +8,7 @@ import { cmd, Runner } from "../cmd.ts";
 import type { Config } from "../config.ts";
 import { HomelabError } from "../errors.ts";
 import { envrcScript } from "../envrc.ts";
+import { consoleUi } from "../ui.ts";
 
 /** Median, 90th percentile and minimum of a set of durations (ms). */
 export function summarize(ms: readonly number[]): { median: number; p90: number; min: number } {
@@ -52,7 +53,23 @@ interface Bench {
 }
 
 /** Runs the benchmarks and prints a table; returns the exit code. */
-export async function benchCommand(config: Config, deno: string, runs?: number): Promise<number> {
+export async function benchCommand(
+  config: Config,
+  deno: string,
+  runs?: number,
+  options: { renderApps?: number; only?: "render" } = {},
+): Promise<number> {
+  if (options.renderApps !== 0) {
+    const { renderBench } = await import("../render/bench.ts");
+    const quiet = consoleUi({ write: () => {} });
+    const n = options.renderApps ?? 20;
+    console.log(`render benchmark: ${n} synthetic apps, one chart each from a chart repository on 127.0.0.1`);
+    for (const f of await renderBench(config, n, quiet)) {
+      console.log(`  ${f.name.padEnd(56)}${f.ms.toFixed(0).padStart(7)} ms  ${f.note ?? ""}`);
+    }
+    console.log("");
+    if (options.only === "render") return 0;
+  }
   const cwd = config.repoRoot;
   const logDir = await Deno.makeTempDir({ prefix: "homelab-bench-" });
   const stubEnv = { ...config.env, STUB_LOG: join(logDir, "log") };

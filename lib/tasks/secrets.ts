@@ -28,7 +28,7 @@ export async function initCommand(
     const replaced = locked.filter((f) => REPLACING[f.file]);
     if (replaced.length) {
       for (const f of replaced) ctx.ui.warn(`${f.file}: ${REPLACING[f.file]}`);
-      if (!await ctx.ui.confirm("Replace them (and re-create the other files listed for your keys)?")) {
+      if (!(await ctx.ui.confirm?.("Replace them (and re-create the other files listed for your keys)?") ?? false)) {
         throw new UsageError(
           `--adopt would replace ${replaced.map((f) => f.file).join(" and ")}; they were left as they are`,
           "if no cluster runs on them (a new owner's first clone), run `deno task secrets init --adopt --yes`",

@@ -1,0 +1,33 @@
+/**
+ * `deno task charts import DIR`: packaged charts into the content-addressed chart cache.
+ * @module
+ */
+
+import { runTask } from "../lib/cli.ts";
+import { loadConfig } from "../lib/config.ts";
+
+const config = loadConfig();
+
+await runTask(
+  {
+    name: "charts",
+    description: "The chart cache that render uses (<cache>/homelab/charts).",
+    commands: [{
+      name: "import",
+      description:
+        "Put packaged charts (.tgz, from `helm package` or `helm pull`) into the chart cache, for air-gapped " +
+        "machines or to render with charts you packaged yourself. Name and version come from each Chart.yaml; a " +
+        "kustomization's chart with that name and version uses it unless one pulled from its own repo is cached.",
+      arguments: [{ name: "<dir>", description: "a folder of .tgz files, or one .tgz" }],
+      action: async (dir: string) => {
+        const [{ chartsImportCommand }, { consoleUi }] = await Promise.all([
+          import("../lib/tasks/render.ts"),
+          import("../lib/ui.ts"),
+        ]);
+        return await chartsImportCommand(config, dir, consoleUi());
+      },
+    }],
+  },
+  Deno.args,
+  config.verbose,
+);

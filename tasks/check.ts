@@ -1,0 +1,48 @@
+/**
+ * `deno task check`: render every Application, then validate the rendering.
+ * @module
+ */
+
+import { runTask } from "../lib/cli.ts";
+import { loadConfig } from "../lib/config.ts";
+
+const config = loadConfig();
+
+await runTask(
+  {
+    name: "check",
+    description:
+      "Render every Application (as `deno task render` does), then check the rendering: schemas (Kubernetes of " +
+      "talos/talconfig.yaml, the render's CRDs, schemas/runtime-crds.yaml; unknown fields and kinds are errors), " +
+      "Pod Security (upstream policy code at each namespace's level, defaults from the Talos admission config), " +
+      "stability between builds, namespaces, ownership, component folders, image pins, plaintext Secrets, CRD " +
+      "sizes, references (GatewayClass, route parents and backends, StorageClass, LoadBalancer pool), and the " +
+      "static stack checks. Prints ok / errors / warnings per app; exits 1 on any error.",
+    options: [
+      { flags: "--env <env>", description: "which cluster", choices: ["prod", "dev"], default: "prod" },
+      {
+        flags: "--app <name...>",
+        description: "report only these Applications (all are rendered: references cross apps)",
+      },
+      { flags: "--format <format>", description: "report format", choices: ["text", "json"], default: "text" },
+      {
+        flags: "--offline",
+        description: "use only the caches (charts, manifests, schemas); a missing entry is an error naming it",
+      },
+    ],
+    action: async (opts: { env: "prod" | "dev"; app?: string[]; format: "text" | "json"; offline?: boolean }) => {
+      const [{ checkCommand }, { consoleUi }] = await Promise.all([
+        import("../lib/tasks/check.ts"),
+        import("../lib/ui.ts"),
+      ]);
+      return await checkCommand(config, {
+        env: opts.env,
+        apps: opts.app,
+        format: opts.format,
+        offline: opts.offline,
+      }, consoleUi({ live: false }));
+    },
+  },
+  Deno.args,
+  config.verbose,
+);
