@@ -24,9 +24,19 @@ let installed = false;
 /** The signals a task ends on, and the exit code for each (128 + the signal number). */
 export const EXIT_SIGNALS = [["SIGHUP", 129], ["SIGINT", 130], ["SIGTERM", 143]] as const;
 
+/** Set once the task is on its way out; work registered after that runs at once. */
+let closing = false;
+/** Cleanups and stops that were registered while the task was already ending. */
+const late: Promise<unknown>[] = [];
+
 /** Runs `fn` when the process ends; returns a function that runs it now instead. */
 export function onExit(fn: Cleanup): () => Promise<void> {
   installSignalHandlers();
+  if (closing) {
+    // A scratch directory made while a Ctrl-C is being handled: undo it before the exit.
+    late.push(Promise.resolve().then(fn).catch(() => {}));
+    return () => Promise.resolve();
+  }
   cleanups.add(fn);
   return async () => {
     if (cleanups.delete(fn)) await fn();
@@ -39,6 +49,10 @@ export function onExit(fn: Cleanup): () => Promise<void> {
  */
 export function trackProcessGroup(pid: number, exited: Promise<unknown>): () => void {
   installSignalHandlers();
+  if (closing) {
+    late.push(stopProcessGroup(pid, exited));
+    return () => {};
+  }
   children.set(pid, exited.catch(() => {}));
   return () => {
     children.delete(pid);
@@ -116,8 +130,10 @@ let exiting: Promise<void> | undefined;
  * signal that arrives while this runs waits for the same cleanups instead of cutting them short.
  */
 export async function exitWith(code: number): Promise<never> {
+  closing = true;
   exiting ??= runCleanups();
   await exiting;
+  await Promise.all(late);
   Deno.exit(signalled ?? code);
 }
 
@@ -135,7 +151,8 @@ function installSignalHandlers(): void {
 /** A new directory only the current user can read (0700), removed when the process ends. */
 export async function privateTempDir(prefix: string): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix });
-  await Deno.chmod(dir, 0o700);
+  // Registered before anything else is awaited, so a Ctrl-C from here on removes it.
   onExit(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
+  await Deno.chmod(dir, 0o700);
   return dir;
 }
