@@ -26,7 +26,7 @@ export const EXIT_SIGNALS = [["SIGHUP", 129], ["SIGINT", 130], ["SIGTERM", 143]]
 
 /** Set once the task is on its way out; work registered after that runs at once. */
 let closing = false;
-/** Cleanups and stops that were registered while the task was already ending. */
+/** Cleanups that were registered while the task was already ending. */
 const late: Promise<unknown>[] = [];
 
 /** Runs `fn` when the process ends; returns a function that runs it now instead. */
@@ -49,10 +49,8 @@ export function onExit(fn: Cleanup): () => Promise<void> {
  */
 export function trackProcessGroup(pid: number, exited: Promise<unknown>): () => void {
   installSignalHandlers();
-  if (closing) {
-    late.push(stopProcessGroup(pid, exited));
-    return () => {};
-  }
+  // (A child started while the task ends is a cleanup's own tool, `git worktree remove` say:
+  // the cleanup waits for it, so it is not stopped here.)
   children.set(pid, exited.catch(() => {}));
   return () => {
     children.delete(pid);
@@ -148,11 +146,31 @@ function installSignalHandlers(): void {
   }
 }
 
+/** Private directories not removed yet: removed on unload too, when no task exit path runs (tests). */
+const privateDirs = new Set<string>();
+let unloadHook = false;
+
 /** A new directory only the current user can read (0700), removed when the process ends. */
 export async function privateTempDir(prefix: string): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix });
+  privateDirs.add(dir);
+  if (!unloadHook) {
+    unloadHook = true;
+    globalThis.addEventListener("unload", () => {
+      for (const d of privateDirs) {
+        try {
+          Deno.removeSync(d, { recursive: true });
+        } catch {
+          // gone already
+        }
+      }
+    });
+  }
   // Registered before anything else is awaited, so a Ctrl-C from here on removes it.
-  onExit(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
+  onExit(async () => {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    privateDirs.delete(dir);
+  });
   await Deno.chmod(dir, 0o700);
   return dir;
 }
