@@ -1,10 +1,14 @@
 /**
- * Work that must be undone however a task ends: on success, on failure, and on Ctrl-C or
- * SIGTERM. Temporary directories (build trees, plaintext scratch space) register here.
+ * The one exit path: work that must be undone however a task ends (on success, on failure, on
+ * Ctrl-C, SIGTERM or a hangup), and the child processes that must not outlive it.
+ *
+ * On the way out, every child process group still running is stopped first (SIGTERM, then
+ * SIGKILL), so no tool writes anything after the task has ended; then the registered cleanups
+ * (temporary directories, plaintext scratch space) run, newest first.
  *
  * ```ts
  * const dir = await privateTempDir("sops-");
- * // … dir is removed when the task ends, even after Ctrl-C
+ * // … dir is removed when the task ends, even after Ctrl-C or a closed terminal
  * ```
  *
  * @module
@@ -13,27 +17,92 @@
 type Cleanup = () => void | Promise<void>;
 
 const cleanups = new Set<Cleanup>();
+/** Running child process groups (their leader's pid) and a promise that settles when the leader exits. */
+const children = new Map<number, Promise<unknown>>();
 let installed = false;
+
+/** The signals a task ends on, and the exit code for each (128 + the signal number). */
+export const EXIT_SIGNALS = [["SIGHUP", 129], ["SIGINT", 130], ["SIGTERM", 143]] as const;
+
+/** Set once the task is on its way out; work registered after that runs at once. */
+let closing = false;
+/** Cleanups that were registered while the task was already ending. */
+const late: Promise<unknown>[] = [];
 
 /** Runs `fn` when the process ends; returns a function that runs it now instead. */
 export function onExit(fn: Cleanup): () => Promise<void> {
   installSignalHandlers();
+  if (closing) {
+    // A scratch directory made while a Ctrl-C is being handled: undo it before the exit.
+    late.push(Promise.resolve().then(fn).catch(() => {}));
+    return () => Promise.resolve();
+  }
   cleanups.add(fn);
   return async () => {
     if (cleanups.delete(fn)) await fn();
   };
 }
 
+/**
+ * Tracks a child that leads its own process group (spawned detached); it and everything it
+ * started are stopped when the task ends. Returns the function to call once the child has exited.
+ */
+export function trackProcessGroup(pid: number, exited: Promise<unknown>): () => void {
+  installSignalHandlers();
+  // (A child started while the task ends is a cleanup's own tool, `git worktree remove` say:
+  // the cleanup waits for it, so it is not stopped here.)
+  children.set(pid, exited.catch(() => {}));
+  return () => {
+    children.delete(pid);
+  };
+}
+
+/** Sends `signal` to the process group led by `pid`; false when the group is gone. */
+export function signalGroup(pid: number, signal: Deno.Signal): boolean {
+  try {
+    Deno.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops the process group led by `pid`: SIGTERM, up to `graceMs` for the leader to exit, then
+ * SIGKILL for whatever of the group is left (an editor sops started, for example).
+ */
+export async function stopProcessGroup(pid: number, exited: Promise<unknown>, graceMs = 1000): Promise<void> {
+  if (!signalGroup(pid, "SIGTERM")) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([exited.catch(() => {}), new Promise((r) => timer = setTimeout(r, graceMs))]);
+  clearTimeout(timer);
+  await killGroup(pid);
+}
+
+/**
+ * SIGKILLs what is left of the process group led by `pid` and waits (up to `maxMs`) until no
+ * member is left to signal, so that the caller can rely on the group being gone.
+ */
+export async function killGroup(pid: number, maxMs = 1000): Promise<void> {
+  if (!signalGroup(pid, "SIGKILL")) return;
+  for (let waited = 0; waited < maxMs && signalGroup(pid, "SIGCONT"); waited += 10) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 let chain: Promise<void> = Promise.resolve();
 
 /**
- * Runs every registered cleanup (the task runner calls this before it exits). A second call
+ * Stops every tracked child process group, then runs every registered cleanup. A second call
  * while cleanups run (a signal arriving as the task ends) waits for those to finish too.
  */
 export function runCleanups(): Promise<void> {
+  const running = [...children.entries()];
+  children.clear();
   const pending = [...cleanups].reverse();
   cleanups.clear();
   chain = chain.then(async () => {
+    await Promise.all(running.map(([pid, exited]) => stopProcessGroup(pid, exited)));
     for (const fn of pending) {
       try {
         await fn();
@@ -47,30 +116,61 @@ export function runCleanups(): Promise<void> {
 
 let signalled: number | undefined;
 
-/** The exit code of the signal that interrupted the task (130, 143), if one did. */
+/** The exit code of the signal that interrupted the task (129, 130, 143), if one did. */
 export function interruptedWith(): number | undefined {
   return signalled;
+}
+
+let exiting: Promise<void> | undefined;
+
+/**
+ * Ends the process through the one exit path: stop children, run cleanups, exit with `code`. A
+ * signal that arrives while this runs waits for the same cleanups instead of cutting them short.
+ */
+export async function exitWith(code: number): Promise<never> {
+  closing = true;
+  exiting ??= runCleanups();
+  await exiting;
+  await Promise.all(late);
+  Deno.exit(signalled ?? code);
 }
 
 function installSignalHandlers(): void {
   if (installed) return;
   installed = true;
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  for (const [signal, code] of EXIT_SIGNALS) {
     Deno.addSignalListener(signal, () => {
       signalled ??= code;
-      // Work still running may register more cleanups (a scratch directory) while these run:
-      // drain until none are left, then exit.
-      (async () => {
-        do await runCleanups(); while (cleanups.size);
-      })().finally(() => Deno.exit(code));
+      exitWith(code);
     });
   }
 }
 
+/** Private directories not removed yet: removed on unload too, when no task exit path runs (tests). */
+const privateDirs = new Set<string>();
+let unloadHook = false;
+
 /** A new directory only the current user can read (0700), removed when the process ends. */
 export async function privateTempDir(prefix: string): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix });
+  privateDirs.add(dir);
+  if (!unloadHook) {
+    unloadHook = true;
+    globalThis.addEventListener("unload", () => {
+      for (const d of privateDirs) {
+        try {
+          Deno.removeSync(d, { recursive: true });
+        } catch {
+          // gone already
+        }
+      }
+    });
+  }
+  // Registered before anything else is awaited, so a Ctrl-C from here on removes it.
+  onExit(async () => {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    privateDirs.delete(dir);
+  });
   await Deno.chmod(dir, 0o700);
-  onExit(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
   return dir;
 }

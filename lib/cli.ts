@@ -1,37 +1,202 @@
 /**
- * What every task entry file shares: running a commander program, turning errors into one short
- * paragraph and an exit code, and running cleanups before the process ends.
+ * What every task entry file shares, and the one home of "turn a result into output and an exit
+ * code": a task is described as data ({@link TaskCommand}), its action returns an exit code (or
+ * nothing for 0), and {@link runTask} parses the command line with commander, prints any error as
+ * one short paragraph, and leaves through the one exit path (`lib/cleanup.ts`).
+ *
+ * Start-up matters (`deno task bench`): loading any npm package costs more than a whole empty
+ * task, so this module imports none. `--help` is rendered here from the description alone;
+ * commander is loaded only to parse a real command line.
+ *
+ * ```ts
+ * await runTask({
+ *   name: "doctor",
+ *   description: "Check what the tasks need on this machine.",
+ *   options: [{ flags: "--json", description: "print the report as JSON" }],
+ *   action: async (opts) => (await import("../lib/doctor.ts")).doctorCommand(config, opts),
+ * }, Deno.args, config.verbose);
+ * ```
  *
  * @module
  */
 
-import { type Command, CommanderError } from "commander";
-import { interruptedWith, runCleanups } from "./cleanup.ts";
-import { formatError, HomelabError } from "./errors.ts";
+import { exitWith, interruptedWith } from "./cleanup.ts";
+import { formatError, HomelabError, UsageError } from "./errors.ts";
+
+/** One option, in commander's notation (`--for <purposes...>`, `--no-decrypt`, `-q, --quiet`). */
+export interface TaskOption {
+  readonly flags: string;
+  readonly description: string;
+  /** The only values allowed; anything else is a usage error listing them. */
+  readonly choices?: readonly string[];
+  readonly default?: unknown;
+  /** Turns the text into the value; throw {@link UsageError} for a bad one. */
+  readonly parse?: (value: string) => unknown;
+}
+
+/** A positional argument in commander's notation: `<file>`, `[file...]`. */
+export interface TaskArgument {
+  readonly name: string;
+  readonly description?: string;
+}
+
+/** The value an action returns: the exit code, or nothing for 0. */
+export type ExitCode = number | void;
+
+/** A task or one of its subcommands, as data. */
+export interface TaskCommand {
+  readonly name: string;
+  readonly description: string;
+  readonly arguments?: readonly TaskArgument[];
+  readonly options?: readonly TaskOption[];
+  /** Options after the arguments are passed on (`deno task test -- --filter x`). */
+  readonly passThroughOptions?: boolean;
+  readonly commands?: readonly TaskCommand[];
+  /** Receives the arguments, then the options object, as commander passes them. */
+  // deno-lint-ignore no-explicit-any
+  readonly action?: (...args: any[]) => Promise<ExitCode> | ExitCode;
+}
+
+const HELP_OPTION: TaskOption = { flags: "-h, --help", description: "display help for command" };
+
+/** The command's usage line words: `[options]`, the arguments, `[command]`. */
+function usage(cmd: TaskCommand): string {
+  return [
+    "[options]",
+    ...(cmd.commands?.length ? ["[command]"] : []),
+    ...(cmd.arguments ?? []).map((a) => a.name),
+  ].join(" ");
+}
+
+function optionText(o: TaskOption): string {
+  const extra: string[] = [];
+  if (o.choices) extra.push(`choices: ${o.choices.map((c) => JSON.stringify(c)).join(", ")}`);
+  if (o.default !== undefined && o.default !== false) extra.push(`default: ${JSON.stringify(o.default)}`);
+  return extra.length ? `${o.description} (${extra.join(", ")})` : o.description;
+}
+
+function section(title: string, rows: readonly [string, string][]): string[] {
+  if (!rows.length) return [];
+  const width = Math.max(...rows.map(([term]) => term.length));
+  const pad = " ".repeat(width + 4);
+  return [
+    "",
+    `${title}:`,
+    ...rows.map(([term, text]) => `  ${term.padEnd(width)}  ${text.split("\n").join(`\n${pad}`)}`),
+  ];
+}
+
+/** The help text of `cmd` (reached through `path`, the names above it), in commander's layout. */
+export function helpText(cmd: TaskCommand, path: readonly string[] = []): string {
+  const name = [...path, cmd.name].join(" ");
+  const lines = [`Usage: ${name} ${usage(cmd)}`, "", cmd.description];
+  lines.push(...section(
+    "Arguments",
+    (cmd.arguments ?? []).filter((a) => a.description).map((a) => [
+      a.name.replace(/[<>[\]]|\.\.\./g, ""),
+      a.description!,
+    ]),
+  ));
+  lines.push(...section("Options", [...(cmd.options ?? []), HELP_OPTION].map((o) => [o.flags, optionText(o)])));
+  if (cmd.commands?.length) {
+    lines.push(...section("Commands", [
+      ...cmd.commands.map((c): [string, string] => [
+        [c.name, ...(c.options?.length ? ["[options]"] : []), ...(c.arguments ?? []).map((a) => a.name)].join(" "),
+        c.description.split("\n")[0],
+      ]),
+      ["help [command]", "display help for command"],
+    ]));
+  }
+  return lines.join("\n");
+}
+
+/** The command whose help `args` asks for, with the names above it; undefined when no help is asked. */
+export function helpRequest(
+  spec: TaskCommand,
+  args: readonly string[],
+): { cmd: TaskCommand; path: string[] } | undefined {
+  let cmd = spec;
+  const path: string[] = [];
+  let rest = [...args];
+  if (rest[0] === "help" && spec.commands?.length) {
+    const sub = spec.commands.find((c) => c.name === rest[1]);
+    return sub ? { cmd: sub, path: [spec.name] } : { cmd: spec, path };
+  }
+  const sub = spec.commands?.find((c) => c.name === rest[0]);
+  if (sub) {
+    path.push(spec.name);
+    cmd = sub;
+    rest = rest.slice(1);
+  }
+  const end = rest.indexOf("--");
+  const own = end === -1 ? rest : rest.slice(0, end);
+  if (own.includes("--help") || own.includes("-h")) return { cmd, path };
+  if (spec.commands?.length && args.length === 0) return { cmd: spec, path: [] };
+  return undefined;
+}
 
 /**
- * Parses `args` with `program`, runs the chosen action, and exits: 0 on success (or the
- * `Deno.exitCode` an action set), 2 for a usage error, the error's own code otherwise.
+ * Runs a task: `--help` from the description alone; otherwise commander parses `args` and runs
+ * the chosen action. Exits 0 on success (or the code the action returned), 2 for a usage error,
+ * the error's own code otherwise; a failure is one paragraph on standard error (with its stack
+ * when `verbose`).
  */
-export async function runProgram(program: Command, args: string[], verbose: boolean): Promise<never> {
-  program.exitOverride();
-  for (const sub of program.commands) sub.exitOverride();
+export async function runTask(spec: TaskCommand, args: string[], verbose: boolean): Promise<never> {
+  const help = helpRequest(spec, args);
+  if (help) {
+    console.log(helpText(help.cmd, help.path));
+    return await exitWith(0);
+  }
+  const { Command, Option } = await import("commander");
   let code = 0;
+  const act = (fn: NonNullable<TaskCommand["action"]>) =>
+  // deno-lint-ignore no-explicit-any
+  async (...a: any[]) => {
+    const r = await fn(...a);
+    if (typeof r === "number") code = r;
+  };
+  const build = (cmd: TaskCommand, into: InstanceType<typeof Command>) => {
+    into.description(cmd.description).exitOverride();
+    for (const a of cmd.arguments ?? []) into.argument(a.name, a.description ?? "");
+    for (const o of cmd.options ?? []) {
+      const option = new Option(o.flags, o.description);
+      if (o.choices) option.choices(o.choices);
+      if (o.default !== undefined) option.default(o.default);
+      if (o.parse) option.argParser(o.parse);
+      into.addOption(option);
+    }
+    if (cmd.passThroughOptions) into.passThroughOptions();
+    if (cmd.action) into.action(act(cmd.action));
+    for (const sub of cmd.commands ?? []) build(sub, into.command(sub.name));
+  };
+  const program = new Command(spec.name);
+  build(spec, program);
   try {
     await program.parseAsync(args, { from: "user" });
-    code = Deno.exitCode;
   } catch (err) {
-    if (interruptedWith() !== undefined) {
-      // Interrupted: what failed next (a killed tool, removed scratch space) is not news.
-      code = interruptedWith()!;
-    } else if (err instanceof CommanderError) {
-      // Commander has printed the message (unknown option, missing argument) or the help.
-      code = err.exitCode === 0 ? 0 : 2;
-    } else {
-      console.error(formatError(err, verbose));
-      code = err instanceof HomelabError ? err.exitCode : 1;
-    }
+    code = errorCode(err, verbose);
   }
-  await runCleanups();
-  Deno.exit(interruptedWith() ?? code);
+  return await exitWith(code);
+}
+
+/** Prints an error as the paragraph a task ends with and returns the exit code. */
+function errorCode(err: unknown, verbose: boolean): number {
+  // Interrupted: what failed next (a stopped tool, removed scratch space) is not news.
+  const interrupted = interruptedWith();
+  if (interrupted !== undefined) return interrupted;
+  // Commander has printed its own message (unknown option, missing argument, bad choice).
+  if (err && typeof err === "object" && "code" in err && String(err.code).startsWith("commander.")) {
+    return (err as { exitCode?: number }).exitCode === 0 ? 0 : 2;
+  }
+  console.error(formatError(err, verbose));
+  return err instanceof HomelabError ? err.exitCode : 1;
+}
+
+/** A whole number of at least `min`, for an option's {@link TaskOption.parse}. */
+export function wholeNumber(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`'${value}' is not a whole number of at least ${min}`);
+    return n;
+  };
 }

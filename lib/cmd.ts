@@ -3,8 +3,10 @@
  *
  * A command is data: the tool, its arguments, extra environment, standard input, working
  * directory, and which of those are secret. Because it is data it can be printed exactly as it
- * would run (`--dry-run`), logged with secret values replaced by `<redacted>`, and run through dax
- * with a timeout. A failure becomes a {@link CommandError} carrying the tool, the exit code and the
+ * would run (`--dry-run`), logged with secret values replaced by `<redacted>`, and run with a
+ * timeout. Each tool runs as the leader of its own process group, and the task's exit path
+ * (`lib/cleanup.ts`) stops that whole group, so neither the tool nor anything it started (an
+ * editor, a pager) outlives the task, however it ends. A failure becomes a {@link CommandError} carrying the tool, the exit code and the
  * tail of its standard error, with secret values scrubbed from it.
  *
  * ```ts
@@ -17,7 +19,7 @@
  * @module
  */
 
-import { CommandBuilder } from "dax";
+import { killGroup, stopProcessGroup, trackProcessGroup } from "./cleanup.ts";
 import { HomelabError } from "./errors.ts";
 import { findOnPath } from "./path.ts";
 
@@ -262,33 +264,22 @@ export class Runner {
 
     const env: Record<string, string> = { ...this.#options.env };
     for (const [key, value] of Object.entries(c.env ?? {})) env[key] = reveal(value);
-    let builder = new CommandBuilder()
-      .command([exe, ...c.args.map(reveal)])
-      .clearEnv()
-      .env(env)
-      .stdout(c.inherit ? "inherit" : "piped")
-      .stderr(c.inherit ? "inherit" : "piped")
-      .noThrow();
-    if (c.cwd !== undefined) builder = builder.cwd(c.cwd);
-    if (c.stdin !== undefined) builder = builder.stdinText(reveal(c.stdin));
     const timeout = c.timeout ?? this.#options.defaultTimeout;
-    if (timeout !== undefined) builder = builder.timeout(timeout);
-
     const secrets = secretsOf(c);
-    let result: Result;
-    const start = performance.now();
+    let result: Result & { timedOut: boolean };
     try {
-      const r = await builder;
-      result = c.inherit
-        ? { code: r.code, stdout: "", stderr: "" }
-        : { code: r.code, stdout: r.stdout, stderr: r.stderr };
+      result = await spawn(exe, c.args.map(reveal), {
+        env,
+        cwd: c.cwd,
+        stdin: c.stdin === undefined ? undefined : reveal(c.stdin),
+        inherit: c.inherit ?? false,
+        timeout,
+      });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       throw new CommandError({ tool: c.tool, code: 127, stderrTail: scrub(message, secrets), command: line });
     }
-    // dax reports a timeout as exit code 124; a tool may also exit 124 on its own, well before it
-    // (the slack allows for timer rounding).
-    const timedOut = timeout !== undefined && result.code === 124 && performance.now() - start >= timeout - 10;
+    const timedOut = result.timedOut;
     if (check && result.code !== 0) {
       const source = result.stderr.trim() || (c.secretOutput ? "" : result.stdout);
       throw new CommandError({
@@ -299,13 +290,76 @@ export class Runner {
         timedOut,
       });
     }
-    return result;
+    return { code: result.code, stdout: result.stdout, stderr: result.stderr };
   }
 
   /** Runs a command and returns its standard output without the trailing newline. */
   async output(c: Command): Promise<string> {
     return (await this.run(c)).stdout.replace(/\n$/, "");
   }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Spawns one process as the leader of a new session and process group (`detached`), so the
+ * group can be stopped as a whole: on timeout here, and on any exit of the task through
+ * `lib/cleanup.ts`. (dax, used here before, neither starts a group nor says the child's pid.)
+ * A tool in its own session has no controlling terminal, but with `inherit` it still reads and
+ * writes this terminal, which is what `sops edit`'s editor needs; Ctrl-C and a hangup reach this
+ * process, which stops the group.
+ */
+async function spawn(
+  exe: string,
+  args: string[],
+  options: { env: Record<string, string>; cwd?: string; stdin?: string; inherit: boolean; timeout?: number },
+): Promise<Result & { timedOut: boolean }> {
+  const child = new Deno.Command(exe, {
+    args,
+    env: options.env,
+    clearEnv: true,
+    cwd: options.cwd,
+    stdin: options.stdin !== undefined ? "piped" : options.inherit ? "inherit" : "null",
+    stdout: options.inherit ? "inherit" : "piped",
+    stderr: options.inherit ? "inherit" : "piped",
+    detached: true,
+  }).spawn();
+  const exited = child.status;
+  const untrack = trackProcessGroup(child.pid, exited);
+  let timedOut = false;
+  const timer = options.timeout === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    stopProcessGroup(child.pid, exited, 2000);
+  }, options.timeout);
+  try {
+    const writing = options.stdin === undefined ? Promise.resolve() : (async () => {
+      const writer = child.stdin.getWriter();
+      try {
+        await writer.write(encoder.encode(options.stdin));
+        await writer.close();
+      } catch {
+        // The tool exited without reading all of it; its exit code says what happened.
+      }
+    })();
+    const [out] = await Promise.all([
+      options.inherit
+        ? exited.then((s) => ({ ...s, stdout: new Uint8Array(), stderr: new Uint8Array() }))
+        : child.output(),
+      writing,
+    ]);
+    // Whatever the tool left running in its group (a daemonised helper) ends with it.
+    await killGroup(child.pid);
+    const code = timedOut ? 124 : out.signal ? 128 + signalNumber(out.signal) : out.code;
+    return { code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr), timedOut };
+  } finally {
+    clearTimeout(timer);
+    untrack();
+  }
+}
+
+function signalNumber(signal: Deno.Signal): number {
+  return ({ SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal] ?? 0;
 }
 
 function reveal(value: Arg): string {

@@ -139,6 +139,29 @@ Deno.test("a tool that is not on PATH is a ToolError naming it", async () => {
   assert.match(err.message, /no-such-tool was not found on PATH/);
 });
 
+Deno.test("a timeout stops the tool's whole process group, not just the tool", async () => {
+  await withTempDir(async (dir) => {
+    const bin = join(dir, "bin");
+    const pidFile = join(dir, "pid");
+    // The tool starts a grandchild and waits for it, as sops waits for an editor.
+    await fakeTool(bin, "parent", `sleep 60 >/dev/null 2>&1 & echo $! > "${pidFile}"; wait`);
+    const runner = new Runner({ env: { PATH: `${bin}:${SYSTEM_PATH}` } });
+    const err = await runner.run(cmd("parent", [], { timeout: 500 })).then(() => undefined, (e) => e);
+    assert.ok(err instanceof CommandError && err.timedOut);
+    const pid = Number(await Deno.readTextFile(pidFile));
+    // A zombie waiting for its reaper counts as gone.
+    const alive = (() => {
+      try {
+        return !/^State:\s+Z/m.test(Deno.readTextFileSync(`/proc/${pid}/status`));
+      } catch {
+        return false;
+      }
+    })();
+    if (alive) Deno.kill(pid, "SIGKILL");
+    assert.equal(alive, false, `the grandchild ${pid} outlived the timeout`);
+  });
+});
+
 Deno.test("a command's own timeout wins over the runner's default, both ways", async () => {
   await withTempDir(async (dir) => {
     const bin = join(dir, "bin");

@@ -7,8 +7,8 @@
  * @module
  */
 
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+// No node: modules here: every task loads this first, and they cost start-up time (`deno task bench`).
+const join = (...parts: string[]) => parts.join("/").replace(/\/{2,}/g, "/");
 
 /** Everything the library needs to know about the machine it runs on. */
 export interface Config {
@@ -35,7 +35,7 @@ export interface Config {
   readonly ci: boolean;
 }
 
-const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
+const REPO_ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
 
 /** Builds the configuration from an environment (the process environment by default). */
 export function loadConfig(env: Readonly<Record<string, string>> = Deno.env.toObject()): Config {

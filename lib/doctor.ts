@@ -9,7 +9,7 @@ import { cmd, Runner } from "./cmd.ts";
 import type { Config } from "./config.ts";
 import { findOnPath } from "./path.ts";
 import { type Probe, Toolbox } from "./toolbox.ts";
-import { type Purpose, TOOLS } from "./tools.ts";
+import { type Purpose, PURPOSES, TOOLS } from "./tools.ts";
 
 /** One pinned tool binary as doctor saw it. */
 export interface ToolCheck {
@@ -101,7 +101,7 @@ async function containerRuntime(runner: Runner): Promise<Report["containerRuntim
   return {
     ok: false,
     client,
-    detail: "the docker client cannot reach an engine: start Docker (or set DOCKER_HOST) for `deno task dev`",
+    detail: "the docker client cannot reach an engine: start Docker (or set DOCKER_HOST)",
   };
 }
 
@@ -142,7 +142,7 @@ export async function diagnose(
   const [probes, locations, runtime, drbdState, direnvPath, go, wantedDeno] = await Promise.all([
     toolbox.probeAll(),
     ageKeyLocations(config),
-    purposes.includes("dev") ? containerRuntime(runner) : Promise.resolve({ ok: true, detail: "not checked" }),
+    containerRuntime(runner),
     drbd(),
     findOnPath("direnv", config.env.PATH ?? ""),
     goToolchain(runner),
@@ -179,13 +179,14 @@ export async function diagnose(
   }
 
   const keyOk = locations.some((l) => l.exists && l.keys > 0);
-  if (!keyOk && purposes.some((p) => p !== "offline")) {
+  const keyNeeded = purposes.filter((p) => PURPOSES[p].ageKey);
+  if (!keyOk && keyNeeded.length) {
     problems.push(
-      `no age key found (looked at SOPS_AGE_KEY_FILE${
+      `no age key found (needed for ${keyNeeded.join(", ")}; looked at SOPS_AGE_KEY_FILE${
         config.ageKeyFileEnv ? `=${config.ageKeyFileEnv}` : " (unset)"
       }, ` +
         `SOPS_AGE_KEY (${config.ageKeyInEnv ? "set" : "unset"}), ${config.defaultAgeKeyFile}): ` +
-        "create one with `age-keygen -o` at the default path, or point SOPS_AGE_KEY_FILE at yours",
+        "run `deno task secrets init` (it makes one at the default path), or point SOPS_AGE_KEY_FILE at yours",
     );
   }
   for (const l of locations) {
@@ -193,7 +194,10 @@ export async function diagnose(
       problems.push(`age key file ${l.path} has mode ${l.mode}: run \`chmod 600 ${l.path}\``);
     }
   }
-  if (purposes.includes("dev") && !runtime.ok) problems.push(`container runtime: ${runtime.detail}`);
+  const containersNeeded = purposes.filter((p) => PURPOSES[p].containers);
+  if (containersNeeded.length && !runtime.ok) {
+    problems.push(`container runtime (needed for ${containersNeeded.join(", ")}): ${runtime.detail}`);
+  }
   const denoOk = wantedDeno === undefined || wantedDeno === denoVersion;
   if (!denoOk) problems.push(`deno is ${denoVersion}, this repository pins ${wantedDeno}: run scripts/get-deno`);
 

@@ -119,23 +119,23 @@ export async function buildTool(
       await copyTree(join(dir, build.data.from), join(out, build.data.to));
     }
 
-    await Deno.remove(final, { recursive: true }).catch(() => {});
-    await Deno.rename(out, final);
-    toolbox.forget();
+    // Check the new build where it is, before anything replaces a working install.
     for (const binary of binariesOf(spec)) {
-      const probe = await toolbox.probe(spec, binary);
-      const built = probe.candidates.find((c) => c.source === "cache");
-      if (built?.version !== spec.version) {
-        await Deno.remove(final, { recursive: true }).catch(() => {});
+      const version = await toolbox.versionAt(spec, join(out, binary));
+      if (version !== spec.version) {
         throw new HomelabError(
-          `${binary} was built but reports version ${built?.version ?? "(none)"} instead of ${spec.version}`,
+          `${binary} was built but reports version ${version ?? "(none)"} instead of ${spec.version}; ` +
+            "the installed one (if any) was left as it was",
           {
             hint: "the build recipe in lib/tools.ts no longer matches this version; fix its ldflags or version pattern",
           },
         );
       }
-      await link(join(final, binary), join(cacheBinDir(config), binary));
     }
+    await Deno.remove(final, { recursive: true }).catch(() => {});
+    await Deno.rename(out, final);
+    toolbox.forget();
+    for (const binary of binariesOf(spec)) await link(join(final, binary), join(cacheBinDir(config), binary));
   } finally {
     await removeWork();
   }

@@ -156,6 +156,41 @@ Deno.test("the generated module requires exactly the pinned module version", () 
   assert.match(wrapperGoMod(kubectl, kubectl.build as ModuleBuild), /require k8s\.io\/kubectl v0\.\d+\.\d+\n/);
 });
 
+Deno.test("a forced rebuild whose version check fails leaves the working install and its link in place", async () => {
+  await withTempDir(async (dir) => {
+    const { config, toolbox, runner } = await setup(dir, { FAKE_VERSION_OUTPUT: `sops ${sops.version}` });
+    await buildTool(config, runner, toolbox, sops);
+    const installed = join(cacheDirOf(config, sops), "sops");
+    const before = await Deno.readTextFile(installed);
+
+    // The same cache, but the rebuilt binary reports another version.
+    const bad = await setup(dir, { FAKE_VERSION_OUTPUT: "sops 0.0.1" });
+    const plans = await planTools(bad.toolbox, [sops], true);
+    assert.equal(plans[0].action, "build");
+    await assert.rejects(
+      buildTool(bad.config, bad.runner, bad.toolbox, sops),
+      (e) => e instanceof HomelabError && /reports version 0\.0\.1/.test(e.message),
+    );
+    assert.equal(await Deno.readTextFile(installed), before);
+    // The link still points at a file (not dangling).
+    assert.equal((await Deno.stat(join(cacheBinDir(config), "sops"))).isFile, true);
+    assert.deepEqual(await leftovers(join(config.toolsDir, "sops")), []);
+  });
+});
+
+Deno.test("`tools TOOL` for a tool it cannot build fails, naming the tool and where to get it", async () => {
+  await withTempDir(async (dir) => {
+    const { config } = await setup(dir);
+    const lines: string[] = [];
+    const err = await toolsCommand(config, { names: ["talosctl"] }, consoleUi({ write: (t) => lines.push(t) }))
+      .then(() => undefined, (e) => e);
+    assert.ok(err instanceof HomelabError && err.exitCode === 1, String(err));
+    assert.match(err.message, /talosctl cannot be built/);
+    assert.match(err.hint ?? "", /nix develop/);
+    assert.doesNotMatch(lines.join(""), /nothing to build/);
+  });
+});
+
 Deno.test("a committed module is copied, built by one go build with -mod=readonly, and its data copied", async () => {
   await withTempDir(async (dir) => {
     const kube = toolSpec("kube-apiserver")!;

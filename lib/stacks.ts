@@ -33,14 +33,40 @@ export type ComponentList = Record<Stack, Component[]>;
 
 export const COMPONENTS_FILE = "root/components.json";
 
-/** Reads `root/components.json`. */
+/** Reads `root/components.json`: a list of components for each stack, or an error naming what is wrong. */
 export async function readComponents(root: string): Promise<ComponentList> {
-  const text = await Deno.readTextFile(join(root, COMPONENTS_FILE));
+  return (await readComponentsText(root)).list;
+}
+
+async function readComponentsText(root: string): Promise<{ text: string; list: ComponentList }> {
+  let text: string;
   try {
-    return JSON.parse(text) as ComponentList;
-  } catch (err) {
-    throw new InputError(`is not valid JSON: ${(err as Error).message}`, { file: COMPONENTS_FILE });
+    text = await Deno.readTextFile(join(root, COMPONENTS_FILE));
+  } catch {
+    throw new InputError("is missing", {
+      file: COMPONENTS_FILE,
+      hint:
+        `restore it from git (\`git checkout -- ${COMPONENTS_FILE}\`): the root app generates an Application per entry`,
+    });
   }
+  let list: unknown;
+  try {
+    list = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(`is not valid JSON: ${(err as Error).message}`, {
+      file: COMPONENTS_FILE,
+      hint: `fix the syntax, or restore it from git (\`git checkout -- ${COMPONENTS_FILE}\`)`,
+    });
+  }
+  const missing = STACKS.filter((s) => !Array.isArray((list as Record<string, unknown> | null)?.[s]));
+  if (missing.length) {
+    throw new InputError(`has no ${missing.map((m) => `"${m}"`).join(", ")} list`, {
+      file: COMPONENTS_FILE,
+      hint: `it is an object with one list per stack: {"system": [...], "platform": [...], "apps": [...]}; ` +
+        `restore it from git (\`git checkout -- ${COMPONENTS_FILE}\`)`,
+    });
+  }
+  return { text, list: list as ComponentList };
 }
 
 /** An Argo CD resource as the root app returns it. */
@@ -269,6 +295,13 @@ export async function checkStacks(root: string): Promise<StackProblem[]> {
   return all;
 }
 
+/** A Markdown table as `deno fmt` writes it: columns padded to their widest cell. */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0].map((_, i) => Math.max(3, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  return [line(rows[0]), line(widths.map((w) => "-".repeat(w))), ...rows.slice(1).map(line)].join("\n") + "\n";
+}
+
 const APP_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /**
@@ -279,13 +312,16 @@ export async function newApp(root: string, name: string, purpose?: string): Prom
   if (!APP_NAME.test(name)) {
     throw new UsageError(`'${name}' is not a valid app name`, "use a DNS label: lower-case letters, digits and '-'");
   }
-  const list = await readComponents(root);
+  if (purpose !== undefined && !purpose.trim()) {
+    throw new UsageError("--purpose is empty", "say in a few words what the app is, or leave --purpose out");
+  }
+  const { text: componentsText, list } = await readComponentsText(root);
   const taken = STACKS.flatMap((s) => list[s].map((c) => `${s}/${c.name}`)).find((c) => c.endsWith(`/${name}`));
   if (taken) throw new InputError(`already lists ${taken}`, { file: COMPONENTS_FILE, hint: "choose another name" });
   const dir = `apps/${name}`;
   if (await exists(join(root, dir))) throw new InputError("exists already", { file: dir, hint: "choose another name" });
 
-  const description = purpose ?? `the ${name} application`;
+  const description = purpose?.trim() ?? `the ${name} application`;
   const files: Record<string, string> = {
     "namespace.yaml": `---
 apiVersion: v1
@@ -306,18 +342,31 @@ resources:
 
 ${description[0].toUpperCase()}${description.slice(1)}.
 
-| Path | Purpose |
-| --- | --- |
-| \`namespace.yaml\` | the \`${name}\` namespace, Pod Security \`restricted\` |
-| \`kustomization.yaml\` | what Argo CD builds: add manifests or \`helmCharts:\` (exact versions) here |
-
+${
+      table([
+        ["Path", "Purpose"],
+        ["`namespace.yaml`", `the \`${name}\` namespace, Pod Security \`restricted\``],
+        ["`kustomization.yaml`", "what Argo CD builds: add manifests or `helmCharts:` (exact versions) here"],
+      ])
+    }
 Secrets: \`deno task secrets new ${dir} NAME\` adds an encrypted Secret and its KSOPS generator.
 `,
   };
   await Deno.mkdir(join(root, dir), { recursive: true });
   for (const [f, text] of Object.entries(files)) await Deno.writeTextFile(join(root, dir, f), text);
   const waves = list.apps.map((c) => c.wave);
-  list.apps.push({ name, namespace: name, wave: waves.length ? Math.max(...waves) : 20, purpose: description });
-  await Deno.writeTextFile(join(root, COMPONENTS_FILE), JSON.stringify(list, null, 2) + "\n");
+  const entry: Component = {
+    name,
+    namespace: name,
+    wave: waves.length ? Math.max(...waves) : 20,
+    purpose: description,
+  };
+  // Only the new entry is added: the rest of the file stays byte for byte as it was.
+  const { applyEdits, modify } = await import("jsonc-parser");
+  const edits = modify(componentsText, ["apps", list.apps.length], entry, {
+    isArrayInsertion: true,
+    formattingOptions: { insertSpaces: true, tabSize: 2, eol: "\n" },
+  });
+  await Deno.writeTextFile(join(root, COMPONENTS_FILE), applyEdits(componentsText, edits));
   return [...Object.keys(files).map((f) => `${dir}/${f}`), COMPONENTS_FILE];
 }

@@ -89,6 +89,11 @@ export class Toolbox {
     return Promise.all(specs.flatMap((spec) => binariesOf(spec).map((b) => this.probe(spec, b))));
   }
 
+  /** The version the executable at `path` reports for the tool `spec`, or undefined. */
+  versionAt(spec: ToolSpec, path: string): Promise<string | undefined> {
+    return this.#version(spec, path);
+  }
+
   /** Forgets what was probed (after `deno task tools` built something). */
   forget(): void {
     this.#probes.clear();

@@ -8,8 +8,23 @@
  * @module
  */
 
-/** What a tool is needed for; `doctor` checks each purpose separately. */
-export type Purpose = "offline" | "bootstrap" | "dev" | "server";
+/**
+ * What a tool is needed for: one purpose per existing task (or mode of one) that runs tools, so
+ * `doctor` checks only what the tasks of this checkout need. A new task adds its purpose here
+ * (and to the `neededFor` of the tools it runs); `doctor --for` offers every key.
+ */
+export const PURPOSES = {
+  secrets: { task: "deno task secrets", ageKey: true, containers: false },
+  talos: { task: "deno task talos", ageKey: true, containers: false },
+  check: { task: "deno task render, check, diff", ageKey: false, containers: false },
+  server: { task: "deno task check --server", ageKey: false, containers: false },
+  test: { task: "deno task test", ageKey: false, containers: false },
+} as const satisfies Record<string, { task: string; ageKey: boolean; containers: boolean }>;
+
+export type Purpose = keyof typeof PURPOSES;
+
+/** What `doctor` checks when no `--for` is given: what the README's first steps use. */
+export const DEFAULT_PURPOSES: readonly Purpose[] = ["secrets", "check", "test"];
 
 /** One Go package to build and the executable it becomes. */
 export interface GoPackage {
@@ -161,7 +176,7 @@ export const TOOLS: readonly ToolSpec[] = [
       packages: [{ pkg: "github.com/getsops/sops/v3/cmd/sops", binary: "sops" }],
     },
     nix: "sops",
-    neededFor: ["offline", "bootstrap", "dev"],
+    neededFor: ["secrets", "talos", "check", "test"],
   },
   {
     name: "age",
@@ -179,7 +194,7 @@ export const TOOLS: readonly ToolSpec[] = [
       ],
     },
     nix: "age",
-    neededFor: ["offline", "bootstrap", "dev"],
+    neededFor: ["secrets", "talos", "check", "test"],
   },
   {
     name: "talhelper",
@@ -194,7 +209,7 @@ export const TOOLS: readonly ToolSpec[] = [
       ldflags: [`-X github.com/budimanjojo/talhelper/v3/cmd.version=${V.talhelper}`],
     },
     nix: "talhelper",
-    neededFor: ["offline", "bootstrap"],
+    neededFor: ["secrets", "talos", "test"],
   },
   {
     name: "talosctl",
@@ -211,7 +226,7 @@ export const TOOLS: readonly ToolSpec[] = [
         "`nix develop` or the Talos release for your platform",
     },
     nix: "talosctl",
-    neededFor: ["bootstrap"],
+    neededFor: ["talos"],
   },
   {
     name: "helm",
@@ -232,7 +247,7 @@ export const TOOLS: readonly ToolSpec[] = [
       ],
     },
     nix: "kubernetes-helm",
-    neededFor: ["offline", "bootstrap", "dev"],
+    neededFor: ["check", "test"],
   },
   {
     name: "kustomize",
@@ -246,7 +261,7 @@ export const TOOLS: readonly ToolSpec[] = [
       packages: [{ pkg: "sigs.k8s.io/kustomize/kustomize/v5", binary: "kustomize" }],
     },
     nix: "kustomize",
-    neededFor: ["offline", "bootstrap", "dev"],
+    neededFor: ["check", "test"],
   },
   {
     name: "ksops",
@@ -263,7 +278,7 @@ export const TOOLS: readonly ToolSpec[] = [
         "or the viaductoss/ksops image",
     },
     nix: "kustomize-sops",
-    neededFor: ["offline"],
+    neededFor: [],
   },
   {
     name: "jsonnet",
@@ -277,7 +292,7 @@ export const TOOLS: readonly ToolSpec[] = [
       packages: [{ pkg: "github.com/google/go-jsonnet/cmd/jsonnet", binary: "jsonnet" }],
     },
     nix: "go-jsonnet",
-    neededFor: ["offline", "bootstrap", "dev"],
+    neededFor: ["check", "test"],
   },
   {
     name: "kubeconform",
@@ -292,7 +307,7 @@ export const TOOLS: readonly ToolSpec[] = [
       ldflags: [`-X main.version=v${V.kubeconform}`],
     },
     nix: "kubeconform",
-    neededFor: ["offline"],
+    neededFor: ["test"],
   },
   {
     name: "kind",
@@ -306,7 +321,7 @@ export const TOOLS: readonly ToolSpec[] = [
       packages: [{ pkg: "sigs.k8s.io/kind", binary: "kind" }],
     },
     nix: "kind",
-    neededFor: ["dev"],
+    neededFor: ["test"],
   },
   {
     name: "kubectl",
@@ -322,7 +337,7 @@ export const TOOLS: readonly ToolSpec[] = [
       main: KUBECTL_MAIN,
     },
     nix: "kubectl",
-    neededFor: ["bootstrap", "dev"],
+    neededFor: ["talos", "test"],
   },
   {
     name: "kube-apiserver",
@@ -342,7 +357,7 @@ export const TOOLS: readonly ToolSpec[] = [
       ldflags: ["-s", "-w", ...kubeVersionFlags(V.kubernetes)],
     },
     nix: "kubernetes",
-    neededFor: ["server"],
+    neededFor: ["server", "test"],
   },
   {
     name: "etcd",
@@ -357,7 +372,7 @@ export const TOOLS: readonly ToolSpec[] = [
       ldflags: ["-s", "-w"],
     },
     nix: "etcd",
-    neededFor: ["server"],
+    neededFor: ["server", "test"],
   },
   {
     name: "kwok",
@@ -374,7 +389,7 @@ export const TOOLS: readonly ToolSpec[] = [
       data: { module: "sigs.k8s.io/kwok", from: "kustomize/stage", to: "stages" },
     },
     nix: "kwok",
-    neededFor: ["server"],
+    neededFor: ["server", "test"],
   },
   {
     name: "psa",
@@ -388,7 +403,7 @@ export const TOOLS: readonly ToolSpec[] = [
       packages: [{ pkg: ".", binary: "psa" }],
       ldflags: ["-s", "-w", `-X main.version=${V.psa}`],
     },
-    neededFor: ["offline"],
+    neededFor: ["check", "test"],
   },
 ];
 

@@ -11,9 +11,15 @@ export interface Ui {
   warn(line: string): void;
   /**
    * Runs `fn` while showing that `label` is under way: a live elapsed time on a terminal, a
-   * "still …" line every `every` seconds elsewhere; then how long it took.
+   * "still …" line every `every` seconds elsewhere (with `status()`, the last state seen); then
+   * how long it took.
    */
-  progress<T>(label: string, fn: () => Promise<T>, every?: number): Promise<T>;
+  progress<T>(label: string, fn: () => Promise<T>, every?: number, status?: () => string): Promise<T>;
+  /**
+   * Asks a yes/no question on the terminal; false when nobody can answer (no terminal, CI), so
+   * the caller refuses and names its `--yes` flag. A Ui without it answers no.
+   */
+  confirm?(question: string): Promise<boolean>;
 }
 
 /** Formats seconds as `42s` or `3m05s`. */
@@ -24,21 +30,34 @@ export function duration(ms: number): string {
 
 /** A {@link Ui} writing to `write` (standard error by default). */
 export function consoleUi(
-  options: { live?: boolean; write?: (text: string) => void; now?: () => number } = {},
+  options: {
+    live?: boolean;
+    write?: (text: string) => void;
+    now?: () => number;
+    /** Answers {@link Ui.confirm}; by default the terminal's user, or no when there is no terminal. */
+    answer?: (question: string) => boolean | Promise<boolean>;
+  } = {},
 ): Ui {
   const encoder = new TextEncoder();
   const write = options.write ?? ((text: string) => Deno.stderr.writeSync(encoder.encode(text)));
   const now = options.now ?? Date.now;
   const live = options.live ?? false;
+  const answer = options.answer ??
+    ((question: string) => Deno.stdin.isTerminal() && Deno.stderr.isTerminal() && globalThis.confirm(question));
   return {
+    confirm: async (question) => await answer(question),
     info: (line) => write(`${line}\n`),
     warn: (line) => write(`warning: ${line}\n`),
-    async progress(label, fn, every = 30) {
+    async progress(label, fn, every = 30, status) {
       const start = now();
+      const seen = () => {
+        const s = status?.();
+        return s ? `; last seen: ${s}` : "";
+      };
       write(live ? `${label} …` : `${label} …\n`);
       const timer = live
-        ? setInterval(() => write(`\r\x1b[2K${label} … ${duration(now() - start)}`), 1000)
-        : setInterval(() => write(`  still ${label} (${duration(now() - start)})\n`), every * 1000);
+        ? setInterval(() => write(`\r\x1b[2K${label} … ${duration(now() - start)}${seen()}`), 1000)
+        : setInterval(() => write(`  still ${label} (${duration(now() - start)}${seen()})\n`), every * 1000);
       try {
         const result = await fn();
         write(`${live ? "\r\x1b[2K" : ""}${label}: done in ${duration(now() - start)}\n`);

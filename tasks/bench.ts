@@ -1,36 +1,40 @@
 /**
- * `deno task bench`: measure start-up times (.envrc, task start-up, the tools no-op).
+ * `deno task bench`: the render benchmark and start-up figures (.envrc, task start-up, the tools no-op).
  * @module
  */
 
-import { Command, InvalidArgumentError } from "commander";
-import { runProgram } from "../lib/cli.ts";
+import { runTask, wholeNumber } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
 
 const config = loadConfig();
 
-const program = new Command("bench")
-  .description(
-    "Measure the render benchmark (synthetic tree: naive, cold, warm, one app changed) and start-up figures: " +
-      ".envrc load, `doctor --help`, the `tools` no-op; prints tables.",
-  )
-  .option("--runs <n>", "runs per benchmark (default: 50 for shell, 10 for Deno)", (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("a whole number of at least 1");
-    return n;
-  })
-  .option("--render-apps <n>", "apps in the synthetic render benchmark (default 20; 0 skips it)", (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("a whole number");
-    return n;
-  })
-  .option("--only-render", "run only the render benchmark")
-  .action(async (opts: { runs?: number; renderApps?: number; onlyRender?: boolean }) => {
-    const { benchCommand } = await import("../lib/tasks/bench.ts");
-    Deno.exitCode = await benchCommand(config, Deno.execPath(), opts.runs, {
-      renderApps: opts.renderApps,
-      only: opts.onlyRender ? "render" : undefined,
-    });
-  });
-
-await runProgram(program, Deno.args, config.verbose);
+await runTask(
+  {
+    name: "bench",
+    description:
+      "Measure the render benchmark (synthetic tree: naive, cold, warm, one app changed) and start-up figures:\n" +
+      ".envrc load, `doctor --help` against an empty task (the start-up ratio), the `tools` no-op; prints tables.",
+    options: [
+      {
+        flags: "--runs <n>",
+        description: "runs per benchmark (default: 50 for shell, 10 for Deno)",
+        parse: wholeNumber(1),
+      },
+      {
+        flags: "--render-apps <n>",
+        description: "apps in the synthetic render benchmark (default 20; 0 skips it)",
+        parse: wholeNumber(0),
+      },
+      { flags: "--only-render", description: "run only the render benchmark" },
+    ],
+    action: async (opts: { runs?: number; renderApps?: number; onlyRender?: boolean }) => {
+      const { benchCommand } = await import("../lib/tasks/bench.ts");
+      return await benchCommand(config, Deno.execPath(), opts.runs, {
+        renderApps: opts.renderApps,
+        only: opts.onlyRender ? "render" : undefined,
+      });
+    },
+  },
+  Deno.args,
+  config.verbose,
+);

@@ -3,26 +3,38 @@
  * @module
  */
 
-import { Command } from "commander";
-import { runProgram } from "../lib/cli.ts";
+import { runTask } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
-import { consoleUi } from "../lib/ui.ts";
 
 const config = loadConfig();
 
-const program = new Command("charts").description("The chart cache that render uses (<cache>/homelab/charts).");
-
-program.command("import")
-  .description(
-    "Put packaged charts (.tgz, from `helm package` or `helm pull`) into the chart cache, for air-gapped " +
-      "machines or to render with charts you packaged yourself. Name and version come from each Chart.yaml; a " +
-      "kustomization's chart with that name and version uses it unless one pulled from its own repo is cached.",
-  )
-  .argument("<dir>", "a folder of .tgz files, or one .tgz (with --url: the manifest file)")
-  .option("--url <url>", "import one manifest that kustomizations reference by this URL (Gateway API, KubeVirt)")
-  .action(async (dir: string, opts: { url?: string }) => {
-    const { chartsImportCommand } = await import("../lib/render/tasks.ts");
-    Deno.exitCode = await chartsImportCommand(config, dir, consoleUi(), opts);
-  });
-
-await runProgram(program, Deno.args, config.verbose);
+await runTask(
+  {
+    name: "charts",
+    description: "The chart cache that render uses (<cache>/homelab/charts).",
+    commands: [{
+      name: "import",
+      description:
+        "Put packaged charts (.tgz, from `helm package` or `helm pull`) into the chart cache, for air-gapped " +
+        "machines or to render with charts you packaged yourself. Name and version come from each Chart.yaml; a " +
+        "kustomization's chart with that name and version uses it unless one pulled from its own repo is cached.",
+      arguments: [{
+        name: "<dir>",
+        description: "a folder of .tgz files, or one .tgz (with --url: the manifest file)",
+      }],
+      options: [{
+        flags: "--url <url>",
+        description: "import one manifest that kustomizations reference by this URL (Gateway API, KubeVirt)",
+      }],
+      action: async (dir: string, opts: { url?: string }) => {
+        const [{ chartsImportCommand }, { consoleUi }] = await Promise.all([
+          import("../lib/tasks/render.ts"),
+          import("../lib/ui.ts"),
+        ]);
+        return await chartsImportCommand(config, dir, consoleUi(), opts);
+      },
+    }],
+  },
+  Deno.args,
+  config.verbose,
+);

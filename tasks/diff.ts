@@ -3,36 +3,42 @@
  * @module
  */
 
-import { Command, InvalidArgumentError, Option } from "commander";
-import { runProgram } from "../lib/cli.ts";
+import { runTask, wholeNumber } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
-import { consoleUi } from "../lib/ui.ts";
 
 const config = loadConfig();
 
-const program = new Command("diff")
-  .description(
-    "Render REF (default: the merge base with main) from a temporary git worktree and the working tree, and " +
+await runTask(
+  {
+    name: "diff",
+    description:
+      "Render REF (default: the merge base with main) from a temporary git worktree and the working tree, and " +
       "print per app the objects added, removed and changed; secret values as digests.",
-  )
-  .argument("[ref]", "a branch, tag or commit")
-  .addOption(new Option("--env <env>", "which cluster").choices(["prod", "dev"]).default("prod"))
-  .addOption(
-    new Option("--format <format>", "text, or markdown for a PR comment").choices(["text", "markdown"]).default("text"),
-  )
-  .option("--limit-bytes <n>", "cut the output to N characters, saying what was cut (markdown: 65536 at most)", (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 200) throw new InvalidArgumentError("a whole number of at least 200");
-    return n;
-  })
-  .option("--offline", "use only the chart cache")
-  .action(
-    async (
+    arguments: [{ name: "[ref]", description: "a branch, tag or commit" }],
+    options: [
+      { flags: "--env <env>", description: "which cluster", choices: ["prod", "dev"], default: "prod" },
+      {
+        flags: "--format <format>",
+        description: "text, or markdown for a PR comment",
+        choices: ["text", "markdown"],
+        default: "text",
+      },
+      {
+        flags: "--limit-bytes <n>",
+        description: "cut the output to N characters, saying what was cut (markdown: 65536 at most)",
+        parse: wholeNumber(200),
+      },
+      { flags: "--offline", description: "use only the chart cache" },
+    ],
+    action: async (
       ref: string | undefined,
       opts: { env: "prod" | "dev"; format: "text" | "markdown"; limitBytes?: number; offline?: boolean },
     ) => {
-      const { diffCommand } = await import("../lib/render/tasks.ts");
-      Deno.exitCode = await diffCommand(config, {
+      const [{ diffCommand }, { consoleUi }] = await Promise.all([
+        import("../lib/tasks/render.ts"),
+        import("../lib/ui.ts"),
+      ]);
+      return await diffCommand(config, {
         ref,
         env: opts.env,
         format: opts.format,
@@ -40,6 +46,7 @@ const program = new Command("diff")
         offline: opts.offline,
       }, consoleUi());
     },
-  );
-
-await runProgram(program, Deno.args, config.verbose);
+  },
+  Deno.args,
+  config.verbose,
+);

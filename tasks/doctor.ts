@@ -3,28 +3,32 @@
  * @module
  */
 
-import { Command, Option } from "commander";
-import { runProgram } from "../lib/cli.ts";
+import { runTask } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
+import { DEFAULT_PURPOSES, type Purpose, PURPOSES } from "../lib/tools.ts";
 
 const config = loadConfig();
-const PURPOSES = ["offline", "bootstrap", "dev"] as const;
 
-const program = new Command("doctor")
-  .description(
-    "Check what the tasks need on this machine: each pinned tool (where it was found, its version),\n" +
+await runTask(
+  {
+    name: "doctor",
+    description: "Check what the tasks need on this machine: each pinned tool (where it was found, its version),\n" +
       "the age key, the container runtime, the DRBD module and direnv. Exits 0 only when everything\n" +
       "needed for the chosen purposes is there.",
-  )
-  .option("--json", "print the report as JSON (for scripts)")
-  .addOption(
-    new Option("--for <purposes...>", "what to be ready for").choices(PURPOSES).default(["bootstrap", "dev"]),
-  )
-  .action(async (opts: { json?: boolean; for: (typeof PURPOSES)[number][] }) => {
-    const { diagnose, formatReport } = await import("../lib/doctor.ts");
-    const report = await diagnose(config, opts.for, Deno.version.deno);
-    console.log(opts.json ? JSON.stringify(report, null, 2) : formatReport(report));
-    Deno.exitCode = report.ok ? 0 : 1;
-  });
-
-await runProgram(program, Deno.args, config.verbose);
+    options: [
+      { flags: "--json", description: "print the report as JSON (for scripts)" },
+      {
+        flags: "--for <purposes...>",
+        description: `the tasks to be ready for: ${
+          Object.entries(PURPOSES).map(([p, v]) => `${p} (${v.task})`).join(", ")
+        }`,
+        choices: Object.keys(PURPOSES),
+        default: DEFAULT_PURPOSES,
+      },
+    ],
+    action: async (opts: { json?: boolean; for: Purpose[] }) =>
+      await (await import("../lib/tasks/doctor.ts")).doctorCommand(config, opts, Deno.version.deno),
+  },
+  Deno.args,
+  config.verbose,
+);

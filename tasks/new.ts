@@ -3,24 +3,25 @@
  * @module
  */
 
-import { Command } from "commander";
-import { runProgram } from "../lib/cli.ts";
+import { runTask } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
 
 const config = loadConfig();
 
-const program = new Command("new").description("Scaffold repository content.");
-
-program.command("app")
-  .description(
-    "Create apps/NAME (namespace with Pod Security restricted, kustomization, README) and register it in root/components.json.",
-  )
-  .argument("<name>", "the app's name: also its folder and namespace")
-  .option("--purpose <text>", "one line saying what it is (README, components.json)")
-  .action(async (name: string, opts: { purpose?: string }) => {
-    const { newApp } = await import("../lib/stacks.ts");
-    for (const f of await newApp(config.repoRoot, name, opts.purpose)) console.error(`wrote ${f}`);
-    console.error(`next: add manifests or helmCharts to apps/${name}/kustomization.yaml; Argo CD syncs it once pushed`);
-  });
-
-await runProgram(program, Deno.args, config.verbose);
+await runTask(
+  {
+    name: "new",
+    description: "Scaffold repository content.",
+    commands: [{
+      name: "app",
+      description:
+        "Create apps/NAME (namespace with Pod Security restricted, kustomization, README) and register it in root/components.json.",
+      arguments: [{ name: "<name>", description: "the app's name: also its folder and namespace" }],
+      options: [{ flags: "--purpose <text>", description: "one line saying what it is (README, components.json)" }],
+      action: async (name: string, opts: { purpose?: string }) =>
+        await (await import("../lib/tasks/new.ts")).newAppCommand(config, name, opts.purpose),
+    }],
+  },
+  Deno.args,
+  config.verbose,
+);

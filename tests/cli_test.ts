@@ -36,7 +36,7 @@ for (const [task, entry] of Object.entries(TASKS)) {
 Deno.test("doctor rejects a purpose it does not know, listing the valid ones", async () => {
   const r = await runTask("doctor", ["--for", "prod"], env);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /Allowed choices are offline, bootstrap, dev/);
+  assert.match(r.stderr, /Allowed choices are secrets, talos, check, server, test/);
 });
 
 Deno.test("render and diff reject an environment they do not know, listing the valid ones", async () => {

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Report } from "../lib/doctor.ts";
-import { toolSpec } from "../lib/tools.ts";
+import { binariesOf, TOOLS, toolSpec } from "../lib/tools.ts";
 import { fakeTool, runTask, SYSTEM_PATH, withTempDir } from "./helpers.ts";
 
 const sops = toolSpec("sops")!;
 
 async function doctor(dir: string, bin: string, extra: Record<string, string> = {}) {
-  const r = await runTask("doctor", ["--json", "--for", "offline", "bootstrap", "dev"], {
+  const r = await runTask("doctor", ["--json", "--for", "secrets", "talos", "test"], {
     PATH: `${bin}:${SYSTEM_PATH}`,
     HOME: join(dir, "home"),
     XDG_CACHE_HOME: join(dir, "cache"),
@@ -48,7 +48,9 @@ Deno.test("doctor --json reports a missing tool and a missing age key", async ()
     ]);
     assert.equal(report.ageKey.locations[2].path, join(dir, "config", "sops", "age", "keys.txt"));
     assert.ok(report.problems.some((p) => p.startsWith("no age key found")));
-    assert.ok(report.problems.some((p) => p.startsWith("talhelper is missing (needed for offline, bootstrap)")));
+    assert.ok(report.problems.some((p) => p.startsWith("talhelper is missing (needed for secrets, talos, test)")));
+    assert.ok(report.problems.some((p) => p.includes("run `deno task secrets init`")));
+    assert.ok(!report.problems.some((p) => p.includes("age-keygen -o")));
     assert.equal(report.containerRuntime.ok, false);
     assert.equal(report.containerRuntime.client, "28.2.2");
   });
@@ -77,7 +79,7 @@ Deno.test("doctor finds an age key at SOPS_AGE_KEY_FILE and never prints it", as
     assert.ok(report.problems.some((p) => p.includes(`chmod 600 ${keyFile}`)));
     assert.ok(!stdout.includes(key));
 
-    const table = await runTask("doctor", ["--for", "offline"], {
+    const table = await runTask("doctor", ["--for", "test"], {
       PATH: `${bin}:${SYSTEM_PATH}`,
       HOME: join(dir, "home"),
       XDG_CACHE_HOME: join(dir, "cache"),
@@ -100,5 +102,52 @@ Deno.test("doctor sees a running container engine through `docker info`", async 
       detail: "engine 28.3.0 is running",
     });
     assert.ok(!report.problems.some((p) => p.startsWith("container runtime")));
+  });
+});
+
+/** What each tool's version command prints, where it is not just `vX.Y.Z`. */
+const VERSION_OUTPUT: Record<string, (v: string) => string> = {
+  kubectl: (v) => `Client Version: v${v}`,
+  talhelper: (v) => `talhelper version ${v}`,
+  talosctl: (v) => `Talos v${v}`,
+  jsonnet: (v) => `Jsonnet commandline interpreter (Go implementation) v${v}`,
+  kind: (v) => `kind v${v} go1.26`,
+  sops: (v) => `sops ${v}`,
+  "kube-apiserver": (v) => `Kubernetes v${v}`,
+  etcd: (v) => `etcd Version: ${v}`,
+  kwok: (v) => `kwok version v${v}`,
+  psa: (v) => `psa v${v}`,
+};
+
+Deno.test("doctor checks only what the existing tasks need: ksops and a container engine fail nothing", async () => {
+  await withTempDir(async (dir) => {
+    const bin = join(dir, "bin");
+    // Every tool a task of this checkout runs, at its pinned version; no ksops, no docker.
+    for (const spec of TOOLS.filter((t) => t.neededFor.length)) {
+      for (const b of binariesOf(spec)) {
+        const out = VERSION_OUTPUT[spec.name]?.(spec.version) ?? `v${spec.version}`;
+        await fakeTool(bin, b, `echo "${out}"`);
+      }
+    }
+    const keyFile = join(dir, "keys.txt");
+    await Deno.writeTextFile(keyFile, `${["AGE", "SECRET", "KEY", `1${"Q".repeat(58)}`].join("-")}\n`, { mode: 0o600 });
+    await Deno.chmod(keyFile, 0o600);
+    const env = {
+      PATH: `${bin}:${SYSTEM_PATH}`,
+      HOME: join(dir, "home"),
+      XDG_CACHE_HOME: join(dir, "cache"),
+      XDG_CONFIG_HOME: join(dir, "config"),
+      SOPS_AGE_KEY_FILE: keyFile,
+    };
+    for (const args of [[], ["--for", "secrets", "talos", "check", "server", "test"]]) {
+      const r = await runTask("doctor", ["--json", ...args], env);
+      const report = JSON.parse(r.stdout) as Report;
+      assert.deepEqual(report.problems, [], r.stdout);
+      assert.equal(r.code, 0);
+      assert.equal(report.tools.find((t) => t.name === "ksops")?.status, "missing");
+      assert.equal(report.containerRuntime.ok, false);
+    }
+    const old = await runTask("doctor", ["--for", "bootstrap"], env);
+    assert.equal(old.code, 2, "a purpose no task has is a usage error");
   });
 });

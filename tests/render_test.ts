@@ -10,7 +10,7 @@ import { UsageError } from "../lib/errors.ts";
 import { diffRenderings, formatMarkdown } from "../lib/render/diff.ts";
 import type { Rendering } from "../lib/render/model.ts";
 import { render } from "../lib/render/pipeline.ts";
-import { chartsImportCommand, diffCommand, renderCommand, toYaml } from "../lib/render/tasks.ts";
+import { chartsImportCommand, diffCommand, renderCommand, toYaml } from "../lib/tasks/render.ts";
 import type { Ui } from "../lib/ui.ts";
 import { fakeTool, tempConfig } from "./helpers.ts";
 import {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
-import { init, newSecret } from "../lib/secrets/lifecycle.ts";
+import { init, newSecret, writeTalosBundle } from "../lib/secrets/lifecycle.ts";
 import { denoDir, fakeTool, REPO, withTempDir } from "./helpers.ts";
 import { git, owner, realToolsPath, scratchRepo } from "./secrets_helpers.ts";
 
@@ -67,82 +67,117 @@ function kill(pid: number): void {
   }
 }
 
-Deno.test("Ctrl-C during `secrets edit` removes the plaintext copy and leaves the repository as it was", async () => {
-  await withTempDir(async (dir) => {
-    const { root, tmp, env } = await setUp(dir);
-    const marker = join(dir, "editor");
-    const editor = await fakeTool(
-      join(dir, "bin"),
-      "editor",
-      `echo "$1" > "${marker}.path"; echo $$ > "${marker}.pid"; exec sleep 60`,
-    );
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", join(root, "tasks", "secrets.ts"), "edit", "system/demo/db.sops.yaml"],
-      cwd: root,
-      env: { ...env, EDITOR: editor },
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    let editorPid = 0;
-    try {
-      const plaintext = await waitFor(`${marker}.path`);
-      editorPid = Number(await waitFor(`${marker}.pid`));
-      assert.ok(plaintext.startsWith(`${tmp}/`), `sops's copy ${plaintext} is not in the private temp dir`);
-      assert.match(await Deno.readTextFile(plaintext), /REPLACE-ME/, "the editor sees plaintext");
-      assert.equal((await Deno.stat(plaintext)).mode! & 0o077, 0, "plaintext readable by others");
-      const ours = join(tmp, (await entries(tmp))[0]);
-      assert.equal((await Deno.stat(ours)).mode! & 0o777, 0o700);
+/** Whether a process still runs (a zombie counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(Deno.readTextFileSync(`/proc/${pid}/status`));
+  } catch {
+    return false;
+  }
+}
 
-      child.kill("SIGINT");
-      const status = await child.status;
-      assert.equal(status.code, 130);
-      await assert.rejects(Deno.stat(plaintext), Deno.errors.NotFound);
-      assert.deepEqual(await entries(tmp), []);
-      assert.equal(git(root, "status", "--porcelain"), "");
-    } finally {
-      kill(editorPid);
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // ended
-      }
-      await child.output().catch(() => {});
-    }
-  });
-});
+/** A wrapper around the real sops that records its pid in `marker`, waits `delay` seconds, then runs it. */
+async function sopsWrapper(dir: string, marker: string, delay = 0): Promise<string> {
+  const realSops = (await realToolsPath(["sops"])).split(":")[0];
+  const bin = join(dir, "wrapped");
+  await fakeTool(bin, "sops", `echo $$ > "${marker}"; ${delay ? `sleep ${delay}; ` : ""}exec "${realSops}/sops" "$@"`);
+  return bin;
+}
 
-Deno.test("`secrets decrypt` writes plaintext to standard output only; interrupted, it leaves nothing behind", async () => {
-  await withTempDir(async (dir) => {
-    const { root, tmp, env } = await setUp(dir);
-    const run = (extraEnv: Record<string, string> = {}) =>
-      new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", join(root, "tasks", "secrets.ts"), "decrypt", "system/demo/db.sops.yaml"],
+for (const signal of ["SIGINT", "SIGHUP", "SIGTERM"] as const) {
+  Deno.test(`${signal} during \`secrets edit\` stops sops and the editor and removes the plaintext copy`, async () => {
+    await withTempDir(async (dir) => {
+      const { root, tmp, env } = await setUp(dir);
+      const marker = join(dir, "editor");
+      const editor = await fakeTool(
+        join(dir, "bin"),
+        "editor",
+        `echo "$1" > "${marker}.path"; echo $$ > "${marker}.pid"; exec sleep 60`,
+      );
+      const wrapped = await sopsWrapper(dir, join(dir, "sops.pid"));
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", join(root, "tasks", "secrets.ts"), "edit", "system/demo/db.sops.yaml"],
         cwd: root,
-        env: { ...env, ...extraEnv },
+        env: { ...env, EDITOR: editor, PATH: `${wrapped}:${env.PATH}` },
         clearEnv: true,
+        stdin: "null",
         stdout: "piped",
         stderr: "piped",
-      });
-    const out = await run().output();
+      }).spawn();
+      const pids: number[] = [];
+      try {
+        const plaintext = await waitFor(`${marker}.path`);
+        pids.push(Number(await waitFor(`${marker}.pid`)), Number(await waitFor(join(dir, "sops.pid"))));
+        assert.ok(plaintext.startsWith(`${tmp}/`), `sops's copy ${plaintext} is not in the private temp dir`);
+        assert.match(await Deno.readTextFile(plaintext), /REPLACE-ME/, "the editor sees plaintext");
+        assert.equal((await Deno.stat(plaintext)).mode! & 0o077, 0, "plaintext readable by others");
+        const ours = join(tmp, (await entries(tmp))[0]);
+        assert.equal((await Deno.stat(ours)).mode! & 0o777, 0o700);
+
+        child.kill(signal);
+        const status = await child.status;
+        assert.equal(status.code, { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 }[signal]);
+        // Looked at right away: neither the editor nor sops outlives the task.
+        assert.deepEqual(pids.filter(alive), [], "editor or sops still running after the task ended");
+        await assert.rejects(Deno.stat(plaintext), Deno.errors.NotFound);
+        assert.deepEqual(await entries(tmp), []);
+        assert.equal(git(root, "status", "--porcelain"), "");
+      } finally {
+        pids.forEach(kill);
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // ended
+        }
+        await child.output().catch(() => {});
+      }
+    });
+  });
+}
+
+Deno.test("`secrets decrypt` writes plaintext to standard output only", async () => {
+  await withTempDir(async (dir) => {
+    const { root, tmp, env } = await setUp(dir);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(root, "tasks", "secrets.ts"), "decrypt", "system/demo/db.sops.yaml"],
+      cwd: root,
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
     assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
     assert.match(new TextDecoder().decode(out.stdout), /value: REPLACE-ME/);
     assert.deepEqual(await entries(tmp), []);
     assert.equal(git(root, "status", "--porcelain"), "");
+  });
+});
 
-    // A sops that hangs mid-way: interrupt the task while it waits.
-    const realSops = (await realToolsPath(["sops"])).split(":")[0];
+Deno.test("Ctrl-C during `secrets decrypt > out` stops sops, so nothing is written to out afterwards", async () => {
+  await withTempDir(async (dir) => {
+    const { root, env } = await setUp(dir);
+    // A sops that is slow to start: the task is interrupted while it waits.
     const marker = join(dir, "sops.pid");
-    const slow = join(dir, "slow");
-    await fakeTool(slow, "sops", `echo $$ > "${marker}"; sleep 60; exec "${realSops}/sops" "$@"`);
-    const child = run({ PATH: `${slow}:${env.PATH}` }).spawn();
+    const wrapped = await sopsWrapper(dir, marker, 2);
+    const outFile = join(dir, "out");
+    const child = new Deno.Command("bash", {
+      args: [
+        "-c",
+        `exec "$0" run -A tasks/secrets.ts decrypt system/demo/db.sops.yaml > "${outFile}"`,
+        Deno.execPath(),
+      ],
+      cwd: root,
+      env: { ...env, PATH: `${wrapped}:${env.PATH}` },
+      clearEnv: true,
+      stderr: "piped",
+    }).spawn();
     const pid = Number(await waitFor(marker));
     try {
       child.kill("SIGINT");
       const status = await child.status;
-      assert.ok(status.code === 130 || status.signal === "SIGINT", `ended with ${JSON.stringify(status)}`);
-      assert.deepEqual(await entries(tmp), []);
+      assert.equal(status.code, 130, `ended with ${JSON.stringify(status)}`);
+      assert.equal(alive(pid), false, "sops outlived the task: it would write the plaintext to out");
+      assert.equal(await Deno.readTextFile(outFile), "");
       assert.equal(git(root, "status", "--porcelain"), "");
     } finally {
       kill(pid);
@@ -187,5 +222,47 @@ Deno.test("the pre-commit hook refuses a staged plaintext Secret and lets a clea
     git(root, "add", "system/demo/README.md");
     const ok = await commit("docs");
     assert.equal(ok.code, 0, new TextDecoder().decode(ok.stderr));
+  });
+});
+
+Deno.test("a hangup during `talos genconfig` stops talhelper and leaves no staging directory with machine configs", async () => {
+  await withTempDir(async (dir) => {
+    const { root, env } = await setUp(dir);
+    await new Deno.Command("cp", { args: ["-R", `${join(REPO, "talos")}/.`, join(root, "talos")] }).output();
+    await Deno.remove(join(root, "talos", "clusterconfig"), { recursive: true }).catch(() => {});
+    await Deno.remove(join(root, "talos", "talsecret.sops.yaml")).catch(() => {});
+    const alice = await owner(dir, "alice", root);
+    await writeTalosBundle(alice.ctx);
+    // talhelper's real check runs; the real genconfig writes its configs, then waits, as on a slow machine.
+    const realTalhelper = (await realToolsPath(["talhelper"])).split(":")[0];
+    const marker = join(dir, "talhelper.pid");
+    const bin = join(dir, "slow");
+    await fakeTool(
+      bin,
+      "talhelper",
+      `case " $* " in *" --dry-run "*) ;; *" genconfig "*) "${realTalhelper}/talhelper" "$@"; echo $$ > "${marker}"; sleep 60;; esac
+exec "${realTalhelper}/talhelper" "$@"`,
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(root, "tasks", "talos.ts"), "genconfig"],
+      cwd: root,
+      env: { ...env, PATH: `${bin}:${env.PATH}` },
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const pid = Number(await waitFor(marker, 60));
+    try {
+      const staging = async () => (await entries(join(root, "talos"))).filter((n) => n.startsWith(".clusterconfig-"));
+      assert.equal((await staging()).length, 1, "talhelper writes into a staging directory");
+      child.kill("SIGHUP");
+      assert.equal((await child.status).code, 129);
+      assert.equal(alive(pid), false, "talhelper outlived the task");
+      assert.deepEqual(await staging(), [], "the staging directory with machine configs is left behind");
+      await assert.rejects(Deno.stat(join(root, "talos", "clusterconfig")), Deno.errors.NotFound);
+    } finally {
+      kill(pid);
+      await child.output().catch(() => {});
+    }
   });
 });

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { runCleanups } from "../lib/cleanup.ts";
 import { Runner } from "../lib/cmd.ts";
 import { loadConfig } from "../lib/config.ts";
 import { HomelabError, InputError } from "../lib/errors.ts";
@@ -307,5 +308,45 @@ Deno.test("upgrade refuses a node in maintenance mode and says to apply it first
       /node-1 \(192\.168\.1\.41\) is in maintenance mode: install it with `deno task talos apply` first/,
     );
     assert.ok(!(await t.calls()).some((c) => / upgrade --image /.test(c)));
+  });
+});
+
+Deno.test("talos upgrade says what it waits for and the last state seen while a node is slow", async () => {
+  await withTempDir(async (dir) => {
+    const t = await setUp(dir, {
+      "node-1": { mode: "installed" },
+      "node-2": { mode: "installed", upgrade: "never-back" },
+      "node-3": { mode: "installed" },
+    });
+    const said: string[] = [];
+    const cluster = new Cluster({ ...t.cluster.ctx, ui: consoleUi({ write: (l) => said.push(l) }) }, t.cluster.config);
+    await upgrade(cluster, INSTALLER, { timing: { pollMs: 20, deadlineMs: 400, reportEvery: 0.02 } }).catch(() => {});
+    const text = said.join("");
+    assert.match(text, /\[1\/3\] upgrading node-1 from v1\.13\.9 to v1\.14\.0 \(talosctl upgrade --wait: /);
+    assert.match(text, /waiting for node-2 to come back on v1\.14\.0, etcd healthy and Ready/);
+    assert.match(text, /still waiting for node-2 .*; last seen: version unknown, etcd not healthy, node not Ready\)/);
+  });
+});
+
+Deno.test("an interrupted talos upgrade says which nodes are done, under way and not started", async () => {
+  await withTempDir(async (dir) => {
+    const t = await setUp(dir, {
+      "node-1": { mode: "installed" },
+      "node-2": { mode: "installed", upgrade: "never-back" },
+      "node-3": { mode: "installed" },
+    });
+    const said: string[] = [];
+    const cluster = new Cluster({ ...t.cluster.ctx, ui: consoleUi({ write: (l) => said.push(l) }) }, t.cluster.config);
+    const running = upgrade(cluster, INSTALLER, { timing: { pollMs: 20, deadlineMs: 3_000 } }).catch((e) => e);
+    while (!(await t.calls()).some((c) => c.includes(IPS["node-2"]) && / upgrade --image /.test(c))) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // What the exit path runs on Ctrl-C or a hangup.
+    await runCleanups();
+    assert.match(
+      said.join(""),
+      /talos upgrade interrupted\. Done: node-1; under way: node-2; not started: node-3\. .*talos status/,
+    );
+    await running;
   });
 });

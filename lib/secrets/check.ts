@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { CommandError } from "../cmd.ts";
 import { listFiles, type SecretsContext, sopsOf, stagedFiles } from "./context.ts";
 import { AGE_SECRET_KEY, findKeys } from "./keys.ts";
+import { decryptError, NO_RULE_FIX } from "./lifecycle.ts";
 import { parseSopsFile, plaintextSecrets, plaintextValues } from "./sopsfile.ts";
 import { ENCRYPTED_FILE, PATHS, readSopsConfig, ruleFor, type SopsConfig } from "./sopsconfig.ts";
 
@@ -70,11 +71,13 @@ export function checkText(file: string, text: string, sopsConfig: SopsConfig | u
       return findings;
     }
     if (!parsed.meta) {
+      const covered = !sopsConfig || ruleFor(sopsConfig, file);
       findings.push({
         file,
         level: "error",
-        reason: "is named *.sops.* but is not encrypted (no sops metadata)",
-        fix: `run \`deno task secrets encrypt ${file}\``,
+        reason: "is named *.sops.* but is not encrypted (no sops metadata)" +
+          (covered ? "" : ", and no creation rule of .sops.yaml covers it"),
+        fix: covered ? `run \`deno task secrets encrypt ${file}\`` : NO_RULE_FIX,
       });
     } else {
       const plain = plaintextValues(parsed);
@@ -94,7 +97,7 @@ export function checkText(file: string, text: string, sopsConfig: SopsConfig | u
           file,
           level: "error",
           reason: "matches no creation rule in .sops.yaml, so its recipients cannot be kept current",
-          fix: "move it under system/, platform/, apps/ or root/, or add a rule for it to .sops.yaml",
+          fix: NO_RULE_FIX,
         });
       } else if (rule) {
         const want = [...rule.recipients].sort().join(",");
@@ -104,7 +107,8 @@ export function checkText(file: string, text: string, sopsConfig: SopsConfig | u
             file,
             level: "warning",
             reason: "is encrypted for other recipients than .sops.yaml names for it",
-            fix: "run `deno task secrets rotate`",
+            fix: "run `deno task secrets rotate` (with a key that opens it; if none of yours does, " +
+              "`deno task secrets init --adopt` re-creates it for you)",
           });
         }
       }
@@ -152,6 +156,16 @@ export async function checkSecrets(ctx: SecretsContext, options: CheckOptions = 
   } else {
     files = options.files ?? await listFiles(ctx);
     read = (f) => Deno.readTextFile(join(ctx.root, f));
+    for (const file of options.files ?? []) {
+      if (!await Deno.stat(join(ctx.root, file)).then(() => true, () => false)) {
+        findings.push({
+          file,
+          level: "error",
+          reason: "does not exist",
+          fix: "check the path (relative to the repository root, or to where you ran the task)",
+        });
+      }
+    }
   }
 
   const encrypted: { file: string; recipients: readonly string[] }[] = [];
@@ -178,7 +192,11 @@ export async function checkSecrets(ctx: SecretsContext, options: CheckOptions = 
   }));
 
   if (options.decrypt !== false && encrypted.length && !options.staged) {
-    findings.push(...await verifyDecryption(ctx, encrypted));
+    const verified = await verifyDecryption(ctx, encrypted);
+    // `rotate` cannot help with a file no key of ours opens: the unverifiable warning's advice replaces it.
+    const locked = new Set(verified.filter((f) => f.reason.startsWith("is unverifiable")).map((f) => f.file));
+    const rest = findings.filter((f) => !(locked.has(f.file) && f.fix.startsWith("run `deno task secrets rotate`")));
+    findings.splice(0, findings.length, ...rest, ...verified);
   }
   return findings.sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0));
 }
@@ -206,16 +224,13 @@ async function verifyDecryption(
     try {
       await sops.decrypt(file);
     } catch (err) {
-      const tail = err instanceof CommandError ? err.stderrTail : String(err);
-      const tampered = /MAC mismatch|message authentication failed|verify data integrity/i.test(tail);
+      if (!(err instanceof CommandError)) throw err;
+      const e = decryptError(file, err);
       findings.push({
         file,
         level: "error",
-        reason: tampered
-          ? "does not decrypt: its content was changed after it was encrypted (integrity check failed)"
-          : `does not decrypt: ${tail.split("\n").filter(Boolean).pop() ?? "sops failed"}`,
-        fix:
-          `restore it from git (\`git checkout -- ${file}\`), or re-create it with \`deno task secrets edit ${file}\``,
+        reason: e.message.slice(`${file}: `.length),
+        fix: e.hint ?? "",
       });
     }
   }

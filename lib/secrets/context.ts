@@ -5,21 +5,12 @@
  */
 
 import { join, relative } from "node:path";
-import { cmd, type Runner, type Secret } from "../cmd.ts";
-import type { Config } from "../config.ts";
-import type { Ui } from "../ui.ts";
+import { cmd } from "../cmd.ts";
+import type { RepoContext } from "../context.ts";
 import { Sops } from "./sops.ts";
 
-/** The repository, the machine, and how to run tools. */
-export interface SecretsContext {
-  /** The repository root the paths are relative to. */
-  readonly root: string;
-  readonly config: Config;
-  readonly runner: Runner;
-  /** The value of `SOPS_AGE_KEY`, when set (read by the task, kept secret). */
-  readonly ageKey?: Secret;
-  readonly ui: Ui;
-}
+/** The repository, the machine, and how to run tools (the context every repository task shares). */
+export type SecretsContext = RepoContext;
 
 /** A {@link Sops} for the context's repository. */
 export function sopsOf(ctx: SecretsContext): Sops {

@@ -17,8 +17,6 @@ export const AGE_KEY_PREFIX = "AGE-SECRET-KEY-";
  * file does not itself look like it holds a key to a plain text search.)
  */
 export const AGE_SECRET_KEY = new RegExp(`${AGE_KEY_PREFIX}1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}`);
-/** An age recipient (public key). */
-export const AGE_RECIPIENT = /^age1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}$/;
 
 /** One place sops reads age keys from, in sops's own order. */
 export interface KeySource {

@@ -6,6 +6,7 @@
  */
 
 import { isMap, isScalar, LineCounter, parseAllDocuments, parseDocument } from "yaml";
+import { InputError } from "../errors.ts";
 
 /** What a file's `sops:` metadata says. */
 export interface SopsMeta {
@@ -29,10 +30,20 @@ export function isCiphertext(value: unknown): boolean {
   return typeof value === "string" && ENC.test(value);
 }
 
-/** Parses a YAML (or JSON) file's text. Throws a SyntaxError-like error on invalid YAML. */
-export function parseSopsFile(text: string): SopsFile {
+/**
+ * Parses a YAML (or JSON) file's text. Invalid YAML is an {@link InputError} naming `file` (when
+ * given) and the line.
+ */
+export function parseSopsFile(text: string, file?: string): SopsFile {
   const doc = parseDocument(text, { uniqueKeys: false });
-  if (doc.errors.length) throw new Error(doc.errors[0].message);
+  if (doc.errors.length) {
+    const e = doc.errors[0];
+    throw new InputError(`is not valid YAML: ${e.message.split("\n")[0]}`, {
+      file,
+      line: e.linePos?.[0]?.line,
+      hint: file ? `restore it from git (\`git checkout -- ${file}\`), or fix the syntax` : undefined,
+    });
+  }
   const data = doc.toJS() as Record<string, unknown> | null;
   if (!data || typeof data !== "object" || Array.isArray(data)) return { tree: data };
   const { sops, ...tree } = data;

@@ -8,6 +8,7 @@
  */
 
 import { join } from "node:path";
+import { onExit } from "../cleanup.ts";
 import { type Arg, cmd, type Command, CommandError } from "../cmd.ts";
 import { HomelabError, InputError, UsageError } from "../errors.ts";
 import { duration } from "../ui.ts";
@@ -21,6 +22,8 @@ export type NodeState = "maintenance" | "installed" | "unreachable";
 export interface Timing {
   readonly pollMs: number;
   readonly deadlineMs: number;
+  /** Seconds between progress lines (default 30). */
+  readonly reportEvery?: number;
 }
 
 /** Waits as on a real cluster: every 5 s, for up to 10 minutes (a node upgrade: 15). */
@@ -125,19 +128,32 @@ export class Cluster {
     return /Server:[\s\S]*?Tag:\s+(v\S+)/.exec(r.stdout)?.[1];
   }
 
-  /** Retries `attempt` until it says done, or the deadline passes; shows progress meanwhile. */
-  async waitFor<T>(label: string, attempt: () => Promise<T | undefined>, timing: Timing = this.timing): Promise<T> {
+  /**
+   * Retries `attempt` until it says done, or the deadline passes; shows progress meanwhile, with
+   * `status()` (the last state seen) in each progress line.
+   */
+  async waitFor<T>(
+    label: string,
+    attempt: () => Promise<T | undefined>,
+    timing: Timing = this.timing,
+    status?: () => string,
+  ): Promise<T> {
     const start = Date.now();
-    return await this.ctx.ui.progress(label, async () => {
-      while (true) {
-        const result = await attempt();
-        if (result !== undefined) return result;
-        if (Date.now() - start >= timing.deadlineMs) {
-          throw new HomelabError(`gave up after ${duration(Date.now() - start)}: ${label}`);
+    return await this.ctx.ui.progress(
+      label,
+      async () => {
+        while (true) {
+          const result = await attempt();
+          if (result !== undefined) return result;
+          if (Date.now() - start >= timing.deadlineMs) {
+            throw new HomelabError(`gave up after ${duration(Date.now() - start)}: ${label}`);
+          }
+          await new Promise((r) => setTimeout(r, timing.pollMs));
         }
-        await new Promise((r) => setTimeout(r, timing.pollMs));
-      }
-    }, 30);
+      },
+      timing.reportEvery ?? 30,
+      status,
+    );
   }
 
   configFile(node: TalNode): string {
@@ -270,10 +286,39 @@ export async function upgrade(
   options: { node?: string; timing?: Timing } = {},
 ): Promise<Upgraded[]> {
   const nodes = cluster.select(options.node);
-  const wanted = cluster.config.talosVersion;
   const timing = options.timing ?? { ...cluster.timing, deadlineMs: Math.max(cluster.timing.deadlineMs, 15 * 60_000) };
   const done: Upgraded[] = [];
+  let current: TalNode | undefined;
+  // Interrupted (Ctrl-C, a closed terminal): say where the rolling upgrade stands.
+  let finished = false;
+  onExit(() => {
+    if (finished || cluster.ctx.runner.dryRun) return;
+    const upgraded = done.filter((d) => d.action !== "would upgrade").map((d) => d.node);
+    const rest = nodes.filter((n) => n !== current && !upgraded.includes(n.hostname)).map((n) => n.hostname);
+    cluster.ctx.ui.warn(
+      `talos upgrade interrupted. Done: ${upgraded.join(", ") || "none"}; ` +
+        `under way: ${current?.hostname ?? "none"}; not started: ${rest.join(", ") || "none"}. ` +
+        "Check the nodes with `deno task talos status`, then re-run `deno task talos upgrade` (done nodes are skipped)",
+    );
+  });
+  try {
+    return await upgradeNodes(cluster, installer, nodes, timing, done, (n) => current = n);
+  } finally {
+    finished = true;
+  }
+}
+
+async function upgradeNodes(
+  cluster: Cluster,
+  installer: string,
+  nodes: readonly TalNode[],
+  timing: Timing,
+  done: Upgraded[],
+  starting: (node: TalNode | undefined) => void,
+): Promise<Upgraded[]> {
+  const wanted = cluster.config.talosVersion;
   for (const [i, node] of nodes.entries()) {
+    starting(node);
     const from = await cluster.version(node);
     if (from === undefined) {
       const { state, detail } = await cluster.state(node);
@@ -295,9 +340,25 @@ export async function upgrade(
       done.push({ node: node.hostname, from, action: "current" });
       continue;
     }
-    await cluster.ctx.runner.run(
-      cluster.talosctl(node, ["upgrade", "--image", installer, "--wait", "--timeout", "15m"], { timeout: 20 * 60_000 }),
-    );
+    const upgradeCmd = cluster.talosctl(node, ["upgrade", "--image", installer, "--wait", "--timeout", "15m"], {
+      timeout: 20 * 60_000,
+    });
+    if (cluster.ctx.runner.dryRun) await cluster.ctx.runner.run(upgradeCmd);
+    else {
+      let last = "";
+      await cluster.waitFor(
+        `[${i + 1}/${nodes.length}] upgrading ${node.hostname} from ${from} to ${wanted} ` +
+          "(talosctl upgrade --wait: the node pulls the installer, reboots, comes back)",
+        async () => {
+          const r = await cluster.ctx.runner.run(upgradeCmd, { check: false });
+          if (r.code === 0) return true;
+          last = lastLine(r.stderr);
+          throw new CommandError({ tool: "talosctl", code: r.code, stderrTail: last, command: "talosctl upgrade" });
+        },
+        timing,
+        () => last || "talosctl has not answered yet",
+      );
+    }
     if (cluster.ctx.runner.dryRun) {
       done.push({ node: node.hostname, from, action: "would upgrade" });
       continue;
@@ -316,6 +377,7 @@ export async function upgrade(
           return version === wanted && etcd && ready ? true : undefined;
         },
         timing,
+        () => seen,
       );
     } catch {
       const untouched = nodes.slice(i + 1).map((n) => n.hostname);
@@ -332,6 +394,7 @@ export async function upgrade(
     }
     done.push({ node: node.hostname, from, action: "upgraded" });
   }
+  starting(undefined);
   return done;
 }
 

@@ -5,24 +5,29 @@
  * @module
  */
 
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { onExit } from "../cleanup.ts";
 import { cmd } from "../cmd.ts";
 import { HomelabError, InputError } from "../errors.ts";
-import type { SecretsContext } from "../secrets/context.ts";
+import type { RepoContext } from "../context.ts";
 import { sopsOf } from "../secrets/context.ts";
-import { requireKeyFor, writeTalosBundle } from "../secrets/lifecycle.ts";
+import { requireKeyFor } from "../secrets/lifecycle.ts";
+import { writeTalosBundle } from "./bundle.ts";
 import { canonicalYaml, installerImage, isoUrl, parseSchematic, type Schematic, schematicId } from "./schematic.ts";
 import { checkTalconfig, parseEnv, type Problem, problemsError, type Talconfig, TALOS_PATHS } from "./talconfig.ts";
 
-/** The repository and how to run tools: the same context the secrets tasks use. */
-export type TalosContext = SecretsContext;
+/** The repository and how to run tools: the context every repository task shares. */
+export type TalosContext = RepoContext;
 
+/** Reads `file`: relative to the repository root, or an absolute path (a file the user named). */
 async function readRepoFile(ctx: TalosContext, file: string, hint: string): Promise<string> {
   try {
-    return await Deno.readTextFile(join(ctx.root, file));
+    return await Deno.readTextFile(isAbsolute(file) ? file : join(ctx.root, file));
   } catch {
-    throw new InputError("is missing", { file, hint });
+    throw new InputError(isAbsolute(file) ? "does not exist" : "is missing", {
+      file,
+      hint: isAbsolute(file) ? "check the path" : hint,
+    });
   }
 }
 

@@ -160,11 +160,11 @@ export async function schematicId(schematic: Schematic): Promise<string> {
 export const FACTORY = "factory.talos.dev";
 
 /** The installer image for a schematic (`metal-installer-secureboot/<id>:<version>` for Secure Boot). */
-export function installerImage(id: string, talosVersion: string, secureboot: boolean, mode = "metal"): string {
-  return `${FACTORY}/${mode}-installer${secureboot ? "-secureboot" : ""}/${id}:${talosVersion}`;
+export function installerImage(id: string, talosVersion: string, secureboot: boolean): string {
+  return `${FACTORY}/metal-installer${secureboot ? "-secureboot" : ""}/${id}:${talosVersion}`;
 }
 
-/** The ISO to boot a new node from. */
-export function isoUrl(id: string, talosVersion: string, secureboot: boolean, arch = "amd64"): string {
-  return `https://${FACTORY}/image/${id}/${talosVersion}/metal-${arch}${secureboot ? "-secureboot" : ""}.iso`;
+/** The ISO to boot a new node (amd64, like the three HP ProDesks) from. */
+export function isoUrl(id: string, talosVersion: string, secureboot: boolean): string {
+  return `https://${FACTORY}/image/${id}/${talosVersion}/metal-amd64${secureboot ? "-secureboot" : ""}.iso`;
 }

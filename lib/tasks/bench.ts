@@ -4,8 +4,11 @@
  */
 
 import { join } from "node:path";
+import { cmd, Runner } from "../cmd.ts";
 import type { Config } from "../config.ts";
+import { HomelabError } from "../errors.ts";
 import { envrcScript } from "../envrc.ts";
+import { consoleUi } from "../ui.ts";
 
 /** Median, 90th percentile and minimum of a set of durations (ms). */
 export function summarize(ms: readonly number[]): { median: number; p90: number; min: number } {
@@ -14,20 +17,31 @@ export function summarize(ms: readonly number[]): { median: number; p90: number;
   return { median: at(0.5), p90: at(0.9), min: sorted[0] };
 }
 
+/** Runs `exe args` `runs` times through the command model and returns each run's wall time (ms). */
 async function timeCommand(
+  config: Config,
   runs: number,
   exe: string,
   args: string[],
   options: { cwd: string; env?: Record<string, string> },
 ): Promise<number[]> {
+  const runner = new Runner({ env: options.env ?? config.env });
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
     const start = performance.now();
-    const out = await new Deno.Command(exe, { args, ...options, stdout: "null", stderr: "piped" }).output();
+    const r = await runner.run(cmd(exe, args, { cwd: options.cwd, readOnly: true, timeout: 60_000 }), { check: false });
     times.push(performance.now() - start);
-    if (!out.success) throw new Error(`${exe} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+    if (r.code !== 0) throw new HomelabError(`${exe} ${args.join(" ")} failed: ${r.stderr.trim()}`);
   }
   return times;
+}
+
+/** How `deno task doctor --help` compares with an empty task: the start-up ratio and its goal. */
+export const STARTUP_GOAL = 1.25;
+
+/** The start-up ratio of a task against the empty task, from their medians. */
+export function startupRatio(taskMs: number, emptyMs: number): number {
+  return taskMs / emptyMs;
 }
 
 /** One benchmark: what it measures, its goal, and how to run it once. */
@@ -47,7 +61,7 @@ export async function benchCommand(
 ): Promise<number> {
   if (options.renderApps !== 0) {
     const { renderBench } = await import("../render/bench.ts");
-    const quiet = { info: () => {}, warn: () => {}, progress: <T>(_l: string, fn: () => Promise<T>) => fn() };
+    const quiet = consoleUi({ write: () => {} });
     const n = options.renderApps ?? 20;
     console.log(`render benchmark: ${n} synthetic apps, one chart each from a chart repository on 127.0.0.1`);
     for (const f of await renderBench(config, n, quiet)) {
@@ -59,39 +73,49 @@ export async function benchCommand(
   const cwd = config.repoRoot;
   const logDir = await Deno.makeTempDir({ prefix: "homelab-bench-" });
   const stubEnv = { ...config.env, STUB_LOG: join(logDir, "log") };
+  const empty = join(logDir, "empty.ts");
+  await Deno.writeTextFile(empty, "");
   const benches: Bench[] = [
     {
       name: ".envrc load without Nix (bash, direnv stdlib stubbed)",
       goal: "< 30 ms",
       runs: runs ?? 50,
-      measure: (n) => timeCommand(n, "bash", ["-c", envrcScript()], { cwd, env: stubEnv }),
+      measure: (n) => timeCommand(config, n, "bash", ["-c", envrcScript()], { cwd, env: stubEnv }),
     },
     {
       name: "bash start-up alone (the floor of the line above)",
       runs: runs ?? 50,
-      measure: (n) => timeCommand(n, "bash", ["-c", "true"], { cwd }),
+      measure: (n) => timeCommand(config, n, "bash", ["-c", "true"], { cwd }),
+    },
+    {
+      name: "an empty task (deno task running an empty program)",
+      runs: runs ?? 10,
+      measure: (n) => timeCommand(config, n, deno, ["task", "-q", "--eval", `deno run -A ${empty}`], { cwd }),
     },
     {
       name: "deno task doctor --help",
+      goal: `< ${STARTUP_GOAL}× the empty task`,
       runs: runs ?? 10,
-      measure: (n) => timeCommand(n, deno, ["task", "-q", "doctor", "--help"], { cwd }),
+      measure: (n) => timeCommand(config, n, deno, ["task", "-q", "doctor", "--help"], { cwd }),
     },
     {
       name: "deno task secrets check --no-decrypt (whole repository)",
       goal: "< 300 ms",
       runs: runs ?? 10,
-      measure: (n) => timeCommand(n, deno, ["task", "-q", "secrets", "check", "--no-decrypt"], { cwd }),
+      measure: (n) => timeCommand(config, n, deno, ["task", "-q", "secrets", "check", "--no-decrypt"], { cwd }),
     },
     {
       name: "deno task tools (all present: the no-op re-run)",
       runs: runs ?? 5,
-      measure: (n) => timeCommand(n, deno, ["task", "-q", "tools"], { cwd }),
+      measure: (n) => timeCommand(config, n, deno, ["task", "-q", "tools"], { cwd }),
     },
   ];
   console.log("benchmark".padEnd(58) + "runs  median     p90     min  goal");
+  const medians = new Map<string, number>();
   try {
     for (const b of benches) {
       const s = summarize(await b.measure(b.runs));
+      medians.set(b.name, s.median);
       const f = (ms: number) => `${ms.toFixed(1)}`.padStart(7);
       console.log(
         `${b.name.padEnd(58)}${String(b.runs).padStart(4)} ${f(s.median)} ${f(s.p90)} ${f(s.min)}  ${b.goal ?? ""}`,
@@ -101,5 +125,9 @@ export async function benchCommand(
     await Deno.remove(logDir, { recursive: true });
   }
   console.log("(milliseconds)");
+  const ratio = startupRatio(medians.get("deno task doctor --help")!, medians.get(benches[2].name)!);
+  console.log(
+    `start-up ratio: deno task doctor --help / empty task = ${ratio.toFixed(2)}× (goal ≤ ${STARTUP_GOAL}×)`,
+  );
   return 0;
 }

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { render, Runner } from "../cmd.ts";
 import type { Config } from "../config.ts";
-import { UsageError } from "../errors.ts";
+import { HomelabError, UsageError } from "../errors.ts";
 import { buildCommands, installTools, type Plan, planTools } from "../install.ts";
 import { Toolbox } from "../toolbox.ts";
 import { TOOLS, type ToolSpec } from "../tools.ts";
@@ -96,10 +96,20 @@ export async function toolsCommand(
   ui.info(
     built.length
       ? `tools: built ${built.map((o) => o.name).join(", ")} in ${duration(Date.now() - start)}`
+      : missing.length
+      ? "tools: nothing that can be built here is missing"
       : "tools: nothing to build",
   );
   for (const plan of missing) {
     ui.warn(`${plan.spec.name} ${plan.spec.version} is not installed and ${describe(plan)}`);
+  }
+  // A tool asked for by name that cannot be built is a failure; in the default run it is a warning.
+  const asked = missing.filter((p) => options.names?.includes(p.spec.name));
+  if (asked.length) {
+    throw new HomelabError(
+      `${asked.map((p) => p.spec.name).join(", ")} cannot be built by \`deno task tools\`, and is not installed`,
+      { hint: asked.map((p) => p.spec.build.kind === "unavailable" ? p.spec.build.why : "").join("; ") },
+    );
   }
   return 0;
 }

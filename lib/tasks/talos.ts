@@ -1,11 +1,11 @@
 /**
- * What the `talos` subcommands print.
+ * The `talos` task: each subcommand's result turned into output and an exit code.
  * @module
  */
 
 import { HomelabError } from "../errors.ts";
-import { apply, bootstrap, Cluster, kubeconfig, status, upgrade, upgradeKubernetes } from "./cluster.ts";
-import { genconfig, gensecret, loadTalconfig, schematicReport, type TalosContext } from "./config.ts";
+import { apply, bootstrap, Cluster, kubeconfig, status, upgrade, upgradeKubernetes } from "../talos/cluster.ts";
+import { genconfig, gensecret, loadTalconfig, schematicReport, type TalosContext } from "../talos/config.ts";
 
 async function cluster(ctx: TalosContext): Promise<Cluster> {
   return new Cluster(ctx, await loadTalconfig(ctx));

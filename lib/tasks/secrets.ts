@@ -1,14 +1,41 @@
 /**
- * What the `secrets` subcommands print.
+ * The `secrets` task: each subcommand's result turned into output and an exit code.
  * @module
  */
 
-import { type CheckOptions, checkSecrets, formatFindings } from "./check.ts";
-import type { SecretsContext } from "./context.ts";
-import { init, rotate } from "./lifecycle.ts";
+import { type CheckOptions, checkSecrets, formatFindings } from "../secrets/check.ts";
+import type { SecretsContext } from "../secrets/context.ts";
+import { UsageError } from "../errors.ts";
+import { init, rotate } from "../secrets/lifecycle.ts";
+import { PATHS } from "../secrets/sopsconfig.ts";
 
-/** `secrets init`; returns the exit code. */
-export async function initCommand(ctx: SecretsContext, options: { adopt?: boolean }): Promise<number> {
+/** What replacing each re-created file means for a cluster that runs on the old one. */
+const REPLACING: Record<string, string> = {
+  [PATHS.talosBundle]:
+    "a new Talos secret bundle means new cluster CAs: nodes installed with the old bundle no longer " +
+    "accept configs generated from this repository (only right before a new cluster, or after `talos reset`)",
+  [PATHS.argocdKey]: "a new Argo CD key: an Argo CD already running keeps the old key and cannot decrypt the " +
+    "re-encrypted secrets until bootstrap installs the new one",
+};
+
+/** `secrets init`; returns the exit code. With `adopt`, asks before replacing what a running cluster uses. */
+export async function initCommand(
+  ctx: SecretsContext,
+  options: { adopt?: boolean; yes?: boolean },
+): Promise<number> {
+  if (options.adopt && !options.yes) {
+    const { locked } = await init(ctx, {});
+    const replaced = locked.filter((f) => REPLACING[f.file]);
+    if (replaced.length) {
+      for (const f of replaced) ctx.ui.warn(`${f.file}: ${REPLACING[f.file]}`);
+      if (!(await ctx.ui.confirm?.("Replace them (and re-create the other files listed for your keys)?") ?? false)) {
+        throw new UsageError(
+          `--adopt would replace ${replaced.map((f) => f.file).join(" and ")}; they were left as they are`,
+          "if no cluster runs on them (a new owner's first clone), run `deno task secrets init --adopt --yes`",
+        );
+      }
+    }
+  }
   const r = await init(ctx, options);
   const say = ctx.ui.info;
   if (r.createdKey) say(`created your personal age key in ${r.createdKey} (0600): back it up somewhere safe`);
@@ -32,6 +59,9 @@ export async function initCommand(ctx: SecretsContext, options: { adopt?: boolea
     say("If they are yours, make the key available (SOPS_AGE_KEY_FILE or the default path) and run init again;");
     say("to take this repository over with your own keys, run `deno task secrets init --adopt`.");
     return 1;
+  }
+  if (r.adopted.length) {
+    say(`commit the re-created files: git add .sops.yaml ${r.adopted.map((a) => a.file).join(" ")} && git commit`);
   }
   if (!r.changed) say("secrets: nothing to do, everything is set up");
   return 0;

@@ -7,8 +7,8 @@
 
 import type { Config } from "../config.ts";
 import type { Ui } from "../ui.ts";
-import { jsonReport, textReport } from "./report.ts";
-import { type CheckOptions, runCheck } from "./run.ts";
+import { jsonReport, textReport } from "../check/report.ts";
+import { type CheckOptions, runCheck } from "../check/run.ts";
 
 /** Runs the check and prints the report; returns the exit code. */
 export async function checkCommand(

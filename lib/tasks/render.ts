@@ -11,10 +11,10 @@ import type { Config } from "../config.ts";
 import { HomelabError, UsageError } from "../errors.ts";
 import { Toolbox } from "../toolbox.ts";
 import type { Ui } from "../ui.ts";
-import { ChartCache } from "./charts.ts";
-import { diffRenderings, formatMarkdown, formatText } from "./diff.ts";
-import type { Env, KubeObject, Rendering } from "./model.ts";
-import { render, type RenderOptions } from "./pipeline.ts";
+import { ChartCache } from "../render/charts.ts";
+import { diffRenderings, formatMarkdown, formatText } from "../render/diff.ts";
+import type { Env, KubeObject, Rendering } from "../render/model.ts";
+import { render, type RenderOptions } from "../render/pipeline.ts";
 
 /** Multi-document YAML of objects. */
 export function toYaml(objects: readonly KubeObject[]): string {
