@@ -43,6 +43,10 @@
               pkgs.kubeconform
               pkgs.kind
               pkgs.kubectl
+              # The local control plane of `check --server` and the tests.
+              pkgs.kubernetes
+              pkgs.etcd
+              pkgs.kwok
               pkgs.jq
             ];
           };

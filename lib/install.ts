@@ -14,7 +14,7 @@ import { cmd, type Command, type Runner } from "./cmd.ts";
 import type { Config } from "./config.ts";
 import { HomelabError } from "./errors.ts";
 import { cacheBinDir, cacheDirOf, type Probe, type Toolbox } from "./toolbox.ts";
-import { binariesOf, type ModuleBuild, type ToolSpec } from "./tools.ts";
+import { binariesOf, type ModuleBuild, type RepoModuleBuild, type ToolSpec } from "./tools.ts";
 import type { Ui } from "./ui.ts";
 
 /** What `deno task tools` decided for one tool. */
@@ -44,19 +44,21 @@ export function buildCommands(spec: ToolSpec, work: string, outDir: string, env:
     GOWORK: "off",
     // A module that needs a newer Go than the one installed fetches it through the module proxy.
     GOTOOLCHAIN: "auto",
-    GOFLAGS: [env.GOFLAGS, "-mod=mod"].filter(Boolean).join(" "),
+    // A committed module's go.sum is the pin: never let the build change it.
+    GOFLAGS: [env.GOFLAGS, build.kind === "repo-module" ? "-mod=readonly" : "-mod=mod"].filter(Boolean).join(" "),
   };
-  return build.packages.map((p) =>
-    cmd("go", [
-      "build",
-      "-trimpath",
-      ...(build.tags?.length ? ["-tags", build.tags.join(",")] : []),
-      ...(build.ldflags?.length ? ["-ldflags", build.ldflags.join(" ")] : []),
-      "-o",
-      join(outDir, p.binary),
-      p.pkg,
-    ], { cwd: src, env: goEnv, timeout: 45 * 60_000 })
-  );
+  const flags = [
+    "build",
+    "-trimpath",
+    ...(build.tags?.length ? ["-tags", build.tags.join(",")] : []),
+    ...(build.ldflags?.length ? ["-ldflags", build.ldflags.join(" ")] : []),
+  ];
+  const options = { cwd: src, env: goEnv, timeout: 45 * 60_000 };
+  if (build.kind === "repo-module" && build.packages.length > 1) {
+    // One `go build` of several main packages into a directory: they share one compilation.
+    return [cmd("go", [...flags, "-o", `${outDir}/`, ...build.packages.map((p) => p.pkg)], options)];
+  }
+  return build.packages.map((p) => cmd("go", [...flags, "-o", join(outDir, p.binary), p.pkg], options));
 }
 
 /** The `go.mod` of the generated module a {@link ModuleBuild} builds in. */
@@ -65,10 +67,25 @@ export function wrapperGoMod(spec: ToolSpec, build: ModuleBuild): string {
   return `module homelab.invalid/tools/${spec.name}\n\ngo 1.26\n\nrequire ${path} ${version}\n`;
 }
 
-async function prepareModule(spec: ToolSpec, build: ModuleBuild, src: string): Promise<void> {
+async function prepareModule(
+  config: Config,
+  spec: ToolSpec,
+  build: ModuleBuild | RepoModuleBuild,
+  src: string,
+): Promise<void> {
   await Deno.mkdir(src, { recursive: true });
-  await Deno.writeTextFile(join(src, "go.mod"), wrapperGoMod(spec, build));
-  if (build.main) await Deno.writeTextFile(join(src, "main.go"), build.main);
+  if (build.kind === "module") {
+    await Deno.writeTextFile(join(src, "go.mod"), wrapperGoMod(spec, build));
+    if (build.main) await Deno.writeTextFile(join(src, "main.go"), build.main);
+    return;
+  }
+  // A copy, so the build never writes into the checkout.
+  const from = join(config.repoRoot, build.dir);
+  for await (const e of Deno.readDir(from)) {
+    if (e.isFile && (e.name === "go.mod" || e.name === "go.sum" || e.name.endsWith(".go"))) {
+      await Deno.copyFile(join(from, e.name), join(src, e.name));
+    }
+  }
 }
 
 /** Builds one tool into the cache and links its binaries from `<toolsDir>/bin`. */
@@ -88,8 +105,19 @@ export async function buildTool(
   try {
     const src = join(work, "src");
     const out = join(work, "out");
-    await prepareModule(spec, build, src);
-    for (const c of buildCommands(spec, work, out, { ...config.env })) await runner.run(c);
+    await prepareModule(config, spec, build, src);
+    const commands = buildCommands(spec, work, out, { ...config.env });
+    for (const c of commands) await runner.run(c);
+    if (build.kind === "repo-module" && build.data) {
+      const dir = await runner.output(
+        cmd("go", ["list", "-m", "-f", "{{.Dir}}", build.data.module], {
+          cwd: commands[0].cwd,
+          env: commands[0].env,
+          readOnly: true,
+        }),
+      );
+      await copyTree(join(dir, build.data.from), join(out, build.data.to));
+    }
 
     await Deno.remove(final, { recursive: true }).catch(() => {});
     await Deno.rename(out, final);
@@ -110,6 +138,15 @@ export async function buildTool(
     }
   } finally {
     await removeWork();
+  }
+}
+
+/** Copies a directory tree (from the read-only module cache) as plain, writable files. */
+async function copyTree(from: string, to: string): Promise<void> {
+  await Deno.mkdir(to, { recursive: true });
+  for await (const e of Deno.readDir(from)) {
+    if (e.isDirectory) await copyTree(join(from, e.name), join(to, e.name));
+    else if (e.isFile) await Deno.writeFile(join(to, e.name), await Deno.readFile(join(from, e.name)));
   }
 }
 

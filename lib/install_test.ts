@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CommandError, Runner } from "./cmd.ts";
 import { HomelabError } from "./errors.ts";
-import { buildTool, planTools, wrapperGoMod } from "./install.ts";
+import { buildCommands, buildTool, planTools, wrapperGoMod } from "./install.ts";
 import { toolsCommand } from "./tasks/tools.ts";
 import { cacheBinDir, cacheDirOf, Toolbox } from "./toolbox.ts";
 import { type ModuleBuild, toolSpec } from "./tools.ts";
@@ -23,13 +23,24 @@ async function fakeGo(bin: string, log: string): Promise<void> {
     `echo "go $*" >> "${log}"
 [ -f go.mod ] && sed 's/^/  go.mod: /' go.mod >> "${log}"
 if [ -n "$FAKE_GO_FAIL" ]; then echo "go: module lookup disabled" >&2; exit 1; fi
+if [ "$1" = list ]; then echo "$FAKE_MODULE_DIR"; exit 0; fi
+pkgs=()
 while [ $# -gt 0 ]; do
-  if [ "$1" = -o ]; then out=$2; fi
+  case "$1" in
+    -o) out=$2; shift ;;
+    -tags|-ldflags) shift ;;
+    -*) ;;
+    *) pkgs+=("$1") ;;
+  esac
   shift
 done
-mkdir -p "$(dirname "$out")"
-printf '#!/usr/bin/env bash\\necho "$FAKE_VERSION_OUTPUT"\\n' > "$out"
-chmod +x "$out"`,
+# -o DIR/ builds every package into DIR, each named after its last path element.
+case "$out" in */) outs=(); for p in "\${pkgs[@]:1}"; do outs+=("$out\${p##*/}"); done ;; *) outs=("$out") ;; esac
+for o in "\${outs[@]}"; do
+  mkdir -p "$(dirname "$o")"
+  printf '#!/usr/bin/env bash\\necho "$FAKE_VERSION_OUTPUT"\\n' > "$o"
+  chmod +x "$o"
+done`,
   );
 }
 
@@ -143,4 +154,53 @@ Deno.test("the generated module requires exactly the pinned module version", () 
   );
   const kubectl = toolSpec("kubectl")!;
   assert.match(wrapperGoMod(kubectl, kubectl.build as ModuleBuild), /require k8s\.io\/kubectl v0\.\d+\.\d+\n/);
+});
+
+Deno.test("a committed module is copied, built by one go build with -mod=readonly, and its data copied", async () => {
+  await withTempDir(async (dir) => {
+    const kube = toolSpec("kube-apiserver")!;
+    const { config, toolbox, runner, log } = await setup(dir, { FAKE_VERSION_OUTPUT: `Kubernetes v${kube.version}` });
+    await buildTool(config, runner, toolbox, kube);
+    const calls = await Deno.readTextFile(log);
+    const builds = calls.match(/^go build .*$/gm) ?? [];
+    assert.equal(builds.length, 1, calls);
+    assert.match(builds[0], /-tags selinux,notest,grpcnotrace/);
+    assert.match(
+      builds[0],
+      /k8s\.io\/kubernetes\/cmd\/kube-apiserver k8s\.io\/kubernetes\/cmd\/kube-controller-manager/,
+    );
+    assert.match(builds[0], /buildDate=1970-01-01T00:00:00Z/);
+    // The generated module is a copy of the committed one, not a made-up go.mod.
+    assert.match(calls, /go\.mod: module homelab\.invalid\/tools\/kubernetes/);
+    for (const b of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]) {
+      assert.equal(await Deno.readLink(join(cacheBinDir(config), b)), `../kube-apiserver/${kube.version}/${b}`);
+    }
+  });
+});
+
+Deno.test("a repo-module build refuses to change the committed go.sum", () => {
+  const kube = toolSpec("kube-apiserver")!;
+  const [c] = buildCommands(kube, "/w", "/w/out", {});
+  assert.match(String(c.env?.GOFLAGS), /-mod=readonly/);
+  const [s] = buildCommands(sops, "/w", "/w/out", {});
+  assert.match(String(s.env?.GOFLAGS), /-mod=mod/);
+});
+
+Deno.test("data files a tool needs are copied from its module beside the binary", async () => {
+  await withTempDir(async (dir) => {
+    const kwok = toolSpec("kwok")!;
+    const moduleDir = join(dir, "modcache", "kwok");
+    await Deno.mkdir(join(moduleDir, "kustomize/stage/pod/fast"), { recursive: true });
+    await Deno.writeTextFile(join(moduleDir, "kustomize/stage/pod/fast/pod-ready.yaml"), "kind: Stage\n");
+    // The module cache is read-only; the copy must still be removable later.
+    await Deno.chmod(join(moduleDir, "kustomize/stage/pod/fast/pod-ready.yaml"), 0o444);
+    const { config, toolbox, runner } = await setup(dir, {
+      FAKE_VERSION_OUTPUT: `kwok version v${kwok.version}`,
+      FAKE_MODULE_DIR: moduleDir,
+    });
+    await buildTool(config, runner, toolbox, kwok);
+    const copied = join(cacheDirOf(config, kwok), "stages/pod/fast/pod-ready.yaml");
+    assert.equal(await Deno.readTextFile(copied), "kind: Stage\n");
+    await Deno.remove(cacheDirOf(config, kwok), { recursive: true });
+  });
 });

@@ -9,7 +9,7 @@
  */
 
 /** What a tool is needed for; `doctor` checks each purpose separately. */
-export type Purpose = "offline" | "bootstrap" | "dev";
+export type Purpose = "offline" | "bootstrap" | "dev" | "server";
 
 /** One Go package to build and the executable it becomes. */
 export interface GoPackage {
@@ -39,7 +39,25 @@ export interface Unavailable {
   readonly why: string;
 }
 
-export type Build = ModuleBuild | Unavailable;
+/**
+ * Build a Go module committed to this repository (`tools/go/NAME`: go.mod, go.sum, `tool`
+ * directives or a main.go). Used where a generated module cannot work: the upstream module
+ * replaces its own dependencies (k8s.io/kubernetes, etcd), or the program is ours (Pod Security).
+ * Its go.sum pins every dependency, so the build runs with `-mod=readonly`.
+ */
+export interface RepoModuleBuild {
+  readonly kind: "repo-module";
+  /** The module's directory, relative to the repository root. */
+  readonly dir: string;
+  /** Built by one `go build` (the packages share their compilation); each binary is named after its package. */
+  readonly packages: readonly GoPackage[];
+  readonly ldflags?: readonly string[];
+  readonly tags?: readonly string[];
+  /** Data files that ship inside a dependency module, copied beside the binaries. */
+  readonly data?: { readonly module: string; readonly from: string; readonly to: string };
+}
+
+export type Build = ModuleBuild | RepoModuleBuild | Unavailable;
 
 /** One external tool. */
 export interface ToolSpec {
@@ -90,6 +108,9 @@ function kubeVersionFlags(version: string): string[] {
     `-X ${pkg}.gitVersion=v${version}`,
     `-X ${pkg}.gitMajor=${major}`,
     `-X ${pkg}.gitMinor=${minor}`,
+    // Fixed, so a rebuild from the same sources links the same binary (and hits Go's cache).
+    `-X ${pkg}.buildDate=1970-01-01T00:00:00Z`,
+    `-X ${pkg}.gitTreeState=clean`,
   ]);
 }
 
@@ -105,7 +126,15 @@ const V = {
   kubeconform: "0.8.0",
   kind: "0.33.0",
   kubectl: "1.37.2",
+  /** The local control plane: the Kubernetes of talos/talconfig.yaml (a test keeps them equal). */
+  kubernetes: "1.37.2",
+  /** The etcd that Kubernetes release pins (its build/dependencies.yaml and go.mod). */
+  etcd: "3.7.0",
+  kwok: "0.8.0",
 } as const;
+
+/** The pinned versions, by tool (for tests that compare them with other pins). */
+export const PINS: Readonly<Record<keyof typeof V, string>> = V;
 
 /** Every external tool, in the order `deno task tools` builds them. */
 export const TOOLS: readonly ToolSpec[] = [
@@ -278,6 +307,58 @@ export const TOOLS: readonly ToolSpec[] = [
     },
     nix: "kubectl",
     neededFor: ["bootstrap", "dev"],
+  },
+  {
+    name: "kube-apiserver",
+    version: V.kubernetes,
+    role: "the local control plane's API server (`check --server`, tests)",
+    versionArgs: ["--version"],
+    versionPattern: /^Kubernetes v(\d+\.\d+\.\d+)/m,
+    extraBinaries: ["kube-controller-manager", "kube-scheduler"],
+    build: {
+      kind: "repo-module",
+      dir: "tools/go/kubernetes",
+      packages: ["kube-apiserver", "kube-controller-manager", "kube-scheduler"].map((b) => ({
+        pkg: `k8s.io/kubernetes/cmd/${b}`,
+        binary: b,
+      })),
+      tags: ["selinux", "notest", "grpcnotrace"],
+      ldflags: ["-s", "-w", ...kubeVersionFlags(V.kubernetes)],
+    },
+    nix: "kubernetes",
+    neededFor: ["server"],
+  },
+  {
+    name: "etcd",
+    version: V.etcd,
+    role: "the local control plane's store",
+    versionArgs: ["--version"],
+    versionPattern: /^etcd Version: (\d+\.\d+\.\d+)/m,
+    build: {
+      kind: "repo-module",
+      dir: "tools/go/etcd",
+      packages: [{ pkg: "go.etcd.io/etcd/server/v3", binary: "etcd" }],
+      ldflags: ["-s", "-w"],
+    },
+    nix: "etcd",
+    neededFor: ["server"],
+  },
+  {
+    name: "kwok",
+    version: V.kwok,
+    role: "simulated nodes for the local control plane: pods run and become Ready",
+    versionArgs: ["--version"],
+    versionPattern: /(\d+\.\d+\.\d+)/,
+    build: {
+      kind: "repo-module",
+      dir: "tools/go/kwok",
+      packages: [{ pkg: "sigs.k8s.io/kwok/cmd/kwok", binary: "kwok" }],
+      ldflags: ["-s", "-w"],
+      // kwok does nothing without Stage definitions; these are the ones its module ships.
+      data: { module: "sigs.k8s.io/kwok", from: "kustomize/stage", to: "stages" },
+    },
+    nix: "kwok",
+    neededFor: ["server"],
   },
 ];
 

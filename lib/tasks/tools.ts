@@ -56,8 +56,12 @@ export async function toolsCommand(
   const specs = selectTools(options.names);
   if (options.list) {
     for (const s of specs) {
-      const how = s.build.kind === "module" ? `go: ${s.build.module}` : "not buildable here";
-      console.log(`${s.name.padEnd(12)} ${s.version.padEnd(8)} ${how}`);
+      const how = s.build.kind === "module"
+        ? `go: ${s.build.module}`
+        : s.build.kind === "repo-module"
+        ? `go: module ${s.build.dir}`
+        : "not buildable here";
+      console.log(`${s.name.padEnd(14)} ${s.version.padEnd(8)} ${how}`);
     }
     return 0;
   }

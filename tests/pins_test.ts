@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { PINS } from "../lib/tools.ts";
+import { REPO } from "./helpers.ts";
+
+const goMod = (name: string) => Deno.readTextFile(join(REPO, "tools/go", name, "go.mod"));
+/** The version a go.mod requires of `module` (direct or indirect). */
+function required(mod: string, module: string): string | undefined {
+  const m = new RegExp(`^\\s*(?:require\\s+)?${module.replaceAll(".", "\\.")} (v\\S+)`, "m").exec(mod);
+  return m?.[1];
+}
+
+Deno.test("the local control plane runs the Kubernetes of talos/talconfig.yaml", async () => {
+  const talconfig = await Deno.readTextFile(join(REPO, "talos/talconfig.yaml"));
+  const k8s = /^kubernetesVersion: v(\S+)$/m.exec(talconfig)?.[1];
+  assert.equal(PINS.kubernetes, k8s, "lib/tools.ts kubernetes ≠ talconfig kubernetesVersion");
+  assert.equal(PINS.kubectl, k8s, "kubectl should match the cluster's Kubernetes");
+  const mod = await goMod("kubernetes");
+  assert.equal(required(mod, "k8s.io/kubernetes"), `v${k8s}`);
+  // Every staging module is replaced by the published module of the same release.
+  const staging = `v0.${k8s!.split(".").slice(1).join(".")}`;
+  const replaces = [...mod.matchAll(/^\s*(k8s\.io\/\S+) => (\S+) (\S+)$/gm)];
+  assert.ok(replaces.length >= 25, `only ${replaces.length} replaces`);
+  for (const [, from, to, version] of replaces) {
+    assert.equal(to, from, `${from} is replaced by another module`);
+    assert.equal(version, staging, `${from} is replaced by ${version}, not ${staging}`);
+  }
+});
+
+Deno.test("etcd is the version that Kubernetes release uses, kwok the pinned one", async () => {
+  const kube = await goMod("kubernetes");
+  assert.equal(required(kube, "go.etcd.io/etcd/client/v3"), `v${PINS.etcd}`);
+  assert.equal(required(await goMod("etcd"), "go.etcd.io/etcd/server/v3"), `v${PINS.etcd}`);
+  assert.equal(required(await goMod("kwok"), "sigs.k8s.io/kwok"), `v${PINS.kwok}`);
+});
