@@ -226,6 +226,16 @@ export class Runner {
     this.dryRun = options.dryRun ?? false;
   }
 
+  /** The environment tools see. */
+  get env(): Readonly<Record<string, string>> {
+    return this.#options.env;
+  }
+
+  /** Logs a line where this runner logs the commands it runs. */
+  log(line: string): void {
+    this.#options.log?.(line);
+  }
+
   /** A runner like this one with some options changed. */
   with(options: Partial<RunnerOptions>): Runner {
     return new Runner({ ...this.#options, ...options });
@@ -266,6 +276,7 @@ export class Runner {
 
     const secrets = secretsOf(c);
     let result: Result;
+    const start = performance.now();
     try {
       const r = await builder;
       result = c.inherit
@@ -275,7 +286,9 @@ export class Runner {
       const message = err instanceof Error ? err.message : String(err);
       throw new CommandError({ tool: c.tool, code: 127, stderrTail: scrub(message, secrets), command: line });
     }
-    const timedOut = timeout !== undefined && result.code === 124;
+    // dax reports a timeout as exit code 124; a tool may also exit 124 on its own, well before it
+    // (the slack allows for timer rounding).
+    const timedOut = timeout !== undefined && result.code === 124 && performance.now() - start >= timeout - 10;
     if (check && result.code !== 0) {
       const source = result.stderr.trim() || (c.secretOutput ? "" : result.stdout);
       throw new CommandError({
@@ -305,5 +318,110 @@ export function pathResolver(env: Readonly<Record<string, string>>): Resolver {
     const found = await findOnPath(tool, env.PATH ?? "");
     if (!found) throw new ToolError(tool, `${tool} was not found on PATH`, `install ${tool} and try again`);
     return found;
+  };
+}
+
+/**
+ * Runs a program (its arguments after the pid file) and stops it with TERM as soon as this
+ * shell's standard input closes: the parent ended in any way, even SIGKILL, or asked for it.
+ * The program's process ID goes to the pid file, for a KILL when it ignores TERM.
+ */
+const GUARD = `pidfile=$1; shift
+exec 3<&0
+"$@" </dev/null &
+child=$!
+echo "$child" > "$pidfile"
+{ while read -r _ <&3; do :; done; kill -TERM "$child" 2>/dev/null; } &
+guard=$!
+trap 'kill -TERM "$child" 2>/dev/null' TERM INT HUP
+while :; do wait "$child"; code=$?; kill -0 "$child" 2>/dev/null || break; done
+kill "$guard" 2>/dev/null
+exit "$code"`;
+
+/** A program started in the background by {@link startDaemon}: a server such as etcd. */
+export interface Daemon {
+  /** The command's tool name. */
+  readonly name: string;
+  /** The process ID of the guard that owns the program. */
+  readonly pid: number;
+  /** Where the program's standard output and error go. */
+  readonly logFile: string;
+  /** Resolves with the exit code when the program has ended (for whatever reason). */
+  readonly exited: Promise<number>;
+  /** Stops the program (TERM, then KILL after `graceMs`) and waits for it to end. */
+  stop(graceMs?: number): Promise<number>;
+}
+
+/**
+ * Starts `c` in the background with its output appended to `logFile`, and returns at once.
+ *
+ * The program cannot outlive this process: it runs under a small guard that stops it as soon
+ * as this process's pipe to it closes, which happens however this process ends (Ctrl-C,
+ * SIGTERM, SIGHUP, SIGKILL, a crash).
+ *
+ * ```ts
+ * const etcd = await startDaemon(runner, cmd("etcd", ["--data-dir", dir]), `${dir}/etcd.log`);
+ * await etcd.stop();
+ * ```
+ */
+export async function startDaemon(runner: Runner, c: Command, logFile: string): Promise<Daemon> {
+  const exe = await runner.resolve(c.tool);
+  runner.log(`$ ${render(c)} &`);
+  const env: Record<string, string> = { ...runner.env };
+  for (const [key, value] of Object.entries(c.env ?? {})) env[key] = reveal(value);
+  const pidFile = `${logFile}.pid`;
+  const log = await Deno.open(logFile, { create: true, append: true, mode: 0o600 });
+  const bash = (await findOnPath("bash", env.PATH ?? "")) ?? "/bin/bash";
+  const child = new Deno.Command(bash, {
+    args: ["-c", GUARD, "guard", pidFile, exe, ...c.args.map(reveal)],
+    env,
+    clearEnv: true,
+    cwd: c.cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = log.writable.getWriter();
+  const copy = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) await writer.write(chunk);
+  };
+  const copied = Promise.all([copy(child.stdout), copy(child.stderr)]).finally(() => writer.close().catch(() => {}));
+  const stdin = child.stdin.getWriter();
+  const exited = child.status.then(async (s) => {
+    await copied.catch(() => {});
+    await stdin.close().catch(() => {});
+    await Deno.remove(pidFile).catch(() => {});
+    return s.code;
+  });
+  const signal = (pid: number, sig: Deno.Signal) => {
+    try {
+      Deno.kill(pid, sig);
+    } catch {
+      // already ended
+    }
+  };
+  let stopping: Promise<number> | undefined;
+  return {
+    name: c.tool,
+    pid: child.pid,
+    logFile,
+    exited,
+    stop(graceMs = 5000) {
+      stopping ??= (async () => {
+        const program = Number(await Deno.readTextFile(pidFile).catch(() => ""));
+        await stdin.close().catch(() => {});
+        signal(child.pid, "SIGTERM");
+        const timer = setTimeout(() => {
+          if (program > 0) signal(program, "SIGKILL");
+          signal(child.pid, "SIGKILL");
+        }, graceMs);
+        try {
+          return await exited;
+        } finally {
+          clearTimeout(timer);
+        }
+      })();
+      return stopping;
+    },
   };
 }

@@ -138,3 +138,43 @@ Deno.test("a tool that is not on PATH is a ToolError naming it", async () => {
   assert.equal(err.tool, "no-such-tool");
   assert.match(err.message, /no-such-tool was not found on PATH/);
 });
+
+Deno.test("a command's own timeout wins over the runner's default, both ways", async () => {
+  await withTempDir(async (dir) => {
+    const bin = join(dir, "bin");
+    const pidFile = join(dir, "pid");
+    await fakeTool(bin, "slow", `echo $$ > "${pidFile}"; sleep 0.5; echo done`);
+    const env = { PATH: `${bin}:${SYSTEM_PATH}` };
+
+    // A short default must not cut off a command that names a longer timeout of its own.
+    const short = new Runner({ env, defaultTimeout: 200 });
+    const out = await short.run(cmd("slow", [], { timeout: 5_000 })).then((r) => r.stdout, (e) => e);
+    assert.equal(out, "done\n", `the command's own 5 s timeout lost to the runner's 200 ms default: ${out}`);
+
+    // A long default must not stretch a command that names a shorter timeout.
+    const long = new Runner({ env, defaultTimeout: 5_000 });
+    const err = await long.run(cmd("slow", [], { timeout: 200 })).then(() => undefined, (e) => e);
+    assert.ok(err instanceof CommandError, "the command's own 200 ms timeout lost to the runner's 5 s default");
+    assert.ok(err.timedOut);
+
+    // Without a timeout of its own, the command gets the runner's default.
+    const cut = await short.run(cmd("slow", [])).then(() => undefined, (e) => e);
+    assert.ok(cut instanceof CommandError && cut.timedOut, "the runner's default timeout was not applied");
+    const pid = Number(await Deno.readTextFile(pidFile));
+    const alive = new Deno.Command("bash", { args: ["-c", `kill -0 ${pid}`], stderr: "null" }).outputSync().success;
+    assert.equal(alive, false, `process ${pid} still runs after the default timeout`);
+  });
+});
+
+Deno.test("a tool that exits 124 on its own has failed, not timed out", async () => {
+  await withTempDir(async (dir) => {
+    const bin = join(dir, "bin");
+    await fakeTool(bin, "gives-up", `echo "deadline of my own passed" >&2; exit 124`);
+    const runner = new Runner({ env: { PATH: `${bin}:${SYSTEM_PATH}` }, defaultTimeout: 60_000 });
+    const err = await runner.run(cmd("gives-up", [])).then(() => undefined, (e) => e);
+    assert.ok(err instanceof CommandError);
+    assert.equal(err.code, 124);
+    assert.equal(err.timedOut, false, "reported as stopped by our timeout");
+    assert.match(err.message, /^gives-up failed with exit code 124: gives-up\n {2}\| deadline of my own passed/);
+  });
+});

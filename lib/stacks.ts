@@ -115,13 +115,13 @@ export interface StackProblem {
 
 const EXACT_VERSION = /^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
 
-/** Image references that are not pinned: no tag, or `latest`. */
+/** Image references that are not pinned: no tag, or `latest`, and no digest. */
 function unpinnedImages(value: unknown, path: string[] = []): string[] {
   const found: string[] = [];
   if (Array.isArray(value)) value.forEach((v, i) => found.push(...unpinnedImages(v, [...path, String(i)])));
   else if (value && typeof value === "object") {
     const o = value as Record<string, unknown>;
-    if (typeof o.repository === "string" && "tag" in o) {
+    if (typeof o.repository === "string" && "tag" in o && !String(o.digest ?? "").startsWith("sha256:")) {
       const tag = String(o.tag ?? "");
       if (!tag || tag === "latest") found.push(`${[...path, "tag"].join(".")}: '${tag}'`);
     }

@@ -51,14 +51,16 @@ export function cacheBinDir(config: Config): string {
 const HOW_TO_GET = "run `deno task tools` (builds the pinned tools with Go into the user cache) or enter `nix develop`";
 
 interface VersionMemo {
-  [path: string]: { size: number; mtime: number; version: string | null };
+  [path: string]: { size: number; mtime: number; ino?: number; ctime?: number; version: string | null };
 }
 
 /**
  * Resolves tools for a {@link Runner}: `new Runner({ env, resolve: toolbox.resolve })`.
  *
- * Version checks are remembered in `<toolsDir>/versions.json`, keyed by path, size and
- * modification time, so a task that uses a tool pays for its version command once per build.
+ * Version checks are remembered in `<toolsDir>/versions.json`, keyed by path, size, modification
+ * time, inode and change time, so a task that uses a tool pays for its version command once per
+ * build. Size and mtime alone are not enough: `cp -p` keeps the mtime, and every file in the Nix
+ * store has mtime 1; a replacement in place still changes the ctime, one by rename the inode.
  */
 export class Toolbox {
   readonly #config: Config;
@@ -154,8 +156,12 @@ export class Toolbox {
     }
     const memo = await this.#loadMemo();
     const mtime = stat.mtime?.getTime() ?? 0;
+    const ino = stat.ino ?? 0;
+    const ctime = stat.ctime?.getTime() ?? 0;
     const hit = memo[path];
-    if (hit && hit.size === stat.size && hit.mtime === mtime) return hit.version ?? undefined;
+    if (hit && hit.size === stat.size && hit.mtime === mtime && hit.ino === ino && hit.ctime === ctime) {
+      return hit.version ?? undefined;
+    }
 
     const c = spec.versionBy === "go-buildinfo"
       ? cmd("go", ["version", "-m", path], { readOnly: true })
@@ -167,7 +173,7 @@ export class Toolbox {
     } catch {
       version = undefined;
     }
-    memo[path] = { size: stat.size, mtime, version: version ?? null };
+    memo[path] = { size: stat.size, mtime, ino, ctime, version: version ?? null };
     await this.#saveMemo(memo);
     return version;
   }

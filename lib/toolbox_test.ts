@@ -110,13 +110,76 @@ Deno.test("version patterns read each tool's own version output", () => {
     kubeconform: "v0.8.0\n",
     kind: "kind v0.33.0 go1.26.8 linux/amd64\n",
     kubectl: "Client Version: v1.37.2\nKustomize Version: v5.7.1\n",
+    "kube-apiserver": "Kubernetes v1.37.2\n",
+    etcd: "etcd Version: 3.7.0\nGit SHA: Not provided (use ./build instead of go build)\nGo Version: go1.26.8\n",
+    kwok: "kwok version v0.8.0 go1.26.8 (linux/amd64)\n",
+    psa: "psa 1.37.2\n",
   };
   for (const spec of TOOLS) {
     const sample = samples[spec.name];
     assert.ok(sample, `no sample output for ${spec.name}`);
     assert.equal(parseVersion(spec, sample.replace(/\d+\.\d+\.\d+/, spec.version)), spec.version, spec.name);
   }
+  // A Kubernetes binary built without the version ldflags must not pass for the pinned one.
+  const kube = toolSpec("kube-apiserver")!;
+  assert.notEqual(parseVersion(kube, "Kubernetes v0.0.0-master+$Format:%H$"), kube.version);
   // A kubectl built without the version ldflags must not pass for the pinned one.
   const kubectl = toolSpec("kubectl")!;
   assert.notEqual(parseVersion(kubectl, "Client Version: v0.0.0-master+$Format:%H$"), kubectl.version);
+});
+
+Deno.test("a binary replaced by one of the same size but another version is checked again", async () => {
+  await withTempDir(async (dir) => {
+    const bin = join(dir, "bin");
+    const config = tempConfig(dir, `${bin}:${SYSTEM_PATH}`);
+    const other = sops.version.replace(/\d$/, (d) => String((Number(d) + 1) % 10));
+    const path = await fakeTool(bin, "sops", `echo "sops ${sops.version}"`);
+    const versionSeen = async () => (await new Toolbox(config).probe(sops)).candidates[0].version;
+    assert.equal(await versionSeen(), sops.version);
+    const first = await Deno.stat(path);
+
+    // Rebuilt in place: the same size, a newer mtime.
+    await fakeTool(bin, "sops", `echo "sops ${other}"`);
+    await Deno.utime(path, first.atime!, new Date(first.mtime!.getTime() + 60_000));
+    assert.equal((await Deno.stat(path)).size, first.size);
+    assert.equal(await versionSeen(), other, "the memo trusted the size alone");
+
+    // Copied in with `cp -p` from a build with the same mtime (every Nix store file has mtime 1):
+    // the same size, mtime and inode; only the change time tells.
+    const build = join(dir, "build");
+    await fakeTool(bin, "sops", `echo "sops ${sops.version}"`);
+    await Deno.utime(path, 1, 1);
+    assert.equal(await versionSeen(), sops.version);
+    const checked = await Deno.stat(path);
+    await fakeTool(build, "sops", `echo "sops ${other}"`);
+    await Deno.utime(join(build, "sops"), 1, 1);
+    // The change time has a resolution of one second here: let it move on from the check.
+    const next = Math.floor(checked.ctime!.getTime() / 1000) * 1000 + 1_050;
+    await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
+    const cp = await new Deno.Command("cp", { args: ["-p", join(build, "sops"), path] }).output();
+    assert.ok(cp.success);
+    const copied = await Deno.stat(path);
+    assert.deepEqual([copied.size, copied.mtime, copied.ino], [checked.size, checked.mtime, checked.ino]);
+    assert.equal(await versionSeen(), other, "the memo trusted size and mtime after `cp -p`");
+
+    // Moved into place (a new inode), same size and mtime.
+    await fakeTool(build, "sops", `echo "sops ${sops.version}"`);
+    await Deno.utime(join(build, "sops"), 1, 1);
+    await Deno.rename(join(build, "sops"), path);
+    assert.equal(await versionSeen(), sops.version, "the memo missed a binary moved into place");
+  });
+});
+
+Deno.test("a damaged version memo is ignored and written afresh", async () => {
+  await withTempDir(async (dir) => {
+    const bin = join(dir, "bin");
+    const config = tempConfig(dir, `${bin}:${SYSTEM_PATH}`);
+    const path = await fakeTool(bin, "sops", `echo "sops ${sops.version}"`);
+    await Deno.mkdir(config.toolsDir, { recursive: true });
+    const memoFile = join(config.toolsDir, "versions.json");
+    await Deno.writeTextFile(memoFile, '{"truncated": ');
+    assert.equal(await new Toolbox(config).resolve("sops"), path);
+    assert.equal(JSON.parse(await Deno.readTextFile(memoFile))[path].version, sops.version);
+    assert.deepEqual([...Deno.readDirSync(config.toolsDir)].map((e) => e.name), ["versions.json"], "a temp file left");
+  });
 });

@@ -78,8 +78,11 @@ export interface ToolSpec {
   /** Other executables the build provides, each checked with the same version command. */
   readonly extraBinaries?: readonly string[];
   readonly build: Build;
-  /** The nixpkgs attribute the flake provides it from. */
-  readonly nix: string;
+  /**
+   * The nixpkgs attribute the flake provides it from; absent for this repository's own programs
+   * (`deno task tools` builds them under Nix too: Go is in the dev shell).
+   */
+  readonly nix?: string;
   readonly neededFor: readonly Purpose[];
 }
 
@@ -114,13 +117,18 @@ function kubeVersionFlags(version: string): string[] {
   ]);
 }
 
+/**
+ * helm and kustomize are the versions the pinned Argo CD release bundles (its
+ * `hack/tool-versions.sh`), so render builds exactly what the cluster builds; they move with the
+ * argo-cd chart only (lib/render/argocd.ts holds the table and a test ties the three together).
+ */
 const V = {
   sops: "3.13.3",
   age: "1.3.2",
   talhelper: "3.1.17",
   talosctl: "1.14.0",
-  helm: "4.3.1",
-  kustomize: "5.8.2",
+  helm: "3.19.4",
+  kustomize: "5.8.1",
   ksops: "4.5.1",
   jsonnet: "0.22.0",
   kubeconform: "0.8.0",
@@ -131,6 +139,8 @@ const V = {
   /** The etcd that Kubernetes release pins (its build/dependencies.yaml and go.mod). */
   etcd: "3.7.0",
   kwok: "0.8.0",
+  /** Pod Security checks: k8s.io/pod-security-admission of the pinned Kubernetes (v0.N.M for 1.N.M). */
+  psa: "1.37.2",
 } as const;
 
 /** The pinned versions, by tool (for tests that compare them with other pins). */
@@ -211,9 +221,9 @@ export const TOOLS: readonly ToolSpec[] = [
     versionPattern: /^v(\d+\.\d+\.\d+)/m,
     build: {
       kind: "module",
-      module: `helm.sh/helm/v4@v${V.helm}`,
-      packages: [{ pkg: "helm.sh/helm/v4/cmd/helm", binary: "helm" }],
-      ldflags: [`-X helm.sh/helm/v4/internal/version.version=v${V.helm}`],
+      module: `helm.sh/helm/v3@v${V.helm}`,
+      packages: [{ pkg: "helm.sh/helm/v3/cmd/helm", binary: "helm" }],
+      ldflags: [`-X helm.sh/helm/v3/internal/version.version=v${V.helm}`],
     },
     nix: "kubernetes-helm",
     neededFor: ["offline", "bootstrap", "dev"],
@@ -348,7 +358,7 @@ export const TOOLS: readonly ToolSpec[] = [
     version: V.kwok,
     role: "simulated nodes for the local control plane: pods run and become Ready",
     versionArgs: ["--version"],
-    versionPattern: /(\d+\.\d+\.\d+)/,
+    versionPattern: /^kwok version v(\d+\.\d+\.\d+)/m,
     build: {
       kind: "repo-module",
       dir: "tools/go/kwok",
@@ -359,6 +369,20 @@ export const TOOLS: readonly ToolSpec[] = [
     },
     nix: "kwok",
     neededFor: ["server"],
+  },
+  {
+    name: "psa",
+    version: V.psa,
+    role: "evaluates pod templates with the upstream Pod Security policy code (`deno task check`)",
+    versionArgs: ["--version"],
+    versionPattern: /^psa v?(\d+\.\d+\.\d+)/m,
+    build: {
+      kind: "repo-module",
+      dir: "tools/go/psa",
+      packages: [{ pkg: ".", binary: "psa" }],
+      ldflags: ["-s", "-w", `-X main.version=${V.psa}`],
+    },
+    neededFor: ["offline"],
   },
 ];
 

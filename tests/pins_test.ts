@@ -33,3 +33,11 @@ Deno.test("etcd is the version that Kubernetes release uses, kwok the pinned one
   assert.equal(required(await goMod("etcd"), "go.etcd.io/etcd/server/v3"), `v${PINS.etcd}`);
   assert.equal(required(await goMod("kwok"), "sigs.k8s.io/kwok"), `v${PINS.kwok}`);
 });
+
+Deno.test("psa evaluates pods with the Pod Security code of the cluster's Kubernetes", async () => {
+  const talconfig = await Deno.readTextFile(join(REPO, "talos/talconfig.yaml"));
+  const k8s = /^kubernetesVersion: v(\S+)$/m.exec(talconfig)?.[1];
+  assert.equal(PINS.psa, k8s, "lib/tools.ts psa ≠ talconfig kubernetesVersion");
+  const staging = `v0.${k8s!.split(".").slice(1).join(".")}`;
+  assert.equal(required(await goMod("psa"), "k8s.io/pod-security-admission"), staging);
+});

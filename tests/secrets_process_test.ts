@@ -173,7 +173,16 @@ Deno.test("the pre-commit hook refuses a staged plaintext Secret and lets a clea
     assert.match(stderr, /system\/demo\/leak\.yaml:5 holds a plaintext Secret 'oops'/);
     assert.ok(!stderr.includes("hunter2"));
 
-    git(root, "rm", "-q", "--cached", "system/demo/leak.yaml");
+    // Cleaned in the work tree but not staged: the commit would still carry the plaintext.
+    await Deno.writeTextFile(
+      join(root, "system/demo/leak.yaml"),
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: oops\ndata:\n  note: fine\n",
+    );
+    const stillStaged = await commit("leak, cleaned in the work tree only");
+    assert.notEqual(stillStaged.code, 0, "the hook judged the work tree instead of the staged content");
+    assert.match(new TextDecoder().decode(stillStaged.stderr), /leak\.yaml:5 holds a plaintext Secret 'oops'/);
+
+    git(root, "rm", "-q", "--cached", "-f", "system/demo/leak.yaml");
     await Deno.writeTextFile(join(root, "system/demo/README.md"), "# demo\n");
     git(root, "add", "system/demo/README.md");
     const ok = await commit("docs");

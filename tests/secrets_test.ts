@@ -12,7 +12,8 @@ import { parseKeys } from "../lib/secrets/keys.ts";
 import { sopsOf } from "../lib/secrets/context.ts";
 import { HOOK_MARKER } from "../lib/secrets/lifecycle.ts";
 import { PATHS, readSopsConfig } from "../lib/secrets/sopsconfig.ts";
-import { withTempDir } from "./helpers.ts";
+import { fakeTool, withTempDir } from "./helpers.ts";
+import { HomelabError } from "../lib/errors.ts";
 import { git, keyOf, newKey, owner, scratchRepo, sopsWithKey } from "./secrets_helpers.ts";
 
 const errors = (fs: Finding[]) => fs.filter((f) => f.level === "error");
@@ -229,5 +230,83 @@ Deno.test("init on a clone encrypted for other keys lists them; --adopt leaves e
     assert.deepEqual(skeleton.stringData, { value: "REPLACE-ME" });
     assert.equal(skeleton.metadata.name, "db");
     assert.equal((await init(bob.ctx)).changed, false);
+  });
+});
+
+Deno.test("check --staged judges the staged content, not the work tree", async () => {
+  await withTempDir(async (dir) => {
+    const root = await scratchRepo(dir);
+    const { ctx } = await owner(dir, "alice", root);
+    const leak = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: oops\nstringData:\n  password: hunter2\n";
+    const clean = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: oops\ndata:\n  note: nothing secret\n";
+
+    // Staged plaintext, then cleaned in the work tree without staging: the commit would still carry it.
+    await Deno.writeTextFile(join(root, "system/demo/leak.yaml"), leak);
+    git(root, "add", "system/demo/leak.yaml");
+    await Deno.writeTextFile(join(root, "system/demo/leak.yaml"), clean);
+    const staged = errors(await checkSecrets(ctx, { staged: true }));
+    assert.deepEqual(staged.map((f) => [f.file, f.line]), [["system/demo/leak.yaml", 5]], "judged the work tree");
+    assert.match(staged[0].reason, /plaintext Secret 'oops'/);
+
+    // Staged, then deleted from the work tree: still in the commit, still refused.
+    await Deno.remove(join(root, "system/demo/leak.yaml"));
+    assert.equal(errors(await checkSecrets(ctx, { staged: true })).length, 1, "a staged file gone from the work tree");
+
+    // The other way round: a clean staged file is let through whatever the work tree holds,
+    // and files that are not staged are not judged.
+    await Deno.writeTextFile(join(root, "system/demo/leak.yaml"), clean);
+    git(root, "add", "system/demo/leak.yaml");
+    await Deno.writeTextFile(join(root, "system/demo/leak.yaml"), leak);
+    await Deno.writeTextFile(join(root, "system/demo/untracked.yaml"), leak);
+    assert.deepEqual(errors(await checkSecrets(ctx, { staged: true })), []);
+    assert.equal(errors(await checkSecrets(ctx, { decrypt: false })).length, 2, "the full check sees the work tree");
+  });
+});
+
+Deno.test("rotate fails, naming file and recipient, when a file does not open with a recipient's key afterwards", async () => {
+  await withTempDir(async (dir) => {
+    const { root, a, argocdKey, personalKey } = await setUp(dir);
+    const argocd = (await readSopsConfig(root)).argocd!;
+    // A sops whose updatekeys wraps the data key badly for Argo CD: one line of its stanza is damaged.
+    const realSops = await a.ctx.runner.resolve("sops");
+    const bad = await fakeTool(
+      join(dir, "bin"),
+      "sops",
+      `"${realSops}" "$@" || exit $?
+[ "$1" = updatekeys ] || exit 0
+file="\${@: -1}"
+awk -v r="${argocd}" '
+  NR == FNR && /BEGIN AGE ENCRYPTED FILE/ { begin = FNR }
+  NR == FNR && index($0, "recipient: " r) { target = begin + 2 }
+  NR == FNR { next }
+  FNR == target { c = substr($0, 20, 1); $0 = substr($0, 1, 19) (c == "A" ? "B" : "A") substr($0, 21) }
+  { print }' "$file" "$file" > "$file.bad" && mv "$file.bad" "$file"`,
+    );
+    const runner = a.ctx.runner.with({ resolve: (t) => t === "sops" ? Promise.resolve(bad) : a.ctx.runner.resolve(t) });
+    const ctx = { ...a.ctx, runner };
+    // Scratch directories made while verifying go to a TMPDIR of this test's own, to be looked at.
+    const tmp = join(dir, "tmp");
+    await Deno.mkdir(tmp);
+    const savedTmp = Deno.env.get("TMPDIR");
+    Deno.env.set("TMPDIR", tmp);
+    let err;
+    try {
+      const good = await rotate(a.ctx);
+      assert.ok(good.every((r) => r.verified.length > 0));
+      assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), [], "a verified rotation left scratch dirs");
+      err = await rotate(ctx).then(() => undefined, (e) => e);
+      assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), [], "a failed rotation left scratch dirs");
+    } finally {
+      if (savedTmp === undefined) Deno.env.delete("TMPDIR");
+      else Deno.env.set("TMPDIR", savedTmp);
+    }
+
+    assert.ok(err instanceof HomelabError, `rotate succeeded: ${JSON.stringify(err)}`);
+    assert.match(err.message, new RegExp(`^system/demo/db\\.sops\\.yaml does not open with the key of ${argocd}`));
+    assert.match(err.hint ?? "", /restore the file from git/);
+    // The damage is real: Argo CD's key no longer opens the file, the owner's still does.
+    const file = "system/demo/db.sops.yaml";
+    assert.equal((await sopsWithKey(root, argocdKey, "decrypt", file)).ok, false);
+    assert.ok((await sopsWithKey(root, personalKey, "decrypt", file)).ok);
   });
 });

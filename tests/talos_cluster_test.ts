@@ -208,6 +208,33 @@ Deno.test("a rolling upgrade stops when the second node never comes back; the th
   });
 });
 
+Deno.test("a rolling upgrade stops when etcd is unhealthy after a node's upgrade; the next node is never touched", async () => {
+  await withTempDir(async (dir) => {
+    const t = await setUp(dir, {
+      "node-1": { mode: "installed", upgrade: "etcd-unhealthy" },
+      "node-2": { mode: "installed" },
+      "node-3": { mode: "installed" },
+    });
+    const err = await upgrade(t.cluster, INSTALLER, { timing: { pollMs: 20, deadlineMs: 300 } }).then(
+      () => undefined,
+      (e) => e,
+    );
+    assert.ok(err instanceof UpgradeError, `the upgrade went on past node-1's unhealthy etcd: ${JSON.stringify(err)}`);
+    assert.match(err.message, /^node-1 \(192\.168\.1\.41\) did not come back healthy/);
+    assert.match(err.message, /last seen: version v1\.14\.0, etcd not healthy, node Ready/);
+    assert.match(err.hint ?? "", /upgraded: none; not started: node-2, node-3/);
+    // node-1 is on the new version and answered Ready: only etcd held the upgrade back.
+    assert.equal(await t.version("node-1"), "v1.14.0");
+    const calls = await t.calls();
+    assert.ok(calls.some((c) => c.includes(`--nodes ${IPS["node-1"]} `) && c.endsWith("service etcd")));
+    for (const host of ["node-2", "node-3"] as const) {
+      const touched = calls.filter((c) => c.includes(IPS[host]) || c.includes(` node ${host} `));
+      assert.deepEqual(touched, [], `${host} was touched after node-1's etcd turned unhealthy`);
+      assert.equal(await t.version(host), "v1.13.9");
+    }
+  });
+});
+
 Deno.test("a rolling upgrade waits for each node; re-running skips nodes already on the version", async () => {
   await withTempDir(async (dir) => {
     const t = await setUp(dir, {

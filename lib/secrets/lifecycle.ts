@@ -272,6 +272,9 @@ async function opensWith(ctx: SecretsContext, file: string, key: Secret): Promis
     return true;
   } catch {
     return false;
+  } finally {
+    // One per file and recipient: do not let them pile up until the task ends.
+    await Deno.remove(empty, { recursive: true }).catch(() => {});
   }
 }
 

@@ -101,7 +101,8 @@ export interface PlainSecret {
 
 /** The Secrets with `data` or `stringData` in a (multi-document) YAML text. */
 export function plaintextSecrets(text: string): PlainSecret[] {
-  if (!/^kind:\s*["']?Secret["']?\s*$/m.test(text)) return [];
+  // A cheap pre-filter; loose on purpose (flow style, JSON, a comment after the kind).
+  if (!/\bSecret\b/.test(text)) return [];
   const lines = new LineCounter();
   const found: PlainSecret[] = [];
   for (const doc of parseAllDocuments(text, { lineCounter: lines })) {

@@ -76,7 +76,8 @@ export function substitute(text: string, env: Record<string, string>): { text: s
   return { text: out, missing: [...missing] };
 }
 
-function ipv4(s: string): number | undefined {
+/** Parses a dotted IPv4 address into its 32-bit value; undefined when it is not one. */
+export function ipv4(s: string): number | undefined {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
   if (!m) return undefined;
   const parts = m.slice(1).map(Number);
@@ -84,16 +85,17 @@ function ipv4(s: string): number | undefined {
   return ((parts[0] << 24) >>> 0) + (parts[1] << 16) + (parts[2] << 8) + parts[3];
 }
 
-/** Parses `a.b.c.d/n`. */
+/** Parses `a.b.c.d/n` (0 ≤ n ≤ 32); anything else (`a.b.c.d/`, `/0x18`, `/24/8`) is undefined. */
 export function cidr(s: string): { base: number; bits: number } | undefined {
-  const [ip, bits] = s.split("/");
+  const [ip, bits, ...rest] = s.split("/");
   const base = ipv4(ip ?? "");
-  const n = Number(bits);
+  const n = rest.length === 0 && /^\d{1,2}$/.test(bits ?? "") ? Number(bits) : NaN;
   if (base === undefined || !Number.isInteger(n) || n < 0 || n > 32) return undefined;
   return { base, bits: n };
 }
 
-function inSubnet(ip: number, net: { base: number; bits: number }): boolean {
+/** Whether the address `ip` (from {@link ipv4}) lies in the network `net` (from {@link cidr}). */
+export function inSubnet(ip: number, net: { base: number; bits: number }): boolean {
   const mask = net.bits === 0 ? 0 : (~0 << (32 - net.bits)) >>> 0;
   return ((ip & mask) >>> 0) === ((net.base & mask) >>> 0);
 }

@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { AppSpec, KubeObject, RenderedApp, Rendering } from "../render/model.ts";
+import { checkComponents } from "./components.ts";
+import { checkCrdSizes } from "./crdsize.ts";
+
+function app(name: string, path: string, objects: KubeObject[] = [], syncOptions: string[] = []): RenderedApp {
+  const spec: AppSpec = {
+    name,
+    path,
+    namespace: name,
+    syncOptions,
+    ignoreDifferences: [],
+    application: { apiVersion: "argoproj.io/v1alpha1", kind: "Application", metadata: { name } },
+  };
+  return { app: spec, objects, secrets: "digest", cached: false };
+}
+
+Deno.test("components: every folder has an Application and every Application a folder; dev exclusions", async () => {
+  const root = await Deno.makeTempDir({ prefix: "homelab-test-" });
+  try {
+    for (const dir of ["system/a", "system/a/dev", "system/b", "platform/c"]) {
+      await Deno.mkdir(join(root, dir), { recursive: true });
+      await Deno.writeTextFile(join(root, dir, "kustomization.yaml"), "resources: []\n");
+    }
+    await Deno.mkdir(join(root, "root"));
+    await Deno.writeTextFile(
+      join(root, "root", "components.json"),
+      JSON.stringify({
+        system: [{ name: "a" }, { name: "b", dev: { exclude: "needs real disks" } }],
+        platform: [{ name: "c" }],
+        apps: [],
+      }),
+    );
+    const prod: Rendering = {
+      env: "prod",
+      root: [],
+      apps: [app("a", "system/a"), app("b", "system/b"), app("typo", "platform/cc")],
+    };
+    const found = await checkComponents(root, prod);
+    assert.deepEqual(found.map((f) => [f.app, f.message.split(" ").slice(0, 5).join(" ")]), [
+      ["cluster", "platform/c is a component folder"],
+      ["typo", "its source path platform/cc is"],
+    ]);
+    // dev: a's dev variant counts for system/a; b is excluded from dev on purpose.
+    const dev: Rendering = { env: "dev", root: [], apps: [app("a", "system/a/dev"), app("c", "platform/c")] };
+    assert.deepEqual(await checkComponents(root, dev), []);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("CRD size: over 256 KiB needs ServerSideApply=true", () => {
+  const big: KubeObject = {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: "bigs.example.com" },
+    spec: { description: "x".repeat(300 * 1024) },
+  };
+  const small: KubeObject = { ...big, metadata: { name: "smalls.example.com" }, spec: {} };
+  const found = checkCrdSizes(app("op", "system/op", [big, small]));
+  assert.equal(found.length, 1);
+  assert.equal(found[0].object?.name, "bigs.example.com");
+  assert.match(found[0].message, /is 301 KiB, over the 256 KiB .* serverSideApply: true/);
+  assert.deepEqual(checkCrdSizes(app("op", "system/op", [big], ["ServerSideApply=true"])), []);
+});

@@ -1,0 +1,229 @@
+/**
+ * `deno task check`: render every Application (the render pipeline), then run every check over
+ * the rendering and return the findings.
+ *
+ * ```ts
+ * const { findings } = await runCheck(config, { env: "prod" }, ui);
+ * findings.filter((f) => f.severity === "error").length; // 0 when the tree is fine
+ * ```
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { onExit } from "../cleanup.ts";
+import { Runner } from "../cmd.ts";
+import type { Config } from "../config.ts";
+import { InputError, UsageError } from "../errors.ts";
+import { ChartCache } from "../render/charts.ts";
+import type { Env, Finding, KubeObject, Rendering } from "../render/model.ts";
+import { render } from "../render/pipeline.ts";
+import type { PodSecurityConfiguration } from "../talos/admission.ts";
+import { Toolbox } from "../toolbox.ts";
+import type { Ui } from "../ui.ts";
+import { checkAddresses } from "./addresses.ts";
+import { admissionConfig } from "./admission.ts";
+import { checkComponents } from "./components.ts";
+import { checkCrdSizes } from "./crdsize.ts";
+import { checkImages } from "./images.ts";
+import { apiServerSource, KubernetesSchemas, type SchemaSource } from "./kubeschemas.ts";
+import { checkNamespaces } from "./namespaces.ts";
+import { checkOwnership } from "./ownership.ts";
+import { checkPodSecurity, type PsaEvaluator, psaTool } from "./podsecurity.ts";
+import { checkReferences } from "./references.ts";
+import { loadRuntimeCrds, readRuntimeCrdSources, runtimeCrdDrift, runtimeCrdObjects } from "./runtimecrds.ts";
+import { mergeFindings, serverFindings } from "./server.ts";
+import { checkSchemas } from "./schema.ts";
+import { checkSecrets } from "./secrets.ts";
+import { checkStability } from "./stability.ts";
+import { checkStackFiles } from "./stacks.ts";
+import { type CrdVersion, crdVersions, Validator } from "./validator.ts";
+
+/** What to check. */
+export interface CheckOptions {
+  readonly env: Env;
+  /** Report only these Applications (all are rendered: references cross apps). */
+  readonly apps?: readonly string[];
+  /** Charts, manifests and schemas only from the caches. */
+  readonly offline?: boolean;
+  /** Where Kubernetes' OpenAPI documents come from when the schema cache lacks them. */
+  readonly schemaSource?: SchemaSource;
+  /** Pod evaluation (the `psa` tool by default). */
+  readonly psa?: PsaEvaluator;
+  /**
+   * Then let a local API server judge every object too (server-side dry-run, strict fields,
+   * CRD schemas with CEL, Pod Security admission as Talos configures it).
+   */
+  readonly server?: boolean;
+}
+
+/** What a check found. */
+export interface CheckResult {
+  readonly rendering: Rendering;
+  readonly findings: readonly Finding[];
+  /** The apps reported on, in order (the rendering's, then `root` and `cluster`). */
+  readonly apps: readonly string[];
+}
+
+/** The Kubernetes version talos/talconfig.yaml pins. */
+export async function pinnedKubernetes(repoRoot: string): Promise<string> {
+  const file = "talos/talconfig.yaml";
+  let version: unknown;
+  try {
+    version = (parseYaml(await Deno.readTextFile(join(repoRoot, file))) as { kubernetesVersion?: unknown })
+      ?.kubernetesVersion;
+  } catch (err) {
+    throw new InputError(`cannot be read: ${(err as Error).message.split("\n")[0]}`, {
+      file,
+      hint: "check validates against the Kubernetes version it pins (kubernetesVersion)",
+    });
+  }
+  if (typeof version !== "string" || !/^v?\d+\.\d+\.\d+$/.test(version)) {
+    throw new InputError(`kubernetesVersion '${version ?? ""}' is not a version like v1.37.2`, { file });
+  }
+  return version.replace(/^v/, "");
+}
+
+/** What {@link checkRendering} needs besides the rendering. */
+export interface CheckDeps {
+  readonly validator: Validator;
+  /** The cluster's Pod Security configuration ({@link podSecurityConfig}). */
+  readonly podSecurity: PodSecurityConfiguration;
+  readonly psa: PsaEvaluator;
+}
+
+/** Findings that may only follow from another app's failed build (its CRDs, namespaces, targets are missing). */
+function consequence(f: Finding): boolean {
+  return f.check === "namespace" || f.check === "reference" || f.check === "address" ||
+    (f.check === "schema" && /^unknown (kind|version)/.test(f.message));
+}
+
+/**
+ * Every check that looks only at the rendering: build failures, schemas, Pod Security,
+ * stability, images, plaintext Secrets, CRD sizes, namespaces, ownership, references and
+ * LoadBalancer addresses. While some app failed to build, what may only be a consequence of that
+ * (a kind, namespace or target the failed app would have created) is a warning.
+ */
+export async function checkRendering(rendering: Rendering, deps: CheckDeps): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  for (const app of rendering.apps) {
+    if (app.error) findings.push({ app: app.app.name, check: "build", severity: "error", message: app.error });
+  }
+  findings.push(...await checkSchemas(rendering, deps.validator));
+  const scopeOf = (apiVersion: string, kind: string) => deps.validator.scopeOf(apiVersion, kind);
+  findings.push(...await checkPodSecurity(rendering, deps.podSecurity, scopeOf, deps.psa));
+  for (const app of rendering.apps) {
+    findings.push(...checkStability(app), ...checkImages(app), ...checkSecrets(app), ...checkCrdSizes(app));
+  }
+  findings.push(
+    ...checkNamespaces(rendering, scopeOf),
+    ...checkOwnership(rendering, scopeOf),
+    ...checkReferences(rendering, scopeOf),
+    ...checkAddresses(rendering),
+  );
+  // Objects that rely on the destination namespace are named with it, as they land.
+  const destination = new Map(rendering.apps.map((a) => [a.app.name, a.app.namespace]));
+  const named = findings.map((f) =>
+    f.object && !f.object.namespace && scopeOf(f.object.apiVersion, f.object.kind) && destination.get(f.app)
+      ? { ...f, object: { ...f.object, namespace: destination.get(f.app) } }
+      : f
+  );
+  const failed = rendering.apps.filter((a) => a.error).map((a) => a.app.name);
+  if (!failed.length) return named;
+  return named.map((f) =>
+    consequence(f)
+      ? {
+        ...f,
+        severity: "warning",
+        message: `${f.message} (perhaps only because ${failed.join(", ")} failed to build)`,
+      }
+      : f
+  );
+}
+
+/** Renders and checks; see the module documentation. */
+export async function runCheck(config: Config, options: CheckOptions, ui: Ui): Promise<CheckResult> {
+  const repoRoot = config.repoRoot;
+  const toolbox = new Toolbox(config);
+  const runner = new Runner({
+    env: config.env,
+    resolve: toolbox.resolve,
+    defaultTimeout: 300_000,
+    log: config.verbose ? (line) => ui.info(line) : undefined,
+  });
+
+  const rendering = await render(config, { env: options.env, offline: options.offline }, ui);
+  if (options.apps?.length) {
+    const known = new Set(rendering.apps.map((a) => a.app.name));
+    const unknown = options.apps.filter((a) => !known.has(a));
+    if (unknown.length) {
+      throw new UsageError(
+        `no Application named ${unknown.join(", ")} in the ${options.env} root app`,
+        `choose from: ${[...known].join(", ")}`,
+      );
+    }
+  }
+
+  const findings: Finding[] = [];
+
+  // Schemas: Kubernetes' own, the render's CRDs, the pinned run-time CRDs.
+  const version = await pinnedKubernetes(repoRoot);
+  const kube = await KubernetesSchemas.open(
+    config.cacheDir,
+    version,
+    options.schemaSource ?? apiServerSource(runner),
+  );
+  const crds: CrdVersion[] = rendering.apps.flatMap((a) =>
+    a.objects.filter((o) => o.kind === "CustomResourceDefinition").flatMap((o) => crdVersions(o, a.app.name))
+  );
+  const sources = await readRuntimeCrdSources(repoRoot);
+  const runtimeObjects: KubeObject[] = [];
+  let scratch: string | undefined;
+  const drop = onExit(() => scratch ? Deno.remove(scratch, { recursive: true }).catch(() => {}) : undefined);
+  try {
+    const charts = new ChartCache(join(config.cacheDir, "charts"), runner, {
+      offline: options.offline,
+      scratch: async () => scratch ??= await Deno.makeTempDir({ prefix: "homelab-check-" }),
+    });
+    const runtime = await loadRuntimeCrds(sources, charts, config.cacheDir);
+    crds.push(...runtime.crds);
+    findings.push(...runtime.findings, ...await runtimeCrdDrift(repoRoot, sources));
+    if (options.server) runtimeObjects.push(...await runtimeCrdObjects(sources, charts));
+  } finally {
+    await drop();
+  }
+  const validator = new Validator(kube, crds, join(config.cacheDir, "schemas", "compiled"));
+  const admission = await admissionConfig(runner, repoRoot, config.cacheDir);
+  findings.push(
+    ...await checkRendering(rendering, {
+      validator,
+      podSecurity: admission.podSecurity,
+      psa: options.psa ?? psaTool(runner),
+    }),
+    ...await checkComponents(repoRoot, rendering),
+    ...await checkStackFiles(repoRoot, rendering.apps.map((a) => a.app)),
+  );
+  if (options.server) {
+    const server = await ui.progress(
+      "check --server: the local API server judges every object",
+      () =>
+        serverFindings(runner, rendering, {
+          admission: admission.admissionConfigYaml,
+          runtimeCrds: runtimeObjects,
+          log: config.verbose ? (line) => ui.info(line) : undefined,
+        }),
+    );
+    const merged = mergeFindings(findings, server);
+    findings.length = 0;
+    findings.push(...merged);
+  }
+
+  const order = [...rendering.apps.map((a) => a.app.name), "root", "cluster"];
+  const selected = options.apps?.length ? order.filter((a) => options.apps!.includes(a)) : order;
+  return {
+    rendering,
+    findings: findings.filter((f) => selected.includes(f.app)),
+    apps: selected,
+  };
+}

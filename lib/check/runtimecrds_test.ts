@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Runner } from "../cmd.ts";
+import { ChartCache, sha256 } from "../render/charts.ts";
+import { loadRuntimeCrds, readRuntimeCrdSources, RUNTIME_CRDS_FILE, runtimeCrdDrift } from "./runtimecrds.ts";
+
+const CRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: pools.example.com
+spec:
+  group: example.com
+  scope: Cluster
+  names: { kind: Pool, plural: pools }
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: { type: object }
+`;
+
+Deno.test("run-time CRDs: fetched once by pinned sha256, then offline; a wrong pin and a chart drift are findings", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "homelab-test-" });
+  const requests: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    requests.push(new URL(req.url).pathname);
+    return new Response(CRD);
+  });
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    const repo = join(dir, "repo");
+    await Deno.mkdir(join(repo, "schemas"), { recursive: true });
+    await Deno.mkdir(join(repo, "system", "op"), { recursive: true });
+    await Deno.writeTextFile(
+      join(repo, "system", "op", "kustomization.yaml"),
+      "helmCharts:\n  - name: op\n    version: 2.0.0\n",
+    );
+    const list = (digest: string) =>
+      Deno.writeTextFile(
+        join(repo, RUNTIME_CRDS_FILE),
+        `sources:\n  - name: op\n    component: system/op\n    chart: op\n    version: 1.0.0\n    files:\n` +
+          `      - url: ${url}/pools.yaml\n        sha256: "${digest}"\n`,
+      );
+    await list(await sha256(CRD));
+    const sources = await readRuntimeCrdSources(repo);
+    const cache = (offline: boolean) =>
+      new ChartCache(join(dir, "cache", "charts"), new Runner({ env: {} }), {
+        offline,
+        scratch: () => Promise.resolve(dir),
+      });
+
+    const first = await loadRuntimeCrds(sources, cache(false), join(dir, "cache"));
+    assert.deepEqual(first.findings, []);
+    assert.deepEqual(first.crds.map((c) => [c.group, c.version, c.kind, c.namespaced]), [[
+      "example.com",
+      "v1",
+      "Pool",
+      false,
+    ]]);
+    assert.equal(requests.length, 1);
+
+    // Offline, from the cache: no request.
+    const again = await loadRuntimeCrds(sources, cache(true), join(dir, "cache"));
+    assert.equal(again.crds.length, 1);
+    assert.equal(requests.length, 1);
+
+    // The chart moved to 2.0.0, the pins did not.
+    const drift = await runtimeCrdDrift(repo, sources);
+    assert.equal(drift.length, 1);
+    assert.match(drift[0].message, /pins 1\.0\.0 but system\/op installs chart op 2\.0\.0/);
+
+    // A pin that does not match what the URL serves.
+    await list("0".repeat(64));
+    const wrong = await loadRuntimeCrds(await readRuntimeCrdSources(repo), cache(false), join(dir, "cache"));
+    assert.deepEqual(wrong.crds, []);
+    assert.equal(wrong.findings.length, 1);
+    assert.match(wrong.findings[0].message, /not the pinned 0{64}/);
+
+    // A list without sha256 is refused, naming the file.
+    await Deno.writeTextFile(
+      join(repo, RUNTIME_CRDS_FILE),
+      `sources:\n  - {name: op, component: c, chart: c, version: "1", files: [{url: "${url}/x"}]}\n`,
+    );
+    await assert.rejects(
+      readRuntimeCrdSources(repo),
+      /schemas\/runtime-crds\.yaml: sources\[0\]\.files\[0\] .* has no sha256/,
+    );
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

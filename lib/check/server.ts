@@ -1,0 +1,207 @@
+/**
+ * `check --server`: the real API server judges the rendering. A local control plane (etcd and
+ * kube-apiserver of the cluster's Kubernetes version, Pod Security admission configured as
+ * Talos configures it) gets the rendered Namespaces and CRDs for real, then a server-side
+ * dry-run of every other object with strict field validation. So unknown fields, CRD schemas
+ * and their CEL rules, defaults and Pod Security are decided by the server's own code.
+ *
+ * Every request is answered on its own, with its own `Warning` headers, so each warning is
+ * reported against the object it belongs to. A Pod Security warning on a workload is an error
+ * (the server only warns for Deployments and friends; it would refuse their Pods); other
+ * warnings (deprecations) are warnings.
+ *
+ * @module
+ */
+
+import type { Runner } from "../cmd.ts";
+import type { ApiStatus, KubeClient } from "../kube/client.ts";
+import { startControlPlane } from "../kube/controlplane.ts";
+import { type Finding, type KubeObject, refOf, type Rendering } from "../render/model.ts";
+
+/** Options of {@link serverFindings}. */
+export interface ServerCheckOptions {
+  /** The AdmissionConfiguration YAML of the real cluster (`clusterAdmission(...).admissionConfigYaml`). */
+  readonly admission: string;
+  /** Progress lines. */
+  readonly log?: (line: string) => void;
+  /** Requests in flight at once. */
+  readonly concurrency?: number;
+  /** CRDs no render holds that the cluster has at run time (an operator installs them). */
+  readonly runtimeCrds?: readonly KubeObject[];
+}
+
+interface Owned {
+  readonly app: string;
+  readonly object: KubeObject;
+}
+
+const CRD = "CustomResourceDefinition";
+const POD_SECURITY = /would violate PodSecurity|violates PodSecurity/;
+
+/** Runs `fn` over `items` with at most `limit` at once. */
+async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
+}
+
+/**
+ * The message of a refusal, with the fields the server named. Server-side apply words an
+ * unknown field as `failed to create typed patch object (…): .spec.replica: field not declared
+ * in schema`; that becomes `unknown field "spec.replica"`.
+ */
+export function refusal(body: unknown): string {
+  const s = (body ?? {}) as ApiStatus;
+  const causes = s.details?.causes?.map((c) => c.message ?? c.field ?? "").filter(Boolean) ?? [];
+  const message = (s.message ?? s.reason ?? "refused")
+    .replace(/^failed to create typed patch object \([^)]*\): /, "")
+    .replace(/(?:^|(?<=, ))\.([^\s:]+): field not declared in schema/g, 'unknown field "$1"');
+  // The message usually repeats the causes; add them only when it does not.
+  const extra = causes.filter((c) => !message.includes(c));
+  return [message, ...extra].join("; ");
+}
+
+/** The findings of one answer: its refusal, and each of its warnings. */
+export function judgeAnswer(
+  owned: Owned,
+  answer: { status: number; body: unknown; warnings: readonly string[] },
+): Finding[] {
+  const object = refOf(owned.object);
+  const out: Finding[] = [];
+  if (answer.status >= 300) {
+    const message = refusal(answer.body);
+    out.push({
+      app: owned.app,
+      check: POD_SECURITY.test(message) ? "pod-security" : "server",
+      severity: "error",
+      object,
+      message: `the API server refuses it: ${message}`,
+    });
+  }
+  for (const w of answer.warnings) {
+    const podSecurity = POD_SECURITY.test(w);
+    out.push({
+      app: owned.app,
+      check: podSecurity ? "pod-security" : "server",
+      severity: podSecurity ? "error" : "warning",
+      object,
+      message: podSecurity ? `its pods would be refused: ${w}` : w,
+    });
+  }
+  return out;
+}
+
+async function waitEstablished(client: KubeClient, names: readonly string[], timeout = 60_000): Promise<string[]> {
+  const deadline = Date.now() + timeout;
+  let pending = [...names];
+  for (let delay = 20; pending.length; delay = Math.min(delay * 1.5, 250)) {
+    const r = await client.must<
+      { items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] }
+    >(
+      "GET",
+      "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+    );
+    const ready = new Set(
+      r.body.items.filter((c) => c.status?.conditions?.some((x) => x.type === "Established" && x.status === "True"))
+        .map((c) => c.metadata.name),
+    );
+    pending = pending.filter((n) => !ready.has(n));
+    if (!pending.length || Date.now() > deadline) break;
+    await new Promise((res) => setTimeout(res, delay));
+  }
+  return pending;
+}
+
+/**
+ * Starts a local control plane, puts the rendering's Namespaces and CRDs in for real, dry-runs
+ * every other object, and returns what the server said, per app and object.
+ */
+export async function serverFindings(
+  runner: Runner,
+  rendering: Rendering,
+  options: ServerCheckOptions,
+): Promise<Finding[]> {
+  const log = options.log ?? (() => {});
+  const all: Owned[] = [
+    ...(options.runtimeCrds ?? []).map((object) => ({ app: "cluster", object })),
+    ...rendering.apps.flatMap((a) => a.objects.map((object) => ({ app: a.app.name, object }))),
+  ];
+  const findings: Finding[] = [];
+  const cp = await startControlPlane(runner, {
+    admission: options.admission,
+    // Pods need their ServiceAccount, which the controller-manager makes.
+    controllers: all.some((o) => o.object.kind === "Pod"),
+    log,
+  });
+  try {
+    const client = cp.client;
+    const limit = options.concurrency ?? 16;
+    const real = (kind: string) => all.filter((o) => o.object.kind === kind);
+
+    // Namespaces first, then CRDs: the objects in them and of them need both to exist.
+    const applied: Owned[] = [];
+    for (const kind of ["Namespace", CRD]) {
+      await pool(real(kind), limit, async (o) => {
+        const r = await client.apply(o.object);
+        const f = judgeAnswer(o, r);
+        findings.push(...f);
+        if (r.status < 300) applied.push(o);
+      });
+    }
+    const crds = applied.filter((o) => o.object.kind === CRD).map((o) => o.object.metadata.name);
+    log(`applied ${applied.length - crds.length} namespaces and ${crds.length} CRDs; waiting for the CRDs`);
+    const late = await waitEstablished(client, crds);
+    for (const name of late) {
+      const o = applied.find((x) => x.object.kind === CRD && x.object.metadata.name === name)!;
+      findings.push({
+        app: o.app,
+        check: "server",
+        severity: "error",
+        object: refOf(o.object),
+        message: "the CRD did not become Established within 60s",
+      });
+    }
+    client.forgetDiscovery();
+
+    const rest = all.filter((o) => o.object.kind !== "Namespace" && o.object.kind !== CRD);
+    log(`dry-running ${rest.length} objects`);
+    await pool(rest, limit, async (o) => {
+      const { apiVersion, kind } = o.object;
+      if (!await client.resourceOf(apiVersion, kind)) {
+        findings.push({
+          app: o.app,
+          check: "server",
+          severity: "error",
+          object: refOf(o.object),
+          message: `the API server has no resource for ${apiVersion} ${kind}: no CRD in the rendering defines it`,
+        });
+        return;
+      }
+      findings.push(...judgeAnswer(o, await client.apply(o.object, { dryRun: true })));
+    });
+  } finally {
+    await cp.stop();
+  }
+  return findings;
+}
+
+/** The kind of problem a finding is about, to tell when the server found what the offline checks found. */
+function topic(f: Finding): string {
+  if (f.check === "pod-security") return "pod-security";
+  if (f.check === "namespace" || /namespaces "[^"]+" not found/.test(f.message)) return "namespace";
+  return "schema";
+}
+
+/**
+ * The offline findings, then the server's for objects where the offline checks did not already
+ * report an error on the same topic (schema, Pod Security, namespace): one line per finding and
+ * object, not the same problem twice.
+ */
+export function mergeFindings(offline: readonly Finding[], server: readonly Finding[]): Finding[] {
+  const key = (f: Finding) => `${f.app}|${f.object?.kind}|${f.object?.namespace ?? ""}|${f.object?.name}|${topic(f)}`;
+  const known = new Set(
+    offline.filter((f) => f.severity === "error" && f.object && f.check !== "build").map(key),
+  );
+  return [...offline, ...server.filter((f) => !(f.object && known.has(key(f))))];
+}

@@ -1,0 +1,24 @@
+/**
+ * The `check` task on top of {@link runCheck}: the report on standard output (text or JSON),
+ * progress on standard error, exit code 1 on any error.
+ *
+ * @module
+ */
+
+import type { Config } from "../config.ts";
+import type { Ui } from "../ui.ts";
+import { jsonReport, textReport } from "./report.ts";
+import { type CheckOptions, runCheck } from "./run.ts";
+
+/** Runs the check and prints the report; returns the exit code. */
+export async function checkCommand(
+  config: Config,
+  options: CheckOptions & { format: "text" | "json" },
+  ui: Ui,
+): Promise<number> {
+  const start = performance.now();
+  const result = await runCheck(config, options, ui);
+  console.log(options.format === "json" ? jsonReport(result) : textReport(result));
+  if (options.format === "text") ui.info(`checked in ${((performance.now() - start) / 1000).toFixed(2)}s`);
+  return result.findings.some((f) => f.severity === "error") ? 1 : 0;
+}

@@ -1,0 +1,386 @@
+/**
+ * A real Kubernetes control plane on 127.0.0.1: etcd and kube-apiserver, and when asked
+ * kube-controller-manager, kube-scheduler and kwok (simulated nodes on which pods run and
+ * become Ready). It answers "will the cluster accept this?" (`check --server`) and is the
+ * cluster every test that talks to Kubernetes uses.
+ *
+ * Everything lives in a private temporary directory: throw-away keys and certificates, a static
+ * token, etcd's data, the logs and a kubeconfig. Every listener is on 127.0.0.1 with a free
+ * port. Every process stops when {@link ControlPlane.stop} is called, when the task ends (also on
+ * Ctrl-C, SIGTERM, SIGHUP), and even when this process is killed outright (see
+ * {@link startDaemon}).
+ *
+ * ```ts
+ * const cp = await startControlPlane(runner, { controllers: true, nodes: ["node-1"] });
+ * // cp.kubeconfig, cp.client.apply(obj, { dryRun: true }), …
+ * await cp.stop();
+ * ```
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { stringify } from "yaml";
+import { onExit, privateTempDir } from "../cleanup.ts";
+import { cmd, type Daemon, type Runner, startDaemon, tail } from "../cmd.ts";
+import { HomelabError } from "../errors.ts";
+import { KubeClient } from "./client.ts";
+
+/** What to run besides etcd and kube-apiserver. */
+export interface ControlPlaneOptions {
+  /**
+   * Run kube-controller-manager and kube-scheduler. Without them ServiceAccount admission
+   * refuses every Pod (no `default` ServiceAccount) and namespaces never finish deleting.
+   */
+  readonly controllers?: boolean;
+  /** Names of simulated nodes to create; kwok runs when there is at least one. */
+  readonly nodes?: readonly string[];
+  /**
+   * The AdmissionConfiguration (YAML) kube-apiserver is given: the Pod Security settings of the
+   * real cluster, taken from the machine config Talos runs.
+   */
+  readonly admission?: string;
+  /** Milliseconds to wait for each component to become ready. */
+  readonly timeout?: number;
+  /** Told what is happening, one line per step. */
+  readonly log?: (line: string) => void;
+}
+
+/** A running control plane. */
+export interface ControlPlane {
+  /** `https://127.0.0.1:PORT`. */
+  readonly server: string;
+  /** A kubeconfig (0600, in the private directory) for kubectl and other tools. */
+  readonly kubeconfig: string;
+  readonly client: KubeClient;
+  /** The private directory (keys, data, logs). */
+  readonly dir: string;
+  readonly daemons: readonly Daemon[];
+  /** Stops every process and removes the directory. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** A port nobody listens on now, on 127.0.0.1. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+function pem(label: string, der: ArrayBuffer): string {
+  const b64 = btoa(String.fromCharCode(...new Uint8Array(der)));
+  return `-----BEGIN ${label}-----\n${b64.replace(/.{64}/g, "$&\n").replace(/\n?$/, "\n")}-----END ${label}-----\n`;
+}
+
+/** A new ECDSA P-256 key pair as PEM: the private key (PKCS #8) and the public key (SPKI). */
+export async function newKeyPairPem(): Promise<{ privateKey: string; publicKey: string }> {
+  const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
+  return {
+    privateKey: pem("PRIVATE KEY", await crypto.subtle.exportKey("pkcs8", pair.privateKey)),
+    publicKey: pem("PUBLIC KEY", await crypto.subtle.exportKey("spki", pair.publicKey)),
+  };
+}
+
+function randomToken(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(24)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function writePrivate(path: string, text: string): Promise<void> {
+  await Deno.writeTextFile(path, text, { mode: 0o600 });
+  await Deno.chmod(path, 0o600);
+}
+
+/** Polls `probe` until it returns true; fails early when a daemon exits, naming its log. */
+async function until(
+  what: string,
+  probe: () => Promise<boolean>,
+  watch: readonly Daemon[],
+  timeout: number,
+): Promise<void> {
+  const deadline = Date.now() + timeout;
+  let exited: Daemon | undefined;
+  const watchers = watch.map((d) => d.exited.then(() => (exited ??= d)));
+  for (let delay = 20;; delay = Math.min(delay * 1.5, 250)) {
+    if (exited) {
+      const log = await Deno.readTextFile(exited.logFile).catch(() => "");
+      throw new HomelabError(
+        `${exited.name} exited while waiting for ${what}:\n${
+          tail(log, 12).split("\n").map((l) => `  | ${l}`).join("\n")
+        }`,
+        { hint: `its whole log was ${exited.logFile}; DEBUG=1 prints every command` },
+      );
+    }
+    if (await probe().catch(() => false)) break;
+    if (Date.now() > deadline) {
+      throw new HomelabError(`timed out after ${timeout / 1000}s waiting for ${what}`, {
+        hint: "the machine may be overloaded; try again, or raise the timeout",
+      });
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+  void watchers;
+}
+
+/** Where kwok's Stage definitions are: beside the binary, where `deno task tools` puts them. */
+async function kwokStages(runner: Runner): Promise<string[]> {
+  const exe = await Deno.realPath(await runner.resolve("kwok"));
+  const base = join(dirname(exe), "stages");
+  const files = [
+    "node/fast/node-initialize.yaml",
+    "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "pod/fast/pod-ready.yaml",
+    "pod/fast/pod-complete.yaml",
+    "pod/fast/pod-delete.yaml",
+  ].map((f) => join(base, f));
+  for (const f of files) {
+    if (!await Deno.stat(f).then(() => true, () => false)) {
+      throw new HomelabError(`kwok's Stage definitions are missing (${f})`, {
+        hint: "run `deno task tools kwok --force`: the build copies them from kwok's module beside the binary",
+      });
+    }
+  }
+  return files;
+}
+
+/** Starts a control plane; see the module documentation. */
+export async function startControlPlane(runner: Runner, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const timeout = options.timeout ?? 60_000;
+  const log = options.log ?? (() => {});
+  const dir = await privateTempDir("homelab-cp-");
+  const daemons: Daemon[] = [];
+  let client: KubeClient | undefined;
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      client?.close();
+      for (const d of [...daemons].reverse()) await d.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    })();
+    return stopped;
+  };
+  const cancelExit = onExit(stop);
+  try {
+    const pki = join(dir, "pki");
+    await Deno.mkdir(pki, { mode: 0o700 });
+    await Deno.mkdir(join(dir, "logs"), { mode: 0o700 });
+    const token = randomToken();
+    // The key service account tokens are signed with.
+    const saKey = join(pki, "sa.key");
+    const saPub = join(pki, "sa.pub");
+    const sa = await newKeyPairPem();
+    await writePrivate(saKey, sa.privateKey);
+    await writePrivate(saPub, sa.publicKey);
+    const tokens = join(pki, "tokens.csv");
+    await writePrivate(tokens, `${token},homelab-admin,homelab-admin,"system:masters"\n`);
+
+    // etcd
+    const etcdPort = freePort();
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    const peerUrl = `http://127.0.0.1:${freePort()}`;
+    log(`starting etcd on ${etcdUrl}`);
+    daemons.push(
+      await startDaemon(
+        runner,
+        cmd("etcd", [
+          "--name=local",
+          `--data-dir=${join(dir, "etcd")}`,
+          `--listen-client-urls=${etcdUrl}`,
+          `--advertise-client-urls=${etcdUrl}`,
+          `--listen-peer-urls=${peerUrl}`,
+          `--initial-advertise-peer-urls=${peerUrl}`,
+          `--initial-cluster=local=${peerUrl}`,
+          // Throw-away data: no fsync, short elections.
+          "--unsafe-no-fsync",
+          "--heartbeat-interval=10",
+          "--election-timeout=100",
+          "--log-level=warn",
+        ]),
+        join(dir, "logs", "etcd.log"),
+      ),
+    );
+    await until(
+      "etcd to be healthy",
+      async () => {
+        const r = await fetch(`${etcdUrl}/health`);
+        return r.ok && (await r.json()).health === "true";
+      },
+      daemons,
+      timeout,
+    );
+
+    // kube-apiserver
+    const port = freePort();
+    const server = `https://127.0.0.1:${port}`;
+    const args = [
+      `--etcd-servers=${etcdUrl}`,
+      "--bind-address=127.0.0.1",
+      `--secure-port=${port}`,
+      "--advertise-address=127.0.0.1",
+      // With a loopback advertise address the endpoint reconciler would make the apiserver exit.
+      "--endpoint-reconciler-type=none",
+      `--cert-dir=${pki}`,
+      `--token-auth-file=${tokens}`,
+      "--authorization-mode=RBAC",
+      "--allow-privileged=true",
+      "--service-cluster-ip-range=10.96.0.0/12",
+      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+      `--service-account-key-file=${saPub}`,
+      `--service-account-signing-key-file=${saKey}`,
+      "--profiling=false",
+    ];
+    if (options.admission) {
+      const admission = join(dir, "admission.yaml");
+      await writePrivate(admission, options.admission);
+      args.push(`--admission-control-config-file=${admission}`);
+    }
+    log(`starting kube-apiserver on ${server}`);
+    daemons.push(await startDaemon(runner, cmd("kube-apiserver", args), join(dir, "logs", "kube-apiserver.log")));
+    const caFile = join(pki, "apiserver.crt");
+    await until("kube-apiserver's certificate", () => Deno.stat(caFile).then(() => true), daemons, timeout);
+    const caPem = await Deno.readTextFile(caFile);
+    client = new KubeClient({ server, caPem, token });
+    const c = client;
+    await until(
+      "kube-apiserver to be ready",
+      async () => {
+        const r = await c.request("GET", "/readyz");
+        return r.status === 200;
+      },
+      daemons,
+      timeout,
+    );
+
+    const kubeconfig = join(dir, "kubeconfig");
+    await writePrivate(
+      kubeconfig,
+      stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "local", cluster: { server, "certificate-authority": caFile } }],
+        users: [{ name: "homelab-admin", user: { token } }],
+        contexts: [{ name: "local", context: { cluster: "local", user: "homelab-admin" } }],
+        "current-context": "local",
+      }),
+    );
+
+    if (options.controllers) {
+      log("starting kube-controller-manager and kube-scheduler");
+      daemons.push(
+        await startDaemon(
+          runner,
+          cmd("kube-controller-manager", [
+            `--kubeconfig=${kubeconfig}`,
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+            `--secure-port=${freePort()}`,
+            `--service-account-private-key-file=${saKey}`,
+            `--root-ca-file=${caFile}`,
+            "--use-service-account-credentials=false",
+            "--controllers=*,-csrsigning,-nodeipam",
+          ]),
+          join(dir, "logs", "kube-controller-manager.log"),
+        ),
+        await startDaemon(
+          runner,
+          cmd("kube-scheduler", [
+            `--kubeconfig=${kubeconfig}`,
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+            `--secure-port=${freePort()}`,
+          ]),
+          join(dir, "logs", "kube-scheduler.log"),
+        ),
+      );
+      await until(
+        "the default ServiceAccount",
+        async () => {
+          const r = await c.request("GET", "/api/v1/namespaces/default/serviceaccounts/default");
+          return r.status === 200;
+        },
+        daemons,
+        timeout,
+      );
+    }
+
+    const nodes = options.nodes ?? [];
+    if (nodes.length) {
+      const stages = await kwokStages(runner);
+      log(`starting kwok with ${nodes.length} simulated node(s)`);
+      daemons.push(
+        await startDaemon(
+          runner,
+          cmd("kwok", [
+            `--kubeconfig=${kubeconfig}`,
+            "--manage-all-nodes=false",
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+            `--server-address=127.0.0.1:${freePort()}`,
+            ...stages.map((s) => `--config=${s}`),
+          ]),
+          join(dir, "logs", "kwok.log"),
+        ),
+      );
+      for (const name of nodes) {
+        await client.must("POST", "/api/v1/nodes", {
+          body: {
+            apiVersion: "v1",
+            kind: "Node",
+            metadata: {
+              name,
+              annotations: { "kwok.x-k8s.io/node": "fake" },
+              labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "type": "kwok" },
+            },
+          },
+        });
+      }
+      await until(
+        `${nodes.length} node(s) to be Ready`,
+        async () => {
+          const r = await c.must<{ items: { status?: { conditions?: { type: string; status: string }[] } }[] }>(
+            "GET",
+            "/api/v1/nodes",
+          );
+          const ready = r.body.items.filter((n) =>
+            n.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True")
+          );
+          return ready.length >= nodes.length;
+        },
+        daemons,
+        timeout,
+      );
+    }
+
+    return {
+      server,
+      kubeconfig,
+      client,
+      dir,
+      daemons,
+      async stop() {
+        await cancelExit();
+      },
+    };
+  } catch (err) {
+    await cancelExit();
+    throw err;
+  }
+}
+
+/**
+ * The OpenAPI v3 documents a running API server serves (`/openapi/v3`), by API path
+ * (`api/v1`, `apis/apps/v1`): the schemas the offline check validates against, exactly as the
+ * server of that version has them.
+ */
+export async function openapiDocuments(client: KubeClient): Promise<Map<string, unknown>> {
+  const index = await client.must<{ paths: Record<string, { serverRelativeURL: string }> }>("GET", "/openapi/v3");
+  const docs = new Map<string, unknown>();
+  await Promise.all(
+    Object.entries(index.body.paths)
+      // Discovery and version documents describe no kinds.
+      .filter(([path]) => /^apis?\/.+/.test(path) && path.split("/").length >= 2)
+      .map(async ([path, { serverRelativeURL }]) => {
+        docs.set(path, (await client.must("GET", serverRelativeURL)).body);
+      }),
+  );
+  return docs;
+}

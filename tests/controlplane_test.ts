@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { KubeObject } from "../lib/render/model.ts";
+import { waitFor } from "../lib/kube/wait.ts";
+import { alive, processTree, REPO_PATH, survivors, withControlPlane } from "./kube_helpers.ts";
+import { denoDir } from "./helpers.ts";
+
+/** Local addresses of the TCP sockets in LISTEN state that `pids` hold. */
+async function listeners(pids: readonly number[]): Promise<string[]> {
+  const inodes = new Set<string>();
+  for (const pid of pids) {
+    for (const fd of await Array.fromAsync(Deno.readDir(`/proc/${pid}/fd`)).catch(() => [])) {
+      const target = await Deno.readLink(`/proc/${pid}/fd/${fd.name}`).catch(() => "");
+      const m = /^socket:\[(\d+)\]$/.exec(target);
+      if (m) inodes.add(m[1]);
+    }
+  }
+  const found: string[] = [];
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    const lines = (await Deno.readTextFile(file).catch(() => "")).split("\n").slice(1);
+    for (const line of lines) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || f[3] !== "0A" || !inodes.has(f[9])) continue; // 0A = LISTEN
+      found.push(decodeAddress(f[1]));
+    }
+  }
+  return found;
+}
+
+/** `0100007F:1F90` → `127.0.0.1:8080`; IPv6 addresses come as 32 hex digits. */
+function decodeAddress(hex: string): string {
+  const [addr, port] = hex.split(":");
+  const p = parseInt(port, 16);
+  if (addr.length === 8) {
+    const b = addr.match(/../g)!.map((x) => parseInt(x, 16)).reverse();
+    return `${b.join(".")}:${p}`;
+  }
+  return `[${addr}]:${p}`;
+}
+
+Deno.test("the control plane listens only on 127.0.0.1, runs pods on kwok nodes, and stops without a trace", async (t) => {
+  let pids: number[] = [];
+  let dir = "";
+  await withControlPlane({ controllers: true, nodes: ["node-1"] }, async (cp) => {
+    dir = cp.dir;
+    pids = (await Promise.all(cp.daemons.map((d) => processTree(d.pid)))).flat();
+    assert.deepEqual(cp.daemons.map((d) => d.name), [
+      "etcd",
+      "kube-apiserver",
+      "kube-controller-manager",
+      "kube-scheduler",
+      "kwok",
+    ]);
+
+    await t.step("every listener is on 127.0.0.1", async () => {
+      const addrs = await listeners(pids);
+      assert.ok(addrs.length >= 3, `expected the daemons' listeners, found ${addrs.join(", ")}`);
+      for (const a of addrs) assert.match(a, /^127\.0\.0\.1:\d+$/, `a daemon listens on ${a}`);
+    });
+
+    await t.step("keys, kubeconfig and data are private", async () => {
+      assert.equal((await Deno.stat(cp.dir)).mode! & 0o777, 0o700);
+      assert.equal((await Deno.stat(cp.kubeconfig)).mode! & 0o777, 0o600);
+      assert.equal((await Deno.stat(join(cp.dir, "pki", "sa.key"))).mode! & 0o777, 0o600);
+    });
+
+    const client = cp.client;
+    await t.step("a CRD becomes Established", async () => {
+      const crd = {
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        metadata: { name: "widgets.example.org" },
+        spec: {
+          group: "example.org",
+          names: { kind: "Widget", plural: "widgets", singular: "widget", listKind: "WidgetList" },
+          scope: "Namespaced",
+          versions: [{
+            name: "v1",
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: "object", properties: { spec: { type: "object" } } } },
+          }],
+        },
+      };
+      const r = await client.apply(crd);
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      await waitFor(client, crd, { timeout: 30_000 });
+    });
+
+    await t.step("a Deployment becomes Available and a Job Complete", async () => {
+      const labels = { app: "web" };
+      const pod = { containers: [{ name: "c", image: "registry.example.org/web:1.0.0" }] };
+      const deploy: KubeObject = {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "web", namespace: "default" },
+        spec: { replicas: 2, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: pod } },
+      };
+      const job: KubeObject = {
+        apiVersion: "batch/v1",
+        kind: "Job",
+        metadata: { name: "once", namespace: "default" },
+        spec: { template: { spec: { ...pod, restartPolicy: "Never" } } },
+      };
+      for (const o of [deploy, job]) {
+        const r = await client.apply(o);
+        assert.equal(r.status, 201, JSON.stringify(r.body));
+      }
+      const seen: string[] = [];
+      await waitFor(client, deploy, { timeout: 60_000, onState: (s) => seen.push(s) });
+      assert.ok(seen.length >= 1);
+      await waitFor(client, job, { timeout: 60_000 });
+    });
+  });
+
+  assert.deepEqual(await survivors(pids, 1000), [], "a control-plane process outlived stop()");
+  await assert.rejects(Deno.stat(dir), Deno.errors.NotFound, "the private directory outlived stop()");
+});
+
+/** Runs tests/fixtures/controlplane/hold.ts and returns the child with what it printed. */
+async function hold(): Promise<{ child: Deno.ChildProcess; info: { pids: number[]; dir: string } }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(REPO_PATH, "tests/fixtures/controlplane/hold.ts")],
+    env: { DENO_DIR: denoDir(), NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  assert.ok(text.includes("\n"), "hold.ts ended before it printed its processes");
+  return { child, info: JSON.parse(text) };
+}
+
+for (const signal of ["SIGINT", "SIGHUP", "SIGKILL"] as const) {
+  Deno.test(`after ${signal} to the task no control-plane process is left`, async () => {
+    const { child, info } = await hold();
+    const pids = (await Promise.all(info.pids.map(processTree))).flat();
+    assert.ok(pids.length >= 4, `expected guards and daemons, got ${pids}`);
+    for (const p of pids) assert.ok(await alive(p));
+    child.kill(signal);
+    const status = await child.status;
+    assert.notEqual(status.code, 0);
+    // Observed, not cleaned up: the processes must have gone by themselves.
+    assert.deepEqual(await survivors(pids), [], `still running after ${signal}`);
+    if (signal !== "SIGKILL") {
+      await assert.rejects(Deno.stat(info.dir), Deno.errors.NotFound, `${info.dir} left after ${signal}`);
+    } else {
+      // Nothing can run in a process killed outright: its directory stays, but holds no live process.
+      await Deno.remove(info.dir, { recursive: true }).catch(() => {});
+    }
+  });
+}
