@@ -437,24 +437,12 @@ function eachMap(value: unknown, fn: (o: Record<string, unknown>) => void): void
   }
 }
 
-function ipv4(text: string): number | undefined {
-  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text.trim());
-  return m ? m.slice(1).reduce((n, part) => n * 256 + Number(part), 0) : undefined;
-}
-
-function inCidr(ip: string, cidr: string): boolean {
-  const [net, bits] = cidr.split("/");
-  const a = ipv4(ip), b = ipv4(net);
-  if (a === undefined || b === undefined) return false;
-  const size = 2 ** (32 - Number(bits ?? 32));
-  return Math.floor(a / size) === Math.floor(b / size);
-}
-
 /**
- * The checks that need a whole environment (`prod`, `dev`: the components `root/components.json`
- * keeps there, each at its path for that environment): a StorageClass named anywhere exists in that
- * environment, and every LoadBalancer address asked for (`lbipam.cilium.io/ips`) lies in one of its
- * CiliumLoadBalancerIPPools.
+ * The check that needs a whole environment (`prod`, `dev`: the components `root/components.json`
+ * keeps there, each at its path for that environment): a StorageClass named anywhere (values,
+ * claims, volumeClaimTemplates, CloudNativePG clusters) exists in that environment. LoadBalancer
+ * addresses against the environment's pools are checked on the rendering (`lib/check/addresses.ts`),
+ * where overlays have been applied.
  */
 export async function checkEnvironments(root: string): Promise<StackProblem[]> {
   const list = await readComponents(root);
@@ -474,11 +462,9 @@ export async function checkEnvironments(root: string): Promise<StackProblem[]> {
       }
     }
     const classes = new Set<string>(BUILTIN_STORAGE_CLASSES[env]);
-    const pools: string[] = [];
     for (const { value } of docs) {
-      const o = value as { kind?: string; metadata?: { name?: string }; spec?: { blocks?: { cidr?: string }[] } };
+      const o = value as { kind?: string; metadata?: { name?: string } };
       if (o?.kind === "StorageClass" && o.metadata?.name) classes.add(o.metadata.name);
-      if (o?.kind === "CiliumLoadBalancerIPPool") pools.push(...(o.spec?.blocks ?? []).flatMap((b) => b.cidr ?? []));
     }
     const seen = new Set<string>();
     const report = (p: StackProblem) => {
@@ -497,18 +483,6 @@ export async function checkEnvironments(root: string): Promise<StackProblem[]> {
               message: `StorageClass ${sc} does not exist in ${env} (there: ${
                 [...classes].join(", ") || "none"
               }); leave the class out to use the cluster's default one`,
-            });
-          }
-        }
-        const ips = o["lbipam.cilium.io/ips"];
-        if (typeof ips !== "string") return;
-        for (const ip of ips.split(",").map((s) => s.trim()).filter(Boolean)) {
-          if (!pools.some((cidr) => inCidr(ip, cidr))) {
-            report({
-              file,
-              message: `LoadBalancer address ${ip} is outside ${env}'s pools (${
-                pools.join(", ") || "none"
-              }); give each environment its address in its own root (an overlay patch)`,
             });
           }
         }

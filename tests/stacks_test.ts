@@ -307,27 +307,19 @@ Deno.test("chart values that render unstable objects, a missing GatewayClass or 
   ]);
 });
 
-Deno.test("per environment: a StorageClass only an excluded component creates, and a LoadBalancer address outside the pools", async () => {
+Deno.test("per environment: a StorageClass only a component left out of dev creates is caught in dev", async () => {
   const found = (await checkEnvironments(join(FIXTURES, "environments"))).map((p) => `${p.file}: ${p.message}`);
-  assertProblems(found, [
-    /platform\/app\/values\.yaml: StorageClass fast does not exist in dev \(there: standard\)/,
-    /platform\/app\/service\.yaml: LoadBalancer address 10\.0\.0\.53 is outside dev's pools \(172\.18\.255\.192\/27\)/,
-  ]);
+  assertProblems(found, [/platform\/app\/values\.yaml: StorageClass fast does not exist in dev \(there: standard\)/]);
 });
 
-Deno.test("the tree's dev differences are in effect: addresses from kind's pool, no StorageClass kind lacks", async () => {
-  // The same checks as above over the real tree find nothing, and would find the prod addresses
-  // in dev if the dev roots were dropped from components.json.
+Deno.test("the tree's volumes take the cluster's default class: naming Piraeus' class would break dev", async () => {
   assert.deepEqual(await checkEnvironments(REPO), []);
   await withTempDir(async (dir) => {
     for (const d of ["root", "system", "platform"]) await cp(join(REPO, d), join(dir, d), { recursive: true });
-    const list = JSON.parse(await Deno.readTextFile(join(dir, "root/components.json")));
-    for (const c of list.system) if (c.name === "gateway" || c.name === "k8s-gateway") delete c.dev;
-    await Deno.writeTextFile(join(dir, "root/components.json"), JSON.stringify(list));
+    const file = join(dir, "platform/keycloak/database.yaml");
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(file, text.replace("  storage:\n", "  storage:\n    storageClass: replicated\n"));
     const found = (await checkEnvironments(dir)).map((p) => `${p.file}: ${p.message}`);
-    assertProblems(found, [
-      /system\/gateway\/lb-ip\.yaml: LoadBalancer address 10\.40\.0\.80 is outside dev's pools/,
-      /system\/k8s-gateway\/lb-ip\.yaml: LoadBalancer address 10\.40\.0\.53 is outside dev's pools/,
-    ]);
+    assertProblems(found, [/platform\/keycloak\/database\.yaml: StorageClass replicated does not exist in dev/]);
   });
 });
