@@ -3,12 +3,14 @@
  * passes the static checks; `new app` scaffolds a component the root picks up.
  */
 import assert from "node:assert/strict";
+import { cp } from "node:fs/promises";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { Runner } from "../lib/cmd.ts";
 import { loadConfig } from "../lib/config.ts";
 import {
   type ArgoResource,
+  checkEnvironments,
   checkKustomization,
   checkManifest,
   checkStacks,
@@ -104,10 +106,19 @@ Deno.test("every component passes the checks: charts pinned exactly, images pinn
   assert.deepEqual(await checkStacks(REPO), []);
 });
 
-Deno.test("every component has a README with a Path | Purpose table", async () => {
+Deno.test("every component has a README with a Path | Purpose table that names each of its files and folders", async () => {
   for (const dir of await componentDirs(REPO)) {
     const readme = await Deno.readTextFile(join(REPO, dir, "README.md")).catch(() => "");
     assert.match(readme, /\|\s*Path\s*\|\s*Purpose\s*\|/, `${dir}/README.md`);
+    const paths = [...readme.matchAll(/^\|\s*`([^`]+)`/gm)].map((m) => m[1]);
+    for await (const e of Deno.readDir(join(REPO, dir))) {
+      if (e.name === "README.md" || e.name === "charts" || e.name.startsWith(".")) continue;
+      const name = e.isDirectory ? `${e.name}/` : e.name;
+      assert.ok(
+        paths.some((p) => p === name || (e.isDirectory && p.startsWith(name))),
+        `${dir}/README.md does not list ${name}`,
+      );
+    }
   }
 });
 
@@ -237,4 +248,78 @@ Deno.test("Renovate's managers find every pin: tools, Talos, Kubernetes, Deno, r
   assert.equal((await found("flake.nix")).length, 1);
   assert.deepEqual(await found("system/gateway-api/kustomization.yaml"), ["v1.6.1"]);
   assert.deepEqual(await found("platform/kubevirt/kustomization.yaml"), ["v1.9.0"]);
+});
+
+/** The fixtures of one scenario: a tree with stacks (and root/) that one check must reject. */
+const FIXTURES = join(REPO, "tests/fixtures/stacks");
+
+/** Every problem of every kustomization root of a fixture, as `file: message`. */
+async function fixtureProblems(scenario: string): Promise<string[]> {
+  const root = join(FIXTURES, scenario);
+  const out: string[] = [];
+  for (const stack of STACKS) {
+    const walk = async (rel: string): Promise<void> => {
+      const entries = await Array.fromAsync(Deno.readDir(join(root, rel))).catch(() => []);
+      if (entries.some((e) => e.name === "kustomization.yaml")) {
+        for (const p of await checkKustomization(root, rel)) out.push(`${p.file}: ${p.message}`);
+      }
+      for (const e of entries) if (e.isDirectory) await walk(`${rel}/${e.name}`);
+    };
+    await walk(stack);
+  }
+  return out.sort();
+}
+
+function assertProblems(found: string[], expected: RegExp[]) {
+  for (const e of expected) assert.ok(found.some((m) => e.test(m)), `${e} not in ${JSON.stringify(found, null, 1)}`);
+  assert.equal(found.length, expected.length, JSON.stringify(found, null, 1));
+}
+
+Deno.test("a kustomization `namespace:` over a second Namespace is caught (it would rename it and move its objects)", async () => {
+  assertProblems(await fixtureProblems("namespace-rename"), [
+    /namespace\.yaml: Namespace two: the kustomization's `namespace: one` renames it to one/,
+    /namespace\.yaml: Role two\/reader: the kustomization's `namespace: one` moves it to one/,
+  ]);
+});
+
+Deno.test("an overlay inside the base it lists is caught (kustomize refuses the cycle)", async () => {
+  assertProblems(await fixtureProblems("overlay-cycle"), [
+    /thing\/dev\/kustomization\.yaml: resource \.\.\/ contains this kustomization/,
+  ]);
+});
+
+Deno.test("a StorageClass beside the chart that serves it must sync in a later wave", async () => {
+  assertProblems(await fixtureProblems("storageclass-wave"), [
+    /storageclass\.yaml: StorageClass fast syncs with the chart that serves it/,
+  ]);
+});
+
+Deno.test("chart values that render unstable objects, a missing GatewayClass or non-restricted pods are caught without the charts", async () => {
+  assertProblems(await fixtureProblems("chart-values"), [
+    /system\/cilium\/values\.yaml: cilium: gatewayAPI\.gatewayClass\.create must be "true"/,
+    /system\/cilium\/values\.yaml: cilium: hubble\.tls\.auto\.method is 'helm'/,
+    /system\/piraeus\/values\.yaml: piraeus: tls\.certManagerIssuerRef is not set/,
+    /system\/cert-manager\/values\.yaml: cert-manager: config\.enableGatewayAPI is deprecated/,
+    /kube-prometheus\/values\.yaml: kube-prometheus-stack: Grafana with persistence: grafana\.initChownData\.enabled must be false.*deploymentStrategy\.type must be Recreate/,
+    /kube-prometheus\/values\.yaml: kube-prometheus-stack: kubeEtcd, kubeControllerManager, kubeScheduler: on Talos/,
+    /keycloak\/values\.yaml: keycloakx: http\.relativePath is '\/auth' but --hostname has the path '\/'/,
+    /crossplane\/values\.yaml: crossplane: restricted Pod Security: securityContextCrossplane lacks capabilities\.drop \[ALL\], runAsNonRoot: true, seccompProfile.*securityContextRBACManager lacks/,
+  ]);
+});
+
+Deno.test("per environment: a StorageClass only a component left out of dev creates is caught in dev", async () => {
+  const found = (await checkEnvironments(join(FIXTURES, "environments"))).map((p) => `${p.file}: ${p.message}`);
+  assertProblems(found, [/platform\/app\/values\.yaml: StorageClass fast does not exist in dev \(there: standard\)/]);
+});
+
+Deno.test("the tree's volumes take the cluster's default class: naming Piraeus' class would break dev", async () => {
+  assert.deepEqual(await checkEnvironments(REPO), []);
+  await withTempDir(async (dir) => {
+    for (const d of ["root", "system", "platform"]) await cp(join(REPO, d), join(dir, d), { recursive: true });
+    const file = join(dir, "platform/keycloak/database.yaml");
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(file, text.replace("  storage:\n", "  storage:\n    storageClass: replicated\n"));
+    const found = (await checkEnvironments(dir)).map((p) => `${p.file}: ${p.message}`);
+    assertProblems(found, [/platform\/keycloak\/database\.yaml: StorageClass replicated does not exist in dev/]);
+  });
 });
