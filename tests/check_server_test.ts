@@ -75,6 +75,17 @@ const crd: KubeObject = {
   },
 };
 
+/** A CRD no object uses (so only dry-run) that the server refuses: a protected group without approval. */
+const unusedProtectedCrd: KubeObject = {
+  ...crd,
+  metadata: { name: "sprockets.example.k8s.io" },
+  spec: {
+    ...(crd.spec as Record<string, unknown>),
+    group: "example.k8s.io",
+    names: { kind: "Sprocket", plural: "sprockets", singular: "sprocket", listKind: "SprocketList" },
+  },
+};
+
 const widget = (name: string, spec: Record<string, unknown>): KubeObject => ({
   apiVersion: "example.org/v1",
   kind: "Widget",
@@ -92,7 +103,7 @@ Deno.test("check --server: the real API server judges every object, per app and 
     env: "prod",
     root: [],
     apps: [
-      app("team", [namespace("team"), crd, deployment("good", "team")]),
+      app("team", [namespace("team"), crd, deployment("good", "team"), unusedProtectedCrd]),
       app("broken", [
         deployment("typo", "team", { replica: 2 }),
         deployment("root", "team", {}, privileged),
@@ -138,7 +149,11 @@ Deno.test("check --server: the real API server judges every object, per app and 
   one("homeless", "server", "error", /namespaces "nowhere" not found/);
   one("g", "server", "error", /no resource for example\.org\/v1 Gadget/);
   one("old", "server", "warning", /node-role\.kubernetes\.io\/master.*deprecated|control-plane/);
-  assert.equal(findings.length, 7, show);
+  const sprocket = find(findings, "sprockets.example.k8s.io");
+  assert.equal(sprocket.length, 1, show);
+  assert.equal(sprocket[0].app, "team");
+  assert.match(sprocket[0].message, /protected groups must have approval annotation/);
+  assert.equal(findings.length, 8, show);
 });
 
 Deno.test("refusals read as the user would say them", async () => {

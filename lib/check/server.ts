@@ -38,6 +38,11 @@ interface Owned {
 const CRD = "CustomResourceDefinition";
 const POD_SECURITY = /would violate PodSecurity|violates PodSecurity/;
 
+/** The API group of an apiVersion (`apps/v1` → `apps`, `v1` → ``). */
+function groupOf(apiVersion: string): string {
+  return apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.lastIndexOf("/")) : "";
+}
+
 /** Runs `fn` over `items` with at most `limit` at once. */
 async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -141,18 +146,34 @@ export async function serverFindings(
     const limit = options.concurrency ?? 16;
     const real = (kind: string) => all.filter((o) => o.object.kind === kind);
 
-    // Namespaces first, then CRDs: the objects in them and of them need both to exist.
+    // Namespaces first, then CRDs: the objects in them and of them need both to exist. Only the
+    // CRDs whose kinds some object uses are created for real (each one makes the server rebuild
+    // its OpenAPI, which is most of the wait); the others are judged by a dry-run.
+    const used = new Set(
+      all.filter((o) => o.object.kind !== CRD).map((o) => `${groupOf(o.object.apiVersion)}|${o.object.kind}`),
+    );
+    const needed = (o: Owned) => {
+      const spec = o.object.spec as { group?: string; names?: { kind?: string } } | undefined;
+      return used.has(`${spec?.group ?? ""}|${spec?.names?.kind ?? ""}`);
+    };
     const applied: Owned[] = [];
-    for (const kind of ["Namespace", CRD]) {
-      await pool(real(kind), limit, async (o) => {
+    const crdsToApply = real(CRD).filter(needed);
+    for (const batch of [real("Namespace"), crdsToApply]) {
+      await pool(batch, limit, async (o) => {
         const r = await client.apply(o.object);
-        const f = judgeAnswer(o, r);
-        findings.push(...f);
+        findings.push(...judgeAnswer(o, r));
         if (r.status < 300) applied.push(o);
       });
     }
+    const unused = real(CRD).filter((o) => !needed(o) && o.app !== "cluster");
+    await pool(unused, limit, async (o) => {
+      findings.push(...judgeAnswer(o, await client.apply(o.object, { dryRun: true })));
+    });
     const crds = applied.filter((o) => o.object.kind === CRD).map((o) => o.object.metadata.name);
-    log(`applied ${applied.length - crds.length} namespaces and ${crds.length} CRDs; waiting for the CRDs`);
+    log(
+      `applied ${applied.length - crds.length} namespaces and the ${crds.length} CRDs objects use ` +
+        `(${unused.length} others dry-run); waiting for the CRDs`,
+    );
     const late = await waitEstablished(client, crds);
     for (const name of late) {
       const o = applied.find((x) => x.object.kind === CRD && x.object.metadata.name === name)!;
