@@ -7,6 +7,7 @@
  * @module
  */
 
+import { BUILTIN_STORAGE_CLASSES } from "../stacks.ts";
 import { type Finding, type KubeObject, refOf, type Rendering } from "../render/model.ts";
 import { groupOf, namespaceOf, type ScopeOf } from "./scope.ts";
 
@@ -72,7 +73,11 @@ export function checkReferences(rendering: Rendering, scopeOf: ScopeOf): Finding
     findings.push({ app, check: "reference", severity: "error", object: refOf(o), message });
 
   const classes = new Set(index.ofKind(GATEWAY_GROUP, "GatewayClass").map((c) => c.metadata.name));
-  const storageClasses = index.ofKind("storage.k8s.io", "StorageClass");
+  // The environment's own classes (kind's default `standard` in dev) count as created.
+  const builtin = BUILTIN_STORAGE_CLASSES[rendering.env].map((name) => ({
+    metadata: { name, annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
+  }));
+  const storageClasses = [...index.ofKind("storage.k8s.io", "StorageClass"), ...builtin];
   const defaultClass = storageClasses.find((c) =>
     c.metadata.annotations?.["storageclass.kubernetes.io/is-default-class"] === "true"
   );
