@@ -36,6 +36,27 @@ async function timeCommand(
   return times;
 }
 
+/** Starts and stops the local control plane `runs` times; returns each start's time to ready (ms). */
+async function controlPlaneStarts(
+  config: Config,
+  runs: number,
+  options: { controllers?: boolean; nodes?: string[] },
+): Promise<number[]> {
+  const [{ startControlPlane }, { Toolbox }] = await Promise.all([
+    import("../kube/controlplane.ts"),
+    import("../toolbox.ts"),
+  ]);
+  const runner = new Runner({ env: config.env, resolve: new Toolbox(config).resolve });
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    const cp = await startControlPlane(runner, options);
+    times.push(performance.now() - start);
+    await cp.stop();
+  }
+  return times;
+}
+
 /** How `deno task doctor --help` compares with an empty task: the start-up ratio and its goal. */
 export const STARTUP_GOAL = 1.25;
 
@@ -108,6 +129,17 @@ export async function benchCommand(
       name: "deno task tools (all present: the no-op re-run)",
       runs: runs ?? 5,
       measure: (n) => timeCommand(config, n, deno, ["task", "-q", "tools"], { cwd }),
+    },
+    {
+      name: "local control plane ready: etcd + kube-apiserver",
+      goal: "≈ 2500 ms",
+      runs: runs ?? 3,
+      measure: (n) => controlPlaneStarts(config, n, {}),
+    },
+    {
+      name: "… + controller-manager, scheduler, a kwok node Ready",
+      runs: runs ?? 3,
+      measure: (n) => controlPlaneStarts(config, n, { controllers: true, nodes: ["bench-node"] }),
     },
   ];
   console.log("benchmark".padEnd(58) + "runs  median     p90     min  goal");
