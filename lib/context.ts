@@ -25,19 +25,30 @@ export interface RepoContext {
 }
 
 /**
+ * The runner tasks run the pinned tools with: tools resolved as the toolbox does (PATH at the
+ * pinned version, then the user cache), every command logged with `DEBUG=1`.
+ */
+export function toolRunner(
+  config: Config,
+  ui: Pick<Ui, "info">,
+  options: { dryRun?: boolean; print?: (line: string) => void; defaultTimeout?: number } = {},
+): Runner {
+  return new Runner({
+    env: config.env,
+    resolve: new Toolbox(config).resolve,
+    dryRun: options.dryRun,
+    print: options.print,
+    log: config.verbose ? (line) => ui.info(line) : undefined,
+    defaultTimeout: options.defaultTimeout ?? 120_000,
+  });
+}
+
+/**
  * Builds the context for a task. `ageKey` is the value of `SOPS_AGE_KEY` (the task reads it);
  * in a dry run, commands that change things are printed on standard output instead of run.
  */
 export function repoContext(config: Config, options: { ageKey?: string; dryRun?: boolean } = {}): RepoContext {
-  const toolbox = new Toolbox(config);
   const ui = consoleUi({ live: !config.ci && Deno.stderr.isTerminal() });
-  const runner = new Runner({
-    env: config.env,
-    resolve: toolbox.resolve,
-    dryRun: options.dryRun,
-    print: (line) => console.log(line),
-    log: config.verbose ? (line) => ui.info(line) : undefined,
-    defaultTimeout: 120_000,
-  });
+  const runner = toolRunner(config, ui, { dryRun: options.dryRun, print: (line) => console.log(line) });
   return { root: config.repoRoot, config, runner, ageKey: options.ageKey ? secret(options.ageKey) : undefined, ui };
 }

@@ -13,14 +13,13 @@
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { onExit } from "../cleanup.ts";
-import { Runner } from "../cmd.ts";
 import type { Config } from "../config.ts";
+import { toolRunner } from "../context.ts";
 import { InputError, UsageError } from "../errors.ts";
 import { ChartCache } from "../render/charts.ts";
 import type { Env, Finding, KubeObject, Rendering } from "../render/model.ts";
 import { render } from "../render/pipeline.ts";
 import type { PodSecurityConfiguration } from "../talos/admission.ts";
-import { Toolbox } from "../toolbox.ts";
 import type { Ui } from "../ui.ts";
 import { checkAddresses } from "./addresses.ts";
 import { admissionConfig } from "./admission.ts";
@@ -145,13 +144,7 @@ export async function checkRendering(rendering: Rendering, deps: CheckDeps): Pro
 /** Renders and checks; see the module documentation. */
 export async function runCheck(config: Config, options: CheckOptions, ui: Ui): Promise<CheckResult> {
   const repoRoot = config.repoRoot;
-  const toolbox = new Toolbox(config);
-  const runner = new Runner({
-    env: config.env,
-    resolve: toolbox.resolve,
-    defaultTimeout: 300_000,
-    log: config.verbose ? (line) => ui.info(line) : undefined,
-  });
+  const runner = toolRunner(config, ui, { defaultTimeout: 300_000 });
 
   const rendering = await render(config, { env: options.env, offline: options.offline }, ui);
   if (options.apps?.length) {

@@ -24,8 +24,8 @@ import { parse as parseYaml } from "yaml";
 import { interruptedWith, onExit } from "../cleanup.ts";
 import { Runner } from "../cmd.ts";
 import type { Config } from "../config.ts";
+import { toolRunner } from "../context.ts";
 import { HomelabError, InputError, UsageError } from "../errors.ts";
-import { Toolbox } from "../toolbox.ts";
 import { toolSpec } from "../tools.ts";
 import type { Ui } from "../ui.ts";
 import {
@@ -182,13 +182,7 @@ async function removeWhileBusy(dir: string): Promise<void> {
 export async function render(config: Config, options: RenderOptions, ui: Ui): Promise<Rendering> {
   if (interruptedWith() !== undefined) throw new HomelabError("interrupted");
   const repoRoot = config.repoRoot;
-  const toolbox = new Toolbox(config);
-  const runner = new Runner({
-    env: config.env,
-    resolve: toolbox.resolve,
-    defaultTimeout: 300_000,
-    log: config.verbose ? (line) => ui.info(line) : undefined,
-  });
+  const runner = toolRunner(config, ui, { defaultTimeout: 300_000 });
   const cacheDir = join(config.cacheDir, "render");
   await Deno.mkdir(join(cacheDir, "builds"), { recursive: true });
 

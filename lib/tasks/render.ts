@@ -8,8 +8,8 @@ import { stringify } from "yaml";
 import { onExit, privateTempDir } from "../cleanup.ts";
 import { cmd, Runner } from "../cmd.ts";
 import type { Config } from "../config.ts";
+import { toolRunner } from "../context.ts";
 import { HomelabError, UsageError } from "../errors.ts";
-import { Toolbox } from "../toolbox.ts";
 import type { Ui } from "../ui.ts";
 import { ChartCache } from "../render/charts.ts";
 import { diffRenderings, formatMarkdown, formatText } from "../render/diff.ts";
@@ -89,12 +89,7 @@ export async function renderCommand(
 }
 
 function runnerOf(config: Config, ui: Ui): Runner {
-  return new Runner({
-    env: config.env,
-    resolve: new Toolbox(config).resolve,
-    defaultTimeout: 120_000,
-    log: config.verbose ? (l) => ui.info(l) : undefined,
-  });
+  return toolRunner(config, ui);
 }
 
 /** `deno task charts import DIR`: every `.tgz` in DIR (or the file itself) into the chart cache. */
