@@ -24,17 +24,32 @@ export function onExit(fn: Cleanup): () => Promise<void> {
   };
 }
 
-/** Runs every registered cleanup (the task runner calls this before it exits). */
-export async function runCleanups(): Promise<void> {
+let chain: Promise<void> = Promise.resolve();
+
+/**
+ * Runs every registered cleanup (the task runner calls this before it exits). A second call
+ * while cleanups run (a signal arriving as the task ends) waits for those to finish too.
+ */
+export function runCleanups(): Promise<void> {
   const pending = [...cleanups].reverse();
   cleanups.clear();
-  for (const fn of pending) {
-    try {
-      await fn();
-    } catch {
-      // Best effort: one failed cleanup must not stop the others.
+  chain = chain.then(async () => {
+    for (const fn of pending) {
+      try {
+        await fn();
+      } catch {
+        // Best effort: one failed cleanup must not stop the others.
+      }
     }
-  }
+  });
+  return chain;
+}
+
+let signalled: number | undefined;
+
+/** The exit code of the signal that interrupted the task (130, 143), if one did. */
+export function interruptedWith(): number | undefined {
+  return signalled;
 }
 
 function installSignalHandlers(): void {
@@ -42,6 +57,7 @@ function installSignalHandlers(): void {
   installed = true;
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
     Deno.addSignalListener(signal, () => {
+      signalled ??= code;
       runCleanups().finally(() => Deno.exit(code));
     });
   }

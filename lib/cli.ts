@@ -6,7 +6,7 @@
  */
 
 import { type Command, CommanderError } from "commander";
-import { runCleanups } from "./cleanup.ts";
+import { interruptedWith, runCleanups } from "./cleanup.ts";
 import { formatError, HomelabError } from "./errors.ts";
 
 /**
@@ -21,7 +21,10 @@ export async function runProgram(program: Command, args: string[], verbose: bool
     await program.parseAsync(args, { from: "user" });
     code = Deno.exitCode;
   } catch (err) {
-    if (err instanceof CommanderError) {
+    if (interruptedWith() !== undefined) {
+      // Interrupted: what failed next (a killed tool, removed scratch space) is not news.
+      code = interruptedWith()!;
+    } else if (err instanceof CommanderError) {
       // Commander has printed the message (unknown option, missing argument) or the help.
       code = err.exitCode === 0 ? 0 : 2;
     } else {
@@ -30,5 +33,5 @@ export async function runProgram(program: Command, args: string[], verbose: bool
     }
   }
   await runCleanups();
-  Deno.exit(code);
+  Deno.exit(interruptedWith() ?? code);
 }

@@ -114,13 +114,18 @@ function kubeVersionFlags(version: string): string[] {
   ]);
 }
 
+/**
+ * helm and kustomize are the versions the pinned Argo CD release bundles (its
+ * `hack/tool-versions.sh`), so render builds exactly what the cluster builds; they move with the
+ * argo-cd chart only (lib/render/argocd.ts holds the table and a test ties the three together).
+ */
 const V = {
   sops: "3.13.3",
   age: "1.3.2",
   talhelper: "3.1.17",
   talosctl: "1.14.0",
-  helm: "4.3.1",
-  kustomize: "5.8.2",
+  helm: "3.19.4",
+  kustomize: "5.8.1",
   ksops: "4.5.1",
   jsonnet: "0.22.0",
   kubeconform: "0.8.0",
@@ -211,9 +216,9 @@ export const TOOLS: readonly ToolSpec[] = [
     versionPattern: /^v(\d+\.\d+\.\d+)/m,
     build: {
       kind: "module",
-      module: `helm.sh/helm/v4@v${V.helm}`,
-      packages: [{ pkg: "helm.sh/helm/v4/cmd/helm", binary: "helm" }],
-      ldflags: [`-X helm.sh/helm/v4/internal/version.version=v${V.helm}`],
+      module: `helm.sh/helm/v3@v${V.helm}`,
+      packages: [{ pkg: "helm.sh/helm/v3/cmd/helm", binary: "helm" }],
+      ldflags: [`-X helm.sh/helm/v3/internal/version.version=v${V.helm}`],
     },
     nix: "kubernetes-helm",
     neededFor: ["offline", "bootstrap", "dev"],

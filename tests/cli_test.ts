@@ -12,6 +12,9 @@ const TASKS: Record<string, string> = {
   secrets: "secrets",
   talos: "talos",
   new: "new",
+  render: "render",
+  diff: "diff",
+  charts: "charts",
 };
 
 for (const [task, entry] of Object.entries(TASKS)) {
@@ -33,6 +36,14 @@ Deno.test("doctor rejects a purpose it does not know, listing the valid ones", a
   const r = await runTask("doctor", ["--for", "prod"], env);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /Allowed choices are offline, bootstrap, dev/);
+});
+
+Deno.test("render and diff reject an environment they do not know, listing the valid ones", async () => {
+  for (const task of ["render", "diff"]) {
+    const r = await runTask(task, ["--env", "staging"], env);
+    assert.equal(r.code, 2, task);
+    assert.match(r.stderr, /Allowed choices are prod, dev/, task);
+  }
 });
 
 Deno.test("every task in deno.json has a description and an entry file this test covers", async () => {

@@ -39,7 +39,23 @@ interface Bench {
 }
 
 /** Runs the benchmarks and prints a table; returns the exit code. */
-export async function benchCommand(config: Config, deno: string, runs?: number): Promise<number> {
+export async function benchCommand(
+  config: Config,
+  deno: string,
+  runs?: number,
+  options: { renderApps?: number; only?: "render" } = {},
+): Promise<number> {
+  if (options.renderApps !== 0) {
+    const { renderBench } = await import("../render/bench.ts");
+    const quiet = { info: () => {}, warn: () => {}, progress: <T>(_l: string, fn: () => Promise<T>) => fn() };
+    const n = options.renderApps ?? 20;
+    console.log(`render benchmark: ${n} synthetic apps, one chart each from a chart repository on 127.0.0.1`);
+    for (const f of await renderBench(config, n, quiet)) {
+      console.log(`  ${f.name.padEnd(56)}${f.ms.toFixed(0).padStart(7)} ms  ${f.note ?? ""}`);
+    }
+    console.log("");
+    if (options.only === "render") return 0;
+  }
   const cwd = config.repoRoot;
   const logDir = await Deno.makeTempDir({ prefix: "homelab-bench-" });
   const stubEnv = { ...config.env, STUB_LOG: join(logDir, "log") };

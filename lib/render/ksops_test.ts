@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { kustomizationRoots } from "../stacks.ts";
+import { Digester, OUTPUT_ANNOTATION, STAND_IN, writeStandIn } from "./ksops.ts";
+
+const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** Every KSOPS generator file in the stacks. */
+async function generators(): Promise<string[]> {
+  const found: string[] = [];
+  for (const dir of await kustomizationRoots(REPO)) {
+    const k = parseYaml(await Deno.readTextFile(join(REPO, dir, "kustomization.yaml"))) as { generators?: string[] };
+    for (const g of k.generators ?? []) {
+      const file = join(dir, g);
+      const gen = parseYaml(await Deno.readTextFile(join(REPO, file))) as { kind?: string };
+      if (gen?.kind === "ksops") found.push(file);
+    }
+  }
+  return found;
+}
+
+Deno.test("KSOPS generators keep the format ksops v4 reads", async () => {
+  const files = await generators();
+  assert.ok(files.length > 0, "the stacks have KSOPS generators");
+  for (const file of files) {
+    const g = parseYaml(await Deno.readTextFile(join(REPO, file))) as Record<string, unknown>;
+    // ksops v4.5.1 (ksops.go): `type ksops struct { Files []string; SecretFrom []secretFrom }`, run by
+    // kustomize as a KRM exec function named by the config.kubernetes.io/function annotation.
+    assert.equal(g.apiVersion, "viaduct.ai/v1", file);
+    assert.equal(g.kind, "ksops", file);
+    const meta = g.metadata as { name?: string; annotations?: Record<string, string> };
+    assert.ok(meta?.name, `${file}: metadata.name`);
+    const fn = parseYaml(meta.annotations?.["config.kubernetes.io/function"] ?? "") as { exec?: { path?: string } };
+    assert.equal(fn?.exec?.path, "ksops", `${file}: exec path`);
+    assert.ok(Array.isArray(g.files) && g.files.length > 0, `${file}: files`);
+    for (const f of g.files as unknown[]) {
+      assert.equal(typeof f, "string", `${file}: files are strings`);
+      assert.match(f as string, /\.sops\.ya?ml$/, `${file}: ${f}`);
+      await Deno.stat(join(REPO, file, "..", f as string));
+    }
+    assert.deepEqual(
+      Object.keys(g).filter((k) => !["apiVersion", "kind", "metadata", "files", "secretFrom"].includes(k)),
+      [],
+      `${file}: only fields ksops reads`,
+    );
+  }
+});
+
+Deno.test("the ksops stand-in prints the output named on its generator", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "homelab-test-" });
+  try {
+    await writeStandIn(join(dir, "bin"));
+    assert.equal(await Deno.readTextFile(join(dir, "bin", "ksops")), STAND_IN);
+    const out = join(dir, "out.yaml");
+    await Deno.writeTextFile(out, "kind: ResourceList\nitems: []\n");
+    const stdin = `apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: viaduct.ai/v1\n` +
+      `  kind: ksops\n  metadata:\n    name: g\n    annotations:\n      ${OUTPUT_ANNOTATION}: ${out}\n`;
+    const run = async (input: string) => {
+      const p = new Deno.Command(join(dir, "bin", "ksops"), { stdin: "piped", stdout: "piped", stderr: "piped" })
+        .spawn();
+      const w = p.stdin.getWriter();
+      await w.write(new TextEncoder().encode(input));
+      await w.close();
+      const o = await p.output();
+      return { code: o.code, stdout: new TextDecoder().decode(o.stdout), stderr: new TextDecoder().decode(o.stderr) };
+    };
+    const ok = await run(stdin);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, "kind: ResourceList\nitems: []\n");
+    const bad = await run(stdin.replace(OUTPUT_ANNOTATION, "other/annotation"));
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /not prepared by the render/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("secret digests are stable per salt and differ between salts", async () => {
+  const a = new Digester(new Uint8Array(32).fill(1));
+  const b = new Digester(new Uint8Array(32).fill(2));
+  assert.equal(await a.digest("hunter2"), await a.digest("hunter2"));
+  assert.match(await a.digest("hunter2"), /^sha256:[0-9a-f]{16}$/);
+  assert.notEqual(await a.digest("hunter2"), await a.digest("hunter3"));
+  assert.notEqual(await a.digest("hunter2"), await b.digest("hunter2"));
+});

@@ -1,0 +1,374 @@
+/**
+ * The render pipeline shared by render, check, diff and bootstrap: the root app evaluated as
+ * Argo CD does → one {@link AppSpec} per Application → each source built by `kustomize build`
+ * (charts from the chart cache, KSOPS through the stand-in, remote manifests cached) → a
+ * {@link Rendering}.
+ *
+ * Builds run in parallel, at most one per core. A render cache keyed by everything that can
+ * change an app's output (its files, including those outside its folder it references, chart
+ * and remote-manifest digests, the kustomize and Helm pins, the build options, the environment,
+ * the age keys at hand) makes an unchanged app cost no tool run. On a miss an app whose output
+ * can vary (a chart template calls a random, key-generating or clock function; a plugin other
+ * than ksops) is built twice and the objects that differ are recorded as `unstable`.
+ *
+ * ```ts
+ * const rendering = await render(config, { env: "prod" }, ui);
+ * for (const app of rendering.apps) console.log(app.app.name, app.objects.length, app.error ?? "ok");
+ * ```
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { onExit } from "../cleanup.ts";
+import { Runner } from "../cmd.ts";
+import type { Config } from "../config.ts";
+import { HomelabError, InputError, UsageError } from "../errors.ts";
+import { Toolbox } from "../toolbox.ts";
+import { toolSpec } from "../tools.ts";
+import type { Ui } from "../ui.ts";
+import {
+  type BuildSettings,
+  chartKey,
+  chartMayVary,
+  kustomizeBuild,
+  prepareCopy,
+  unstableObjects,
+  type Variation,
+} from "./build.ts";
+import { type CachedChart, ChartCache, sha256 } from "./charts.ts";
+import { Digester, digestSalt, keyFingerprint, prepareGenerators, revealSecrets, writeStandIn } from "./ksops.ts";
+import type { AppSpec, Env, KubeObject, RenderedApp, Rendering, SecretMode } from "./model.ts";
+import { appSpecs, evaluateRoot } from "./root.ts";
+import { readSource, type SourceInfo } from "./source.ts";
+
+export interface RenderOptions {
+  env: Env;
+  /** Only these Applications (by name); all when absent. */
+  apps?: readonly string[];
+  /** Use only the chart cache: a missing chart or remote manifest is an error naming it. */
+  offline?: boolean;
+  /** Put decrypted secret values into the objects instead of digests. */
+  showSecrets?: boolean;
+}
+
+/** Bumped when the cached form of a build changes. */
+const CACHE_FORMAT = 1;
+
+/** Where Argo CD's configuration (argocd-cm) lives in the repository. */
+export const ARGOCD_VALUES = "system/argocd/values.yaml";
+
+/** `kustomize.buildOptions` from the argo-cd chart's values (`configs.cm`). */
+export async function readBuildOptions(repoRoot: string): Promise<string[]> {
+  let values: { configs?: { cm?: Record<string, unknown> } } | null;
+  try {
+    values = parseYaml(await Deno.readTextFile(join(repoRoot, ARGOCD_VALUES)));
+  } catch (err) {
+    throw new InputError(`cannot be read: ${(err as Error).message.split("\n")[0]}`, {
+      file: ARGOCD_VALUES,
+      hint: "render builds every source with Argo CD's kustomize.buildOptions from this file (configs.cm)",
+    });
+  }
+  const options = values?.configs?.cm?.["kustomize.buildOptions"];
+  return typeof options === "string" ? options.split(/\s+/).filter(Boolean) : [];
+}
+
+/** The Kubernetes version in talos/talconfig.yaml (what Argo CD passes as `--helm-kube-version`). */
+async function readKubeVersion(repoRoot: string): Promise<string | undefined> {
+  try {
+    const t = parseYaml(await Deno.readTextFile(join(repoRoot, "talos", "talconfig.yaml"))) as {
+      kubernetesVersion?: string;
+    };
+    return t?.kubernetesVersion ? String(t.kubernetesVersion) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** At most `n` tasks at a time. */
+export class Pool {
+  #running = 0;
+  readonly #waiting: (() => void)[] = [];
+  constructor(readonly size: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.size) await new Promise<void>((r) => this.#waiting.push(r));
+    this.#running++;
+    try {
+      return await fn();
+    } finally {
+      this.#running--;
+      this.#waiting.shift()?.();
+    }
+  }
+}
+
+interface CachedBuild {
+  readonly objects: KubeObject[];
+  readonly secrets: Exclude<SecretMode, "shown">;
+  readonly locked: string[];
+  readonly unstable: NonNullable<RenderedApp["unstable"]>;
+}
+
+async function readCache<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(file)) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeCache(file: string, value: unknown): Promise<void> {
+  const tmp = `${file}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  await Deno.writeTextFile(tmp, JSON.stringify(value));
+  await Deno.rename(tmp, file);
+}
+
+/** sha256 of each file, in order. */
+async function fileDigests(repoRoot: string, files: readonly string[]): Promise<string[][]> {
+  return await Promise.all(files.map(async (f) => [f, await sha256(await Deno.readFile(join(repoRoot, f)))]));
+}
+
+/** Everything in `root/` (the root app and what it imports). */
+async function rootFiles(repoRoot: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (rel: string) => {
+    for await (const e of Deno.readDir(join(repoRoot, rel))) {
+      if (e.isDirectory) await walk(`${rel}/${e.name}`);
+      else out.push(`${rel}/${e.name}`);
+    }
+  };
+  await walk("root");
+  return out.sort();
+}
+
+/** How long a render-cache entry nobody used is kept. */
+const CACHE_DAYS = 30;
+
+/** Removes render-cache entries unused for {@link CACHE_DAYS} days (looked at once a day). */
+async function pruneCache(dir: string): Promise<void> {
+  const stamp = join(dir, ".pruned");
+  const last = await Deno.stat(stamp).then((s) => s.mtime?.getTime() ?? 0, () => 0);
+  if (Date.now() - last < 86_400_000) return;
+  await Deno.writeTextFile(stamp, "");
+  const cutoff = Date.now() - CACHE_DAYS * 86_400_000;
+  for await (const e of Deno.readDir(dir)) {
+    if (!e.isFile || !e.name.endsWith(".json")) continue;
+    const st = await Deno.stat(join(dir, e.name)).catch(() => undefined);
+    if (st?.mtime && st.mtime.getTime() < cutoff) await Deno.remove(join(dir, e.name)).catch(() => {});
+  }
+}
+
+/** Renders every Application (or those named) of the root app for `options.env`. */
+export async function render(config: Config, options: RenderOptions, ui: Ui): Promise<Rendering> {
+  const repoRoot = config.repoRoot;
+  const toolbox = new Toolbox(config);
+  const runner = new Runner({
+    env: config.env,
+    resolve: toolbox.resolve,
+    defaultTimeout: 300_000,
+    log: config.verbose ? (line) => ui.info(line) : undefined,
+  });
+  const cacheDir = join(config.cacheDir, "render");
+  await Deno.mkdir(join(cacheDir, "builds"), { recursive: true });
+
+  // Scratch space for build copies and the stand-in; removed however the render ends.
+  let scratch: Promise<string> | undefined;
+  let dropScratch: (() => Promise<void>) | undefined;
+  const getScratch = () =>
+    scratch ??= (async () => {
+      const dir = await Deno.makeTempDir({ prefix: "homelab-render-" });
+      await Deno.chmod(dir, 0o700);
+      dropScratch = onExit(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
+      return dir;
+    })();
+
+  try {
+    // The root app, cached by its files.
+    const jsonnet = toolSpec("jsonnet")?.version;
+    const rootKey = await sha256(JSON.stringify({
+      v: CACHE_FORMAT,
+      env: options.env,
+      jsonnet,
+      files: await fileDigests(repoRoot, await rootFiles(repoRoot)),
+    }));
+    const rootCache = join(cacheDir, "builds", `root-${rootKey}.json`);
+    let root = await readCache<KubeObject[]>(rootCache);
+    if (!root) {
+      root = await evaluateRoot(runner, repoRoot, options.env);
+      await writeCache(rootCache, root);
+    }
+
+    let specs = appSpecs(root);
+    if (options.apps?.length) {
+      const known = new Set(specs.map((s) => s.name));
+      const unknown = options.apps.filter((a) => !known.has(a));
+      if (unknown.length) {
+        throw new UsageError(
+          `no Application named ${unknown.join(", ")} in the ${options.env} root app`,
+          `choose from: ${[...known].join(", ")}`,
+        );
+      }
+      specs = specs.filter((s) => options.apps!.includes(s.name));
+    }
+
+    const settings: BuildSettings = {
+      buildOptions: await readBuildOptions(repoRoot),
+      kubeVersion: await readKubeVersion(repoRoot),
+    };
+    const charts = new ChartCache(join(config.cacheDir, "charts"), runner, {
+      offline: options.offline,
+      scratch: getScratch,
+    });
+    const pool = new Pool(Math.max(1, navigator.hardwareConcurrency || 1));
+    const salt = await digestSalt(config.cacheDir);
+    const digester = new Digester(salt);
+    const keys = await keyFingerprint(config);
+    const context: AppContext = {
+      config,
+      runner,
+      charts,
+      settings,
+      pool,
+      digester,
+      saltId: await sha256(salt),
+      keys,
+      env: options.env,
+      cacheDir,
+      scratch: getScratch,
+    };
+
+    const apps = await Promise.all(specs.map(async (spec): Promise<RenderedApp> => {
+      let app: RenderedApp;
+      try {
+        app = await renderApp(context, spec);
+      } catch (caught) {
+        // A file that vanished or cannot be read while rendering is the app's problem, not a bug.
+        const err = caught instanceof Deno.errors.NotFound || caught instanceof Deno.errors.PermissionDenied
+          ? new HomelabError(caught.message, { hint: "check the files the app's kustomization names" })
+          : caught;
+        if (!(err instanceof HomelabError)) throw err;
+        const text = err.message.startsWith(`app ${spec.name}`) ? err.message : `app ${spec.name}: ${err.message}`;
+        return {
+          app: spec,
+          objects: [],
+          error: err.hint ? `${text}\nhint: ${err.hint}` : text,
+          secrets: "digest",
+          cached: false,
+        };
+      }
+      if (options.showSecrets && app.objects.some((o) => o.kind === "Secret")) {
+        const info = await readSource(repoRoot, spec.path);
+        if (info.ksops.length) {
+          const { objects, revealed } = await revealSecrets(runner, repoRoot, info.ksops, digester, app.objects);
+          app = { ...app, objects, secrets: revealed ? "shown" : app.secrets };
+        }
+      }
+      return app;
+    }));
+    await pruneCache(join(cacheDir, "builds"));
+    return { env: options.env, root, apps };
+  } finally {
+    await dropScratch?.();
+  }
+}
+
+interface AppContext {
+  readonly config: Config;
+  readonly runner: Runner;
+  readonly charts: ChartCache;
+  readonly settings: BuildSettings;
+  readonly pool: Pool;
+  readonly digester: Digester;
+  readonly saltId: string;
+  readonly keys: string;
+  readonly env: Env;
+  readonly cacheDir: string;
+  readonly scratch: () => Promise<string>;
+}
+
+/** The render cache key of an app: every input that can change its output. */
+async function cacheKey(
+  ctx: AppContext,
+  info: SourceInfo,
+  charts: readonly CachedChart[],
+  remotes: ReadonlyMap<string, { digest: string }>,
+): Promise<string> {
+  return await sha256(JSON.stringify({
+    v: CACHE_FORMAT,
+    env: ctx.env,
+    path: info.path,
+    files: await fileDigests(ctx.config.repoRoot, info.files),
+    charts: charts.map((c) => [c.repo, c.name, c.version, c.digest]),
+    remotes: [...remotes].map(([url, r]) => [url, r.digest]),
+    tools: { kustomize: toolSpec("kustomize")?.version, helm: toolSpec("helm")?.version },
+    settings: ctx.settings,
+    secrets: info.ksops.length ? { keys: ctx.keys, salt: ctx.saltId } : undefined,
+  }));
+}
+
+const varying = new Map<string, Promise<Variation>>();
+
+/** Whether a cached chart's templates call a varying function (looked at once per digest). */
+function mayVary(chart: CachedChart): Promise<Variation> {
+  let p = varying.get(chart.digest);
+  if (!p) varying.set(chart.digest, p = chartMayVary(chart.dir));
+  return p;
+}
+
+async function renderApp(ctx: AppContext, spec: AppSpec): Promise<RenderedApp> {
+  const repoRoot = ctx.config.repoRoot;
+  const info = await readSource(repoRoot, spec.path);
+
+  const charts = await Promise.all(info.charts.map((c) => ctx.charts.get(c)));
+  const remotes = new Map<string, { path: string; digest: string }>();
+  for (const r of info.remotes) remotes.set(r.url, await ctx.charts.remote(r.url));
+
+  const key = await cacheKey(ctx, info, charts, remotes);
+  const file = join(ctx.cacheDir, "builds", `${key}.json`);
+  const hit = await readCache<CachedBuild>(file);
+  if (hit) {
+    const now = new Date();
+    await Deno.utime(file, now, now).catch(() => {}); // kept by pruneCache while in use
+    return { app: spec, objects: hit.objects, secrets: hit.secrets, unstable: hit.unstable, cached: true };
+  }
+
+  const work = await Deno.makeTempDir({ dir: await ctx.scratch(), prefix: `${spec.name}-` });
+  try {
+    const bin = join(work, "bin");
+    await writeStandIn(bin);
+    const { outputs, prepared } = await prepareGenerators(
+      ctx.runner,
+      repoRoot,
+      info.ksops,
+      ctx.digester,
+      join(work, "ksops"),
+    );
+    const tree = await prepareCopy(
+      repoRoot,
+      info,
+      { charts: new Map(charts.map((c) => [chartKey(c), c])), remotes, ksops: outputs },
+      work,
+    );
+    const env = { PATH: `${bin}:${ctx.config.env.PATH ?? ""}` };
+    const build = () => ctx.pool.run(() => kustomizeBuild(ctx.runner, tree, work, spec, ctx.settings, env));
+    // Two builds from identical inputs: what differs would never be in sync in Argo CD. Only
+    // chart templates with varying functions and exec plugins other than ksops can differ.
+    const variation = await Promise.all(charts.map((c) => mayVary(c)));
+    const twice = info.plugins > 0 || variation.some(Boolean);
+    // Values made from the clock (seconds) differ only when the builds run in different seconds.
+    const stagger = !variation.includes("random") && variation.includes("clock") ? 1100 : 0;
+    const later = () => new Promise<void>((r) => setTimeout(r, stagger)).then(build);
+    const [a, b] = await Promise.allSettled(twice ? [build(), later()] : [build()]);
+    if (a.status === "rejected") throw a.reason;
+    if (b?.status === "rejected") throw b.reason;
+    const first = a.value;
+    const unstable = b ? unstableObjects(first, b.value) : [];
+    const entry: CachedBuild = { objects: first, secrets: prepared.mode, locked: [...prepared.locked], unstable };
+    await writeCache(file, entry);
+    return { app: spec, objects: first, secrets: prepared.mode, unstable, cached: false };
+  } finally {
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * The `render`, `charts` and `diff` tasks on top of the pipeline.
+ * @module
+ */
+
+import { join, resolve } from "node:path";
+import { stringify } from "yaml";
+import { onExit, privateTempDir } from "../cleanup.ts";
+import { cmd, Runner } from "../cmd.ts";
+import type { Config } from "../config.ts";
+import { HomelabError, UsageError } from "../errors.ts";
+import { Toolbox } from "../toolbox.ts";
+import type { Ui } from "../ui.ts";
+import { ChartCache } from "./charts.ts";
+import { diffRenderings, formatMarkdown, formatText } from "./diff.ts";
+import type { Env, KubeObject, Rendering } from "./model.ts";
+import { render, type RenderOptions } from "./pipeline.ts";
+
+/** Multi-document YAML of objects. */
+export function toYaml(objects: readonly KubeObject[]): string {
+  return objects.map((o) => `---\n${stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })}`).join("");
+}
+
+/** Prints one line per app, warnings for placeholders, and each failed app's paragraph. Returns the failures. */
+export function report(rendering: Rendering, ui: Ui, ms?: number): number {
+  let failed = 0;
+  const cached = rendering.apps.filter((a) => a.cached).length;
+  for (const a of rendering.apps) {
+    if (a.error) {
+      failed++;
+      ui.info(`error: ${a.error}\n`);
+      continue;
+    }
+    const notes = [
+      `${a.objects.length} objects`,
+      a.cached ? "cached" : "built",
+      ...(a.secrets === "placeholder" ? ["secrets: placeholders (no key opens them)"] : []),
+      ...(a.secrets === "shown" ? ["secrets: shown"] : []),
+      ...(a.unstable?.length ? [`${a.unstable.length} unstable between builds`] : []),
+    ];
+    ui.info(`${a.app.name.padEnd(20)} ${a.app.path.padEnd(28)} ${notes.join(", ")}`);
+  }
+  if (rendering.apps.some((a) => a.secrets === "placeholder")) {
+    ui.warn(
+      "no age key opened some SOPS files: their values are placeholders (set SOPS_AGE_KEY_FILE, or run " +
+        "`deno task secrets init`)",
+    );
+  }
+  ui.info(
+    `render (${rendering.env}): ${rendering.apps.length} apps, ${cached} from the cache, ${failed} failed` +
+      (ms === undefined ? "" : ` in ${(ms / 1000).toFixed(2)}s`),
+  );
+  return failed;
+}
+
+/** Writes `<out>/root.yaml` and `<out>/<app>.yaml`. */
+export async function writeRendering(rendering: Rendering, out: string): Promise<string[]> {
+  await Deno.mkdir(out, { recursive: true });
+  const written: string[] = [];
+  const write = async (name: string, objects: readonly KubeObject[]) => {
+    const file = join(out, `${name}.yaml`);
+    const tmp = `${file}.tmp`;
+    await Deno.writeTextFile(tmp, toYaml(objects), { mode: 0o600 });
+    await Deno.rename(tmp, file);
+    written.push(file);
+  };
+  await write("root", rendering.root);
+  for (const a of rendering.apps) if (!a.error) await write(a.app.name, a.objects);
+  return written;
+}
+
+/** `deno task render`: returns the exit code. */
+export async function renderCommand(
+  config: Config,
+  options: RenderOptions & { out?: string },
+  ui: Ui,
+  stdout: (text: string) => void = (t) => Deno.stdout.writeSync(new TextEncoder().encode(t)),
+): Promise<number> {
+  const start = performance.now();
+  const rendering = await render(config, options, ui);
+  const failed = report(rendering, ui, performance.now() - start);
+  if (options.out) {
+    const files = await writeRendering(rendering, resolve(options.out));
+    ui.info(`wrote ${files.length} files to ${options.out}`);
+  } else if (options.apps?.length) {
+    stdout(rendering.apps.filter((a) => !a.error).map((a) => toYaml(a.objects)).join(""));
+  }
+  return failed ? 1 : 0;
+}
+
+function runnerOf(config: Config, ui: Ui): Runner {
+  return new Runner({
+    env: config.env,
+    resolve: new Toolbox(config).resolve,
+    defaultTimeout: 120_000,
+    log: config.verbose ? (l) => ui.info(l) : undefined,
+  });
+}
+
+/** `deno task charts import DIR`: every `.tgz` in DIR (or the file itself) into the chart cache. */
+export async function chartsImportCommand(config: Config, path: string, ui: Ui): Promise<number> {
+  const info = await Deno.stat(path).catch(() => undefined);
+  if (!info) throw new UsageError(`${path} does not exist`, "give a folder of packaged charts (.tgz) or one .tgz");
+  const files: string[] = [];
+  if (info.isDirectory) {
+    for await (const e of Deno.readDir(path)) if (e.isFile && e.name.endsWith(".tgz")) files.push(join(path, e.name));
+  } else files.push(path);
+  if (!files.length) {
+    throw new UsageError(
+      `${path} holds no .tgz files`,
+      "package charts with `helm package` or fetch them with `helm pull`",
+    );
+  }
+  const cache = new ChartCache(join(config.cacheDir, "charts"), runnerOf(config, ui), {
+    scratch: () => privateTempDir("homelab-charts-"),
+  });
+  for (const f of files.sort()) {
+    const c = await cache.import(f);
+    ui.info(`imported ${c.name} ${c.version} (sha256:${c.digest.slice(0, 12)}) from ${f}`);
+  }
+  ui.info(
+    `${files.length} chart${files.length === 1 ? "" : "s"} in ${cache.dir}: a kustomization's chart with the same ` +
+      "name and version uses it unless a chart pulled from its own repo is cached",
+  );
+  return 0;
+}
+
+/** The options of `deno task diff`. */
+export interface DiffOptions {
+  /** The git ref to compare the working tree with; the merge base with main by default. */
+  readonly ref?: string;
+  readonly env: Env;
+  readonly format: "text" | "markdown";
+  readonly limitBytes?: number;
+  readonly offline?: boolean;
+}
+
+/** The merge base of HEAD and main (origin/main when there is no local main). */
+async function mergeBase(runner: Runner, repoRoot: string): Promise<string> {
+  for (const main of ["main", "origin/main"]) {
+    const r = await runner.run(cmd("git", ["merge-base", "HEAD", main], { cwd: repoRoot, readOnly: true }), {
+      check: false,
+    });
+    if (r.code === 0) return r.stdout.trim();
+  }
+  throw new UsageError("found no merge base with main", "name the ref to compare with: `deno task diff REF`");
+}
+
+/**
+ * Renders `ref` from a temporary git worktree (removed afterwards, also on Ctrl-C) and the
+ * working tree, and prints their difference. Returns the exit code (1 when a side failed to build).
+ */
+export async function diffCommand(
+  config: Config,
+  options: DiffOptions,
+  ui: Ui,
+  stdout: (text: string) => void = (t) => Deno.stdout.writeSync(new TextEncoder().encode(t)),
+): Promise<number> {
+  const runner = runnerOf(config, ui);
+  const repo = config.repoRoot;
+  const ref = options.ref ?? await mergeBase(runner, repo);
+  const verify = await runner.run(
+    cmd("git", ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], { cwd: repo, readOnly: true }),
+    { check: false },
+  );
+  if (verify.code !== 0) throw new UsageError(`'${ref}' is not a commit in ${repo}`, "give a branch, tag or commit");
+  const commit = verify.stdout.trim();
+
+  const parent = await Deno.makeTempDir({ prefix: "homelab-diff-" });
+  const tree = join(parent, "tree");
+  const remove = async () => {
+    await runner.run(cmd("git", ["worktree", "remove", "--force", tree], { cwd: repo, readOnly: true }), {
+      check: false,
+    });
+    await Deno.remove(parent, { recursive: true }).catch(() => {});
+    await runner.run(cmd("git", ["worktree", "prune"], { cwd: repo, readOnly: true }), { check: false });
+  };
+  const cleanup = onExit(remove);
+  let base: Rendering;
+  try {
+    await runner.run(cmd("git", ["worktree", "add", "--detach", tree, commit], { cwd: repo, readOnly: true }));
+    base = await render({ ...config, repoRoot: tree }, { env: options.env, offline: options.offline }, ui);
+  } catch (err) {
+    if (err instanceof HomelabError) {
+      throw new HomelabError(`rendering ${ref} failed: ${err.message}`, { hint: err.hint });
+    }
+    throw err;
+  } finally {
+    await cleanup();
+  }
+  const head = await render(config, { env: options.env, offline: options.offline }, ui);
+  const d = diffRenderings(base, head);
+  stdout(
+    options.format === "markdown"
+      ? formatMarkdown(d, options.limitBytes, `Rendered diff against ${ref.length === 40 ? ref.slice(0, 12) : ref}`)
+      : formatText(d, options.limitBytes),
+  );
+  return 0;
+}

@@ -1,0 +1,266 @@
+/**
+ * The render pipeline end to end with the real kustomize, helm, sops, age and jsonnet, against a
+ * chart repository this test serves on 127.0.0.1.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Runner } from "../lib/cmd.ts";
+import { diffRenderings, formatMarkdown } from "../lib/render/diff.ts";
+import type { Rendering } from "../lib/render/model.ts";
+import { render } from "../lib/render/pipeline.ts";
+import { chartsImportCommand, diffCommand, renderCommand, toYaml } from "../lib/render/tasks.ts";
+import type { Ui } from "../lib/ui.ts";
+import { fakeTool, tempConfig } from "./helpers.ts";
+import {
+  fixtureRepo,
+  git,
+  makeCharts,
+  renderToolsPath,
+  serve,
+  WEB_PASSWORD,
+  WEB_TOKEN,
+  writeWebSecret,
+} from "./render_helpers.ts";
+
+function quietUi(lines: string[] = []): Ui {
+  return {
+    info: (l) => lines.push(l),
+    warn: (l) => lines.push(`warning: ${l}`),
+    progress: (_label, fn) => fn(),
+  };
+}
+
+function app(r: Rendering, name: string) {
+  const a = r.apps.find((x) => x.app.name === name);
+  assert.ok(a, `no app ${name}`);
+  return a;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
+  return [...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+Deno.test("render: pull, cache, build, redact, offline, import, render cache, diff", async (t) => {
+  const work = await Deno.makeTempDir({ prefix: "homelab-test-" });
+  const site = join(work, "site");
+  const server = serve(site);
+  try {
+    const realPath = await renderToolsPath();
+    // Wrappers on PATH log every tool invocation, then run the real tool.
+    const wrappers = join(work, "wrappers");
+    const log = join(work, "tools.log");
+    for (const tool of ["kustomize", "helm", "sops", "jsonnet"]) {
+      await fakeTool(
+        wrappers,
+        tool,
+        `echo "${tool} $*" >> "${log}"\nPATH="${realPath}:$PATH" exec ${tool} "$@"`,
+      );
+    }
+    const path = `${wrappers}:${realPath}`;
+    const setupRunner = new Runner({ env: { PATH: realPath, HOME: work } });
+    await makeCharts(setupRunner, work, site, server.url);
+    const { config, repo, runner } = await fixtureRepo(work, server.url, path);
+    const readLog = async () => (await Deno.readTextFile(log).catch(() => "")).split("\n").filter(Boolean);
+
+    let first!: Rendering;
+    await t.step("first render pulls each chart once into the content-addressed cache", async () => {
+      first = await render(config, { env: "prod" }, quietUi());
+      const web = app(first, "web");
+      assert.equal(web.error, undefined, web.error);
+      assert.ok(web.objects.some((o) => o.kind === "Deployment" && o.metadata.name === "web"));
+      const served = await sha256File(join(site, "charts", "web-0.1.0.tgz"));
+      const blob = join(config.cacheDir, "charts", "blobs", `${served}.tgz`);
+      assert.ok(await Deno.stat(blob), "the cached chart is named by the sha256 of the package");
+      assert.equal(server.requests.filter((p) => p === "/charts/web-0.1.0.tgz").length, 1);
+      assert.equal(web.cached, false);
+      assert.equal(app(first, "plain").objects.map((o) => o.metadata.name).sort().join(","), "plain,shared");
+      // oci:// too: the same package, through the registry, into the same content-addressed blob.
+      const oci = app(first, "oci-web");
+      assert.equal(oci.error, undefined, oci.error);
+      assert.ok(oci.objects.some((o) => o.kind === "Deployment" && o.metadata.name === "oci-web"));
+      assert.ok(server.requests.includes("/v2/charts/web/manifests/0.1.0"));
+      assert.ok(server.requests.includes(`/v2/charts/web/blobs/sha256:${served}`));
+    });
+
+    await t.step("a chart that emits its own Namespace under namespace: fails as one paragraph", () => {
+      const e = app(first, "ns-conflict").error ?? "";
+      assert.match(
+        e,
+        /^app ns-conflict: `kustomize build system\/ns-conflict` failed \(system\/ns-conflict\/kustomization\.yaml\)/,
+      );
+      assert.match(e, /Namespace.*Name:"ns-conflict".* exists; can not use behavior/);
+      assert.match(e, /hint: the chart creates an object .* \(often its Namespace\)/);
+      assert.doesNotMatch(e, /homelab-render-/, "no temporary paths in the message");
+    });
+
+    await t.step("a remote manifest that creates the Namespace again fails, fetched once through the cache", () => {
+      const e = app(first, "remote-dup").error ?? "";
+      assert.match(e, /^app remote-dup: .*platform\/remote-dup\/kustomization\.yaml/);
+      assert.match(e, /may not add resource with an already registered id/);
+      assert.match(e, /hint: two sources create the same object/);
+      assert.equal(server.requests.filter((p) => p === "/manifests/operator.yaml").length, 1);
+    });
+
+    await t.step("a chart that renders a random value is recorded as unstable", () => {
+      const u = app(first, "unstable");
+      assert.equal(u.error, undefined, u.error);
+      assert.deepEqual(u.unstable, [{
+        // kustomize 5.8 leaves Helm output alone: no namespace unless the chart sets one.
+        ref: { apiVersion: "v1", kind: "Secret", name: "random-token" },
+        pointers: ["/stringData/token"],
+      }]);
+      assert.deepEqual(app(first, "web").unstable, []);
+    });
+
+    await t.step("secret values are digests; no decrypted value in the output", () => {
+      const web = app(first, "web");
+      assert.equal(web.secrets, "digest");
+      const secretObj = web.objects.find((o) => o.kind === "Secret" && o.metadata.name === "web-credentials");
+      assert.ok(secretObj, "the KSOPS Secret is rendered");
+      assert.equal(secretObj.metadata.namespace, "web");
+      const data = secretObj.stringData as Record<string, string>;
+      assert.match(data.password, /^sha256:[0-9a-f]{16}$/);
+      assert.notEqual(data.password, data.username);
+      const token = atob((secretObj.data as Record<string, string>).token);
+      assert.match(token, /^sha256:[0-9a-f]{16}$/, "data values: the base64 of a digest");
+      const all = first.apps.map((a) => toYaml(a.objects)).join("");
+      assert.ok(!all.includes(WEB_PASSWORD));
+      assert.ok(!all.includes(btoa(WEB_TOKEN)));
+      assert.ok(!all.includes("admin"));
+    });
+
+    await t.step("render's printed output holds no decrypted value", async () => {
+      let out = "";
+      const lines: string[] = [];
+      const code = await renderCommand(config, { env: "prod", apps: ["web"] }, quietUi(lines), (s) => out += s);
+      assert.equal(code, 0);
+      assert.match(out, /kind: Secret/);
+      assert.match(out, /password: sha256:[0-9a-f]{16}/);
+      assert.ok(!`${out}${lines.join("\n")}`.includes(WEB_PASSWORD));
+      const outDir = join(work, "out");
+      assert.equal(await renderCommand(config, { env: "prod", apps: ["web"], out: outDir }, quietUi(), () => {}), 0);
+      assert.ok(!(await Deno.readTextFile(join(outDir, "web.yaml"))).includes(WEB_PASSWORD));
+      assert.match(await Deno.readTextFile(join(outDir, "root.yaml")), /kind: Application/);
+    });
+
+    await t.step("--show-secrets reveals, without a rebuild", async () => {
+      await Deno.remove(log).catch(() => {});
+      const shown = await render(config, { env: "prod", apps: ["web"], showSecrets: true }, quietUi());
+      const web = app(shown, "web");
+      assert.equal(web.secrets, "shown");
+      assert.equal(web.cached, true);
+      const s = web.objects.find((o) => o.kind === "Secret")!.stringData as Record<string, string>;
+      assert.equal(s.password, WEB_PASSWORD);
+      const d = web.objects.find((o) => o.kind === "Secret")!.data as Record<string, string>;
+      assert.equal(d.token, btoa(WEB_TOKEN));
+      assert.deepEqual((await readLog()).map((l) => l.split(" ")[0]), ["sops"], "only sops ran, to reveal");
+    });
+
+    await t.step("no key: placeholders, and render says so", async () => {
+      const noKey = { ...tempConfig(join(work, "nokey"), path), repoRoot: repo };
+      const lines: string[] = [];
+      const r = await render(noKey, { env: "prod", apps: ["web"] }, quietUi(lines));
+      const web = app(r, "web");
+      assert.equal(web.secrets, "placeholder");
+      const s = web.objects.find((o) => o.kind === "Secret")!.stringData as Record<string, string>;
+      assert.equal(s.password, "<no key: not decrypted>");
+      assert.equal(await renderCommand(noKey, { env: "prod", apps: ["web"] }, quietUi(lines), () => {}), 0);
+      assert.match(lines.join("\n"), /warning: no age key opened some SOPS files: their values are placeholders/);
+    });
+
+    await t.step("an unchanged tree runs no tool", async () => {
+      await Deno.remove(log).catch(() => {});
+      const again = await render(config, { env: "prod", apps: ["web", "unstable", "plain"] }, quietUi());
+      assert.deepEqual(await readLog(), []);
+      assert.ok(again.apps.every((a) => a.cached));
+      assert.deepEqual(app(again, "unstable").unstable?.length, 1, "the cache keeps what was unstable");
+    });
+
+    await t.step("a changed values file rebuilds exactly that app", async () => {
+      await Deno.writeTextFile(join(repo, "system/web/values.yaml"), "replicaCount: 3\n");
+      await Deno.remove(log).catch(() => {});
+      const r = await render(config, { env: "prod", apps: ["web", "unstable", "plain"] }, quietUi());
+      const builds = (await readLog()).filter((l) => l.startsWith("kustomize build"));
+      // Once: the web chart's templates call nothing that varies between runs.
+      assert.deepEqual(builds.map((l) => l.split(" ")[2]), ["system/web"]);
+      assert.deepEqual(r.apps.map((a) => [a.app.name, a.cached]), [["web", false], ["unstable", true], [
+        "plain",
+        true,
+      ]]);
+      const deploy = app(r, "web").objects.find((o) => o.kind === "Deployment")!;
+      assert.equal((deploy.spec as { replicas: number }).replicas, 3);
+    });
+
+    await t.step("a file outside the app's folder is part of its key", async () => {
+      await Deno.writeTextFile(
+        join(repo, "shared/base/configmap.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\ndata:\n  colour: green\n",
+      );
+      await Deno.remove(log).catch(() => {});
+      const r = await render(config, { env: "prod", apps: ["web", "plain"] }, quietUi());
+      assert.deepEqual(r.apps.map((a) => [a.app.name, a.cached]), [["web", true], ["plain", false]]);
+      git(repo, "checkout", "--", "shared", "system/web/values.yaml");
+    });
+
+    await t.step("--offline with an empty cache names the chart and the command to fetch it", async () => {
+      const fresh = {
+        ...tempConfig(join(work, "fresh"), path, { SOPS_AGE_KEY_FILE: join(work, "age.txt") }),
+        repoRoot: repo,
+      };
+      const r = await render(fresh, { env: "prod", apps: ["web"], offline: true }, quietUi());
+      const e = app(r, "web").error ?? "";
+      assert.match(e, /chart web 0\.1\.0 from http:\/\/127\.0\.0\.1:\d+\/charts is not in the chart cache/);
+      assert.match(e, /deno task charts import DIR/);
+
+      const before = server.requests.length;
+      const lines: string[] = [];
+      assert.equal(await chartsImportCommand(fresh, join(site, "charts"), quietUi(lines)), 0);
+      assert.match(lines.join("\n"), /imported web 0\.1\.0/);
+      const offline = await render(fresh, { env: "prod", apps: ["web", "unstable"], offline: true }, quietUi());
+      assert.equal(app(offline, "web").error, undefined, app(offline, "web").error);
+      assert.deepEqual(
+        toYaml(app(offline, "web").objects.filter((o) => o.kind !== "Secret")),
+        toYaml(app(first, "web").objects.filter((o) => o.kind !== "Secret")),
+      );
+      assert.equal(server.requests.length, before, "offline render made no request");
+    });
+
+    await t.step("diff between two commits shows exactly the changed objects, secrets as digests", async () => {
+      const base = git(repo, "rev-parse", "HEAD").trim();
+      await Deno.writeTextFile(join(repo, "system/web/values.yaml"), "replicaCount: 2\n");
+      await writeWebSecret(runner, repo, "second-password-X9k4");
+      git(repo, "add", "-A");
+      git(repo, "commit", "-qm", "two replicas, new password");
+      let out = "";
+      const code = await diffCommand(config, { ref: base, env: "prod", format: "text" }, quietUi(), (s) => out += s);
+      assert.equal(code, 0);
+      assert.match(out, /app web \(system\/web\): 0 added, 2 changed, 0 removed/);
+      assert.match(out, /~ Deployment\/web\n/);
+      assert.match(out, /-\s+replicas: 1\n\s+\+\s+replicas: 2/);
+      assert.match(out, /~ Secret\/web\/web-credentials/);
+      assert.match(out, /password: sha256:[0-9a-f]{16}/);
+      assert.ok(!out.includes(WEB_PASSWORD) && !out.includes("second-password-X9k4"));
+      assert.doesNotMatch(out, /app (plain|unstable|ns-conflict|remote-dup)/);
+      assert.match(out, /1 app differ \(prod\): 0 objects added, 2 changed, 0 removed/);
+      const worktrees = git(repo, "worktree", "list").trim().split("\n");
+      assert.equal(worktrees.length, 1, "the temporary worktree is gone");
+    });
+
+    await t.step("markdown fits the limit and says what was cut", async () => {
+      const a = await render({ ...config }, { env: "prod", apps: ["web"] }, quietUi());
+      const b = structuredClone(a) as Rendering;
+      (b.apps[0].objects as unknown[]).splice(0, 2);
+      const d = diffRenderings(b, a);
+      const full = formatMarkdown(d);
+      assert.match(full, /<details><summary>web: 2 added/);
+      const cut = formatMarkdown(d, 600);
+      assert.ok(cut.length <= 600, `${cut.length} characters`);
+      assert.match(cut, /Cut to fit 600 characters:\*\* the diff of web is left out/);
+    });
+  } finally {
+    await server.close();
+    await Deno.remove(work, { recursive: true });
+  }
+});
