@@ -13,7 +13,7 @@ export interface Ui {
    * Runs `fn` while showing that `label` is under way: a live elapsed time on a terminal, a
    * "still …" line every `every` seconds elsewhere; then how long it took.
    */
-  progress<T>(label: string, fn: () => Promise<T>, every?: number): Promise<T>;
+  progress<T>(label: string, fn: () => Promise<T>, every?: number, status?: () => string): Promise<T>;
 }
 
 /** Formats seconds as `42s` or `3m05s`. */
@@ -33,12 +33,16 @@ export function consoleUi(
   return {
     info: (line) => write(`${line}\n`),
     warn: (line) => write(`warning: ${line}\n`),
-    async progress(label, fn, every = 30) {
+    async progress(label, fn, every = 30, status) {
       const start = now();
+      const more = () => {
+        const s = status?.();
+        return s ? `; ${s}` : "";
+      };
       write(live ? `${label} …` : `${label} …\n`);
       const timer = live
-        ? setInterval(() => write(`\r\x1b[2K${label} … ${duration(now() - start)}`), 1000)
-        : setInterval(() => write(`  still ${label} (${duration(now() - start)})\n`), every * 1000);
+        ? setInterval(() => write(`\r\x1b[2K${label} … ${duration(now() - start)}${more()}`), 1000)
+        : setInterval(() => write(`  still ${label} (${duration(now() - start)}${more()})\n`), every * 1000);
       try {
         const result = await fn();
         write(`${live ? "\r\x1b[2K" : ""}${label}: done in ${duration(now() - start)}\n`);
