@@ -39,7 +39,7 @@ Deno.test("bootstrap: refuses a foreign kubeconfig, runs in order, skips everyth
         await Deno.mkdir(join(scene.root, ".kube"), { recursive: true });
         const other = (await Deno.readTextFile(cp.kubeconfig)).replace(cp.server, "https://10.9.8.7:6443");
         await Deno.writeTextFile(kc, other);
-        const err = await runBootstrap(scene.deps, {}).then(() => undefined, (e) => e);
+        const err = await runBootstrap(scene.deps, { yes: true }).then(() => undefined, (e) => e);
         assert.ok(err instanceof HomelabError, String(err));
         assert.match(err.message, /refusing to change anything/);
         assert.ok(err.message.includes("https://10.9.8.7:6443"), err.message);
@@ -54,7 +54,7 @@ Deno.test("bootstrap: refuses a foreign kubeconfig, runs in order, skips everyth
       const argo = playArgoCd(cp.client, rendering);
       try {
         await t.step("fresh nodes: every step runs, in order, and the cluster ends up as rendered", async () => {
-          const reports = await runBootstrap(scene.deps, {});
+          const reports = await runBootstrap(scene.deps, { yes: true });
           assert.deepEqual(reports.map((r) => r.name), ORDER);
           // kwok's nodes are Ready without a CNI, so the nodes step finds its work done.
           assert.deepEqual(reports.map((r) => r.outcome), ORDER.map((s) => s === "nodes" ? "done already" : "ran"));
@@ -105,7 +105,7 @@ Deno.test("bootstrap: refuses a foreign kubeconfig, runs in order, skips everyth
 
         await t.step("a second run skips every step and applies nothing", async () => {
           await scene.resetCalls();
-          const reports = await runBootstrap(scene.deps, {});
+          const reports = await runBootstrap(scene.deps, { yes: true });
           assert.deepEqual(reports.map((r) => r.outcome), ["ran", ...ORDER.slice(1).map(() => "done already")]);
           assert.deepEqual(mutating(await scene.talosCalls()), []);
           assert.deepEqual(await scene.kubectlCalls(), [], "kubectl ran (it is only used to apply)");

@@ -184,6 +184,8 @@ export function bootstrapSteps(d: BootstrapDeps): { steps: Step[]; kube: Kube } 
     {
       name: "apply",
       title: "each node's config (with --insecure to nodes in maintenance mode)",
+      confirm: `install Talos on the nodes of ${TALOS_PATHS.talconfig} that are in maintenance mode ` +
+        "(their install disks are wiped)?",
       plan: () =>
         config.nodes.map((n) => showCommand(cluster.insecure(n, ["apply-config", "--file", cluster.configFile(n)]))),
       async done() {

@@ -218,7 +218,7 @@ export function clusterSteps(side: ClusterSide): Step[] {
       name: "nodes",
       title: `every node Ready (the CNI is up)`,
       guarded: true,
-      plan: () => [`wait until ${side.nodes ?? "every"} node${side.nodes === 1 ? " is" : "s are"} Ready`],
+      plan: () => [side.nodes ? `wait until ${side.nodes} nodes are Ready` : "wait until every node is Ready"],
       async done() {
         const r = await nodesReady();
         return r.done ? r.state : undefined;

@@ -1,0 +1,310 @@
+/**
+ * `deno task dev`: a kind cluster on this machine running the same stacks as the real cluster
+ * (the `dev` environment of the root app), through the same steps as bootstrap once the cluster
+ * answers:
+ *
+ *   preflight → cluster → kubeconfig → dev-key → gateway-api → cilium → nodes → argocd-key →
+ *   argocd → root → apps
+ *
+ * The dev cluster gets its own age key (`.dev/age.txt`, git-ignored, made here), never the
+ * owner's keys. `dev down` deletes only the dev cluster; `dev status` shows it.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { cmd, render as showCommand, type Runner, secret } from "../cmd.ts";
+import { HomelabError } from "../errors.ts";
+import type { KubeObject, Rendering } from "../render/model.ts";
+import type { SecretsContext } from "../secrets/context.ts";
+import { runSteps, type Step, type StepReport } from "../steps.ts";
+import { type ClusterSide, clusterSteps, DEFAULT_TIMEOUTS, type Timeouts } from "./cluster_steps.ts";
+import { rootCommand } from "./bootstrap.ts";
+import { Kube } from "./kube.ts";
+
+/** The dev cluster's name (kind's context is `kind-<name>`). */
+export const DEV_NAME = "homelab-dev";
+/** The committed kind configuration: no default CNI, no kube-proxy. */
+export const KIND_CONFIG = "dev/kind.yaml";
+/** The dev cluster's age key (git-ignored). */
+export const DEV_KEY = ".dev/age.txt";
+/** The dev cluster's kubeconfig (git-ignored). */
+export const DEV_KUBECONFIG = ".kube/dev.yaml";
+/** The tools dev runs. */
+export const DEV_TOOLS = ["docker", "kind", "kubectl", "jsonnet", "age-keygen", "git", "kustomize", "helm"];
+
+/** What dev works with; tests give their own rendering and timing. */
+export interface DevDeps {
+  readonly ctx: SecretsContext;
+  /** Renders the bootstrap Applications for `dev`. */
+  readonly render: () => Promise<Rendering>;
+  readonly renderPlan?: (app: string) => string;
+  /** Where the kernel reports DRBD (`/proc/drbd`). */
+  readonly drbdFile: string;
+  readonly timeouts?: Timeouts;
+}
+
+/** Whether the host's kernel has DRBD 9 (Piraeus needs it; kind nodes share the host's kernel). */
+export async function drbd9(file: string): Promise<{ ok: boolean; detail: string }> {
+  const text = await Deno.readTextFile(file).catch(() => undefined);
+  if (text === undefined) return { ok: false, detail: `${file} does not exist (the drbd module is not loaded)` };
+  const version = /version:\s*(\d+)\.(\d+)/.exec(text);
+  if (!version) return { ok: false, detail: `${file} names no version` };
+  return Number(version[1]) >= 9
+    ? { ok: true, detail: `DRBD ${version[1]}.${version[2]}` }
+    : { ok: false, detail: `DRBD ${version[1]}.${version[2]} is loaded; Piraeus needs 9` };
+}
+
+/** What `dev` says about Piraeus on this host. */
+export async function piraeusNote(file: string): Promise<string> {
+  const d = await drbd9(file);
+  return d.ok
+    ? `piraeus: ${d.detail} found, but root/components.json still leaves piraeus out of dev (dev.exclude); ` +
+      "remove that entry to run it here"
+    : `piraeus left out: ${d.detail}. To run it in dev, load DRBD 9 on this host (kind nodes share its kernel: ` +
+      "`modprobe drbd` with the DRBD 9 module from LINBIT) and remove piraeus's dev.exclude in root/components.json";
+}
+
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn().catch((err) => {
+    p = undefined;
+    throw err;
+  }));
+}
+
+async function git(runner: Runner, root: string, args: string[]): Promise<string | undefined> {
+  const r = await runner.run(cmd("git", args, { cwd: root, readOnly: true }), { check: false });
+  return r.code === 0 ? r.stdout.trim() : undefined;
+}
+
+/** The repository Argo CD follows in dev: origin's URL and the current branch; warns about unpushed commits. */
+export async function followed(ctx: SecretsContext): Promise<{ repoURL?: string; revision: string; warning?: string }> {
+  const repoURL = await git(ctx.runner, ctx.root, ["remote", "get-url", "origin"]);
+  const branch = await git(ctx.runner, ctx.root, ["rev-parse", "--abbrev-ref", "HEAD"]) ?? "main";
+  const ahead = await git(ctx.runner, ctx.root, ["rev-list", "--count", "@{upstream}..HEAD"]);
+  let warning: string | undefined;
+  if (ahead === undefined) {
+    warning = `branch ${branch} has no upstream: Argo CD follows ${repoURL ?? "the remote"} and cannot see it; push it`;
+  } else if (Number(ahead) > 0) {
+    warning = `${ahead} local commit${
+      ahead === "1" ? "" : "s"
+    } on ${branch} not pushed: Argo CD only sees what is pushed`;
+  }
+  return { repoURL, revision: branch, warning };
+}
+
+/** The steps of dev. */
+export function devSteps(d: DevDeps): { steps: Step[]; kube: Kube } {
+  const { ctx } = d;
+  const kubeconfig = join(ctx.root, DEV_KUBECONFIG);
+  const kube = new Kube(ctx.runner, kubeconfig, { context: `kind-${DEV_NAME}`, label: `the dev cluster ${DEV_NAME}` });
+  const keyFile = join(ctx.root, DEV_KEY);
+  const follow = once(() => followed(ctx));
+  const rootApp = once(async () => {
+    const f = await follow();
+    if (f.warning) ctx.ui.warn(f.warning);
+    return JSON.parse(
+      await ctx.runner.output(rootCommand(ctx.root, { env: "dev", repoURL: f.repoURL, revision: f.revision })),
+    ) as KubeObject;
+  });
+  const clusters = async () =>
+    (await ctx.runner.run(cmd("kind", ["get", "clusters"], { readOnly: true }), { check: false })).stdout
+      .split("\n").map((l) => l.trim()).filter(Boolean);
+  const create = cmd("kind", [
+    "create",
+    "cluster",
+    "--name",
+    DEV_NAME,
+    "--config",
+    join(ctx.root, KIND_CONFIG),
+    "--kubeconfig",
+    kubeconfig,
+  ], { timeout: 600_000 });
+  const exportKc = cmd("kind", ["export", "kubeconfig", "--name", DEV_NAME, "--kubeconfig", kubeconfig]);
+  const keygen = cmd("age-keygen", ["-o", keyFile]);
+
+  const side: ClusterSide = {
+    kube,
+    ui: ctx.ui,
+    env: "dev",
+    rendering: once(d.render),
+    renderPlan: d.renderPlan ??
+      ((app) => `render the ${app} Application for dev (as \`deno task render --env dev\` does)`),
+    argocdKey: async () => {
+      const text = await Deno.readTextFile(keyFile);
+      const key = text.split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"));
+      if (!key) {
+        throw new HomelabError(`${DEV_KEY} holds no age key`, { hint: `delete it and re-run \`deno task dev\`` });
+      }
+      const indented = text.trimEnd().split("\n").map((l) => `    ${l}`).join("\n");
+      return secret(
+        `apiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\n  namespace: argocd\ntype: Opaque\n` +
+          `stringData:\n  keys.txt: |\n${indented}\n`,
+      );
+    },
+    argocdKeyPlan: `read ${DEV_KEY} (the dev cluster's own key) into memory`,
+    rootApp,
+    rootPlan: `${
+      showCommand(rootCommand(ctx.root, { env: "dev", repoURL: "<origin>", revision: "<current branch>" }))
+    }`,
+    timeouts: d.timeouts ?? DEFAULT_TIMEOUTS,
+  };
+
+  const steps: Step[] = [
+    {
+      name: "preflight",
+      title: "a running container engine (docker info), kind, kubectl, jsonnet, age-keygen",
+      plan: () => [showCommand(cmd("docker", ["info"])), `find ${DEV_TOOLS.join(", ")}`],
+      async done() {
+        const missing: string[] = [];
+        for (const t of DEV_TOOLS) await ctx.runner.resolve(t).catch(() => missing.push(t));
+        if (missing.length) {
+          throw new HomelabError(
+            `dev needs ${missing.join(", ")}, which ${missing.length > 1 ? "are" : "is"} missing`,
+            {
+              hint: "run `deno task doctor --for dev`: it says how to install each",
+            },
+          );
+        }
+        const r = await ctx.runner.run(cmd("docker", ["info"], { readOnly: true, timeout: 30_000 }), { check: false });
+        if (r.code !== 0) {
+          throw new HomelabError(
+            `no running container engine: \`docker info\` failed: ${r.stderr.trim().split("\n").pop() ?? ""}`,
+            { hint: "start Docker (or Podman's Docker service) and re-run; the docker CLI alone is not enough" },
+          );
+        }
+        const version = /Server Version:\s*(\S+)/.exec(r.stdout)?.[1] ?? "unknown version";
+        return `container engine running (${version}), ${DEV_TOOLS.length - 1} tools found`;
+      },
+    },
+    {
+      name: "cluster",
+      title: `the kind cluster ${DEV_NAME} from ${KIND_CONFIG} (no default CNI, no kube-proxy)`,
+      guarded: true,
+      plan: () => [showCommand(create)],
+      async done() {
+        return (await clusters()).includes(DEV_NAME) ? `kind has a cluster ${DEV_NAME}` : undefined;
+      },
+      async run() {
+        await ctx.runner.run(create);
+      },
+    },
+    {
+      name: "kubeconfig",
+      title: `its kubeconfig in ${DEV_KUBECONFIG} (context kind-${DEV_NAME})`,
+      guarded: true,
+      plan: () => [showCommand(exportKc)],
+      async done() {
+        const kc = await kube.read();
+        return kc ? `context ${kc.context} at ${kc.server}` : undefined;
+      },
+      async run() {
+        await ctx.runner.run(exportKc);
+        await kube.guard(true);
+      },
+    },
+    {
+      name: "dev-key",
+      title: `the dev cluster's own age key in ${DEV_KEY} (git-ignored; never the owner's key)`,
+      plan: () => [showCommand(keygen)],
+      async done() {
+        const text = await Deno.readTextFile(keyFile).catch(() => "");
+        return text.includes("AGE-SECRET-KEY-") ? `${DEV_KEY} exists` : undefined;
+      },
+      async run() {
+        await Deno.mkdir(join(ctx.root, ".dev"), { recursive: true, mode: 0o700 });
+        await Deno.remove(keyFile).catch(() => {}); // a partial file from an interrupted run
+        await ctx.runner.run(keygen);
+        await Deno.chmod(keyFile, 0o600);
+      },
+    },
+    ...clusterSteps(side),
+  ];
+  return { steps, kube };
+}
+
+/** Notes printed under dev's plan. */
+export async function devNotes(d: DevDeps): Promise<string[]> {
+  return [
+    await piraeusNote(d.drbdFile),
+    "secrets: the stacks' Secrets are encrypted for the owner and Argo CD's production key, not for the dev key; " +
+    "Applications that need one (cert-manager's Cloudflare token) cannot decrypt it in dev",
+    "--local (serving the working copy through a git daemon) is not implemented: Argo CD follows the pushed branch",
+  ];
+}
+
+/** Runs dev. */
+export async function runDev(
+  d: DevDeps,
+  options: { dryRun?: boolean; from?: string; only?: string; yes?: boolean },
+): Promise<StepReport[]> {
+  const { steps, kube } = devSteps(d);
+  try {
+    return await runSteps("dev", steps, {
+      ui: d.ctx.ui,
+      ...options,
+      notes: await devNotes(d),
+      guard: () => kube.guard(),
+    });
+  } finally {
+    await kube.close();
+  }
+}
+
+/** `dev down`: deletes the dev cluster, and nothing else. */
+export async function devDown(
+  ctx: SecretsContext,
+  options: { yes?: boolean; ask?: (q: string) => Promise<boolean> },
+): Promise<"deleted" | "absent"> {
+  const r = await ctx.runner.run(cmd("kind", ["get", "clusters"], { readOnly: true }), { check: false });
+  if (!r.stdout.split("\n").map((l) => l.trim()).includes(DEV_NAME)) {
+    ctx.ui.info(`there is no kind cluster ${DEV_NAME}; nothing to delete`);
+    return "absent";
+  }
+  const question = `delete the kind cluster ${DEV_NAME} and everything in it?`;
+  if (!options.yes && !(options.ask && await options.ask(question))) {
+    throw new HomelabError(`not confirmed: ${question}`, { hint: "answer yes, or pass --yes" });
+  }
+  await ctx.runner.run(
+    cmd("kind", ["delete", "cluster", "--name", DEV_NAME, "--kubeconfig", join(ctx.root, DEV_KUBECONFIG)]),
+  );
+  await Deno.remove(join(ctx.root, DEV_KUBECONFIG)).catch(() => {});
+  ctx.ui.info(`deleted the kind cluster ${DEV_NAME}`);
+  return "deleted";
+}
+
+/** `dev status`: whether the dev cluster exists, its nodes and its Applications. */
+export async function devStatus(ctx: SecretsContext): Promise<string[]> {
+  const r = await ctx.runner.run(cmd("kind", ["get", "clusters"], { readOnly: true }), { check: false });
+  if (!r.stdout.split("\n").map((l) => l.trim()).includes(DEV_NAME)) {
+    return [`${DEV_NAME}: not created (run \`deno task dev\`)`];
+  }
+  const kube = new Kube(ctx.runner, join(ctx.root, DEV_KUBECONFIG), {
+    context: `kind-${DEV_NAME}`,
+    label: `the dev cluster ${DEV_NAME}`,
+  });
+  try {
+    const lines = [`${DEV_NAME}: exists (kubeconfig ${DEV_KUBECONFIG})`];
+    const nodes = await kube.list<
+      { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }
+    >(
+      "/api/v1/nodes",
+    );
+    const ready = nodes.filter((n) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+    lines.push(`nodes: ${ready.length}/${nodes.length} Ready`);
+    const apps = await kube.list<
+      { metadata: { name: string }; status?: { sync?: { status?: string }; health?: { status?: string } } }
+    >(
+      "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications",
+    );
+    for (const a of apps) {
+      lines.push(
+        `app ${a.metadata.name}: ${a.status?.sync?.status ?? "Unknown"}/${a.status?.health?.status ?? "Unknown"}`,
+      );
+    }
+    return lines;
+  } finally {
+    await kube.close();
+  }
+}
