@@ -61,7 +61,7 @@ export interface Scene {
 }
 
 /** Builds the scene in `dir` for the control plane `cp`. */
-export async function bootstrapScene(dir: string, cp: ControlPlane): Promise<Scene> {
+export async function bootstrapScene(dir: string, cp: Pick<ControlPlane, "kubeconfig" | "server">): Promise<Scene> {
   const root = await scratchRepo(dir);
   for (const d of ["talos", "root"]) {
     await new Deno.Command("cp", { args: ["-R", `${join(REPO, d)}/.`, join(root, d)] }).output();
