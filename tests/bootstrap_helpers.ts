@@ -50,6 +50,8 @@ export interface Scene {
   readonly fake: string;
   readonly ctx: TalosContext;
   readonly deps: BootstrapDeps;
+  /** The environment the tools run with. */
+  readonly env: Record<string, string>;
   /** Everything the task printed. */
   readonly lines: string[];
   /** The fake talosctl's calls. */
@@ -112,6 +114,7 @@ export async function bootstrapScene(dir: string, cp: Pick<ControlPlane, "kubeco
     fake,
     ctx,
     deps,
+    env,
     lines,
     talosCalls: () => read("calls.log"),
     kubectlCalls: () => read("kubectl.log"),
