@@ -206,7 +206,7 @@ Deno.test("--dry-run: the plans of bootstrap and dev (golden files) change nothi
       assert.ok(at(/apply-config .*--insecure/) < at(/ bootstrap$/));
       assert.ok(at(/ bootstrap$/) < at(/talosctl .* kubeconfig /));
       assert.ok(at(/talosctl .* kubeconfig /) < at(/kubectl .* apply --server-side/));
-      assert.ok(at(/sops decrypt system\/argocd\/sops-age\.sops\.yaml  \(into memory only\)/) > 0);
+      assert.ok(at(/sops decrypt system\/argocd\/sops-age\.sops\.yaml {2}\(into memory only\)/) > 0);
       assert.ok(at(/applications\.argoproj\.io is Established/) < at(/apply .* < \(the root Application\)/));
       assert.ok(!/AGE-SECRET-KEY/.test(text));
 
