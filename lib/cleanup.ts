@@ -58,7 +58,11 @@ function installSignalHandlers(): void {
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
     Deno.addSignalListener(signal, () => {
       signalled ??= code;
-      runCleanups().finally(() => Deno.exit(code));
+      // Work still running may register more cleanups (a scratch directory) while these run:
+      // drain until none are left, then exit.
+      (async () => {
+        do await runCleanups(); while (cleanups.size);
+      })().finally(() => Deno.exit(code));
     });
   }
 }

@@ -182,6 +182,8 @@ export async function fixtureRepo(
   const repo = join(work, "repo");
   await Deno.mkdir(repo, { recursive: true });
   await copyFixture(join(REPO, "tests", "fixtures", "render", "repo"), repo, url);
+  // The repository's own root app, over the fixture's components.json.
+  await Deno.copyFile(join(REPO, "root", "main.jsonnet"), join(repo, "root", "main.jsonnet"));
   const keyFile = join(work, "age.txt");
   const config = {
     ...tempConfig(work, path, { SOPS_AGE_KEY_FILE: keyFile }),

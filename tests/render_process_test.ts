@@ -98,7 +98,7 @@ Deno.test("Ctrl-C during `diff` removes the temporary worktree and leaves no pro
     assert.equal(git(repo, "worktree", "list").trim().split("\n").length, 1, "the worktree is gone");
     const left: string[] = [];
     for await (const e of Deno.readDir(tmp)) left.push(e.name);
-    assert.deepEqual(left, [], "no scratch space left behind");
+    assert.deepEqual(left, [], `no scratch space left behind; stderr: ${stderr}`);
   } finally {
     await server.close();
     await Deno.remove(work, { recursive: true });

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Runner } from "../lib/cmd.ts";
+import { UsageError } from "../lib/errors.ts";
 import { diffRenderings, formatMarkdown } from "../lib/render/diff.ts";
 import type { Rendering } from "../lib/render/model.ts";
 import { render } from "../lib/render/pipeline.ts";
@@ -82,6 +83,14 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.ok(oci.objects.some((o) => o.kind === "Deployment" && o.metadata.name === "oci-web"));
       assert.ok(server.requests.includes("/v2/charts/web/manifests/0.1.0"));
       assert.ok(server.requests.includes(`/v2/charts/web/blobs/sha256:${served}`));
+    });
+
+    await t.step("an unknown --app is a usage error listing the Applications", async () => {
+      await assert.rejects(
+        render(config, { env: "prod", apps: ["nope"] }, quietUi()),
+        (e: unknown) =>
+          e instanceof UsageError && /no Application named nope/.test(e.message) && /web/.test(e.hint ?? ""),
+      );
     });
 
     await t.step("a chart that emits its own Namespace under namespace: fails as one paragraph", () => {
@@ -243,7 +252,7 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.match(out, /password: sha256:[0-9a-f]{16}/);
       assert.ok(!out.includes(WEB_PASSWORD) && !out.includes("second-password-X9k4"));
       assert.doesNotMatch(out, /app (plain|unstable|ns-conflict|remote-dup)/);
-      assert.match(out, /1 app differ \(prod\): 0 objects added, 2 changed, 0 removed/);
+      assert.match(out, /1 app differs \(prod\): 0 objects added, 2 changed, 0 removed/);
       const worktrees = git(repo, "worktree", "list").trim().split("\n");
       assert.equal(worktrees.length, 1, "the temporary worktree is gone");
     });

@@ -9,6 +9,7 @@
  */
 
 import { join } from "node:path";
+import { onExit } from "../cleanup.ts";
 import { cmd, Runner } from "../cmd.ts";
 import type { Config } from "../config.ts";
 import { Toolbox } from "../toolbox.ts";
@@ -30,7 +31,8 @@ async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
 
 /** Runs the render benchmark on `n` synthetic apps; returns the figures. */
 export async function renderBench(config: Config, n: number, ui: Ui): Promise<Figure[]> {
-  const work = await Deno.makeTempDir({ prefix: "homelab-bench-render-" });
+  const work = Deno.makeTempDirSync({ prefix: "homelab-bench-render-" });
+  const dropWork = onExit(() => Deno.remove(work, { recursive: true }).catch(() => {}));
   const site = join(work, "site");
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     const path = decodeURIComponent(new URL(req.url).pathname);
@@ -158,6 +160,6 @@ export async function renderBench(config: Config, n: number, ui: Ui): Promise<Fi
     return figures;
   } finally {
     await server.shutdown();
-    await Deno.remove(work, { recursive: true }).catch(() => {});
+    await dropWork();
   }
 }

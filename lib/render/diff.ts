@@ -104,7 +104,7 @@ function counts(a: AppDiff): string {
 
 function summaryLine(d: RenderDiff): string {
   if (!d.apps.length) return `no changes in the ${d.env} rendering`;
-  return `${d.apps.length} app${d.apps.length === 1 ? "" : "s"} differ (${d.env}): ${d.added} objects added, ` +
+  return `${d.apps.length} app${d.apps.length === 1 ? " differs" : "s differ"} (${d.env}): ${d.added} objects added, ` +
     `${d.changed} changed, ${d.removed} removed`;
 }
 

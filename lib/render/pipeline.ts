@@ -21,7 +21,7 @@
 
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { onExit } from "../cleanup.ts";
+import { interruptedWith, onExit } from "../cleanup.ts";
 import { Runner } from "../cmd.ts";
 import type { Config } from "../config.ts";
 import { HomelabError, InputError, UsageError } from "../errors.ts";
@@ -147,7 +147,7 @@ async function rootFiles(repoRoot: string): Promise<string[]> {
 const CACHE_DAYS = 30;
 
 /** Removes render-cache entries unused for {@link CACHE_DAYS} days (looked at once a day). */
-async function pruneCache(dir: string): Promise<void> {
+export async function pruneCache(dir: string): Promise<void> {
   const stamp = join(dir, ".pruned");
   const last = await Deno.stat(stamp).then((s) => s.mtime?.getTime() ?? 0, () => 0);
   if (Date.now() - last < 86_400_000) return;
@@ -160,8 +160,27 @@ async function pruneCache(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Removes a scratch directory that builds may still be writing into (the task was interrupted):
+ * renamed first, so nothing new appears under its name, then removed, retrying briefly.
+ */
+async function removeWhileBusy(dir: string): Promise<void> {
+  const gone = `${dir}.removing`;
+  const target = await Deno.rename(dir, gone).then(() => gone, () => dir);
+  for (let i = 0; i < 20; i++) {
+    try {
+      await Deno.remove(target, { recursive: true });
+      return;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 /** Renders every Application (or those named) of the root app for `options.env`. */
 export async function render(config: Config, options: RenderOptions, ui: Ui): Promise<Rendering> {
+  if (interruptedWith() !== undefined) throw new HomelabError("interrupted");
   const repoRoot = config.repoRoot;
   const toolbox = new Toolbox(config);
   const runner = new Runner({
@@ -178,9 +197,11 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
   let dropScratch: (() => Promise<void>) | undefined;
   const getScratch = () =>
     scratch ??= (async () => {
-      const dir = await Deno.makeTempDir({ prefix: "homelab-render-" });
+      if (interruptedWith() !== undefined) throw new HomelabError("interrupted");
+      // Created and registered in one step (no await between): an interrupt cannot slip in.
+      const dir = Deno.makeTempDirSync({ prefix: "homelab-render-" });
+      dropScratch = onExit(() => removeWhileBusy(dir));
       await Deno.chmod(dir, 0o700);
-      dropScratch = onExit(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
       return dir;
     })();
 

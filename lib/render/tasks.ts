@@ -166,7 +166,7 @@ export async function diffCommand(
   if (verify.code !== 0) throw new UsageError(`'${ref}' is not a commit in ${repo}`, "give a branch, tag or commit");
   const commit = verify.stdout.trim();
 
-  const parent = await Deno.makeTempDir({ prefix: "homelab-diff-" });
+  const parent = Deno.makeTempDirSync({ prefix: "homelab-diff-" }); // registered below, before any await
   const tree = join(parent, "tree");
   const remove = async () => {
     await runner.run(cmd("git", ["worktree", "remove", "--force", tree], { cwd: repo, readOnly: true }), {
