@@ -160,6 +160,37 @@ Deno.test("bootstrap: refuses a foreign kubeconfig, runs in order, skips everyth
         assert.deepEqual(reports.filter((r) => r.outcome === "ran").map((r) => r.name), ["root"]);
         assert.ok(scene.lines.some((l) => /applications\.argoproj\.io.*: .*Established=True/.test(l)));
       });
+
+      await t.step("a wait that times out says which pods are not ready and why, and the warning events", async () => {
+        // A Deployment no node can take: its pod stays Pending and the scheduler says why.
+        const cilium = rendering.apps.find((a) => a.app.name === "cilium")!;
+        const deploy = structuredClone(cilium.objects.find((o) => o.kind === "Deployment")!) as KubeObject & {
+          spec: { template: { spec: Record<string, unknown> } };
+        };
+        (deploy.metadata as { name: string }).name = "cilium-stuck";
+        deploy.spec.template.spec.nodeSelector = { "homelab.test/none": "true" };
+        const stuck = {
+          ...rendering,
+          apps: rendering.apps.map((a) => a === cilium ? { ...a, objects: [...a.objects, deploy] } : a),
+        };
+        await scene.resetCalls();
+        const err = await runBootstrap({
+          ...scene.deps,
+          render: () => Promise.resolve(stuck),
+          timeouts: { crdMs: 30_000, rolloutMs: 3_000, nodesMs: 30_000, appsMs: 60_000 },
+        }, { only: "cilium" }).then(() => undefined, (e) => e);
+        assert.ok(err instanceof HomelabError, String(err));
+        assert.match(
+          err.message,
+          /timed out after 3s waiting for the Deployments of cilium to be Available; last seen: /,
+        );
+        assert.match(err.message, /Deployment cilium-stuck: 0\/1 available/);
+        assert.match(err.message, /pod kube-system\/cilium-stuck-[\w-]+: not scheduled: 0\/3 nodes are available/);
+        assert.match(err.message, /warning Pod kube-system\/cilium-stuck-[\w-]+: FailedScheduling: /);
+        assert.ok(
+          scene.lines.some((l) => l.includes("waiting for the Deployments of cilium to be Available (deadline 3s)")),
+        );
+      });
     });
   });
 });

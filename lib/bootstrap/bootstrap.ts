@@ -22,7 +22,7 @@ import { runSteps, type Step, type StepReport } from "../steps.ts";
 import { apply, bootstrap, Cluster, kubeconfig, kubeconfigPath } from "../talos/cluster.ts";
 import { genconfig, loadTalconfig, type TalosContext } from "../talos/config.ts";
 import { TALOS_PATHS } from "../talos/talconfig.ts";
-import { type ClusterSide, clusterSteps, DEFAULT_TIMEOUTS, type Timeouts } from "./cluster_steps.ts";
+import { appObjects, type ClusterSide, clusterSteps, DEFAULT_TIMEOUTS, type Timeouts } from "./cluster_steps.ts";
 import { Kube } from "./kube.ts";
 
 /** The Applications bootstrap applies itself, before Argo CD runs. */
@@ -125,6 +125,7 @@ export function bootstrapSteps(d: BootstrapDeps): { steps: Step[]; kube: Kube } 
         showCommand(cmd("sops", ["decrypt", TALOS_PATHS.bundle], { cwd: ctx.root })) + "  (checked, not kept)",
         showCommand(cmd("sops", ["decrypt", PATHS.argocdKey], { cwd: ctx.root })) + "  (checked, not kept)",
         ...config.nodes.map((n) => showCommand(cluster.insecure(n, ["get", "machinestatus", "-o", "json"]))),
+        `render ${BOOTSTRAP_APPS.join(", ")} for prod; a build error stops here`,
       ],
       async done() {
         const missing: string[] = [];
@@ -150,8 +151,11 @@ export function bootstrapSteps(d: BootstrapDeps): { steps: Step[]; kube: Kube } 
             { hint: "power them on (booted from the Talos ISO they wait in maintenance mode) and check the addresses" },
           );
         }
+        // The bootstrap Applications must render (a build error stops here, not halfway through).
+        const r = await rendering();
+        for (const app of BOOTSTRAP_APPS) appObjects(r, app);
         const counts = ["maintenance", "installed"].map((m) => `${states.filter((s) => s.state === m).length} ${m}`);
-        return `${BOOTSTRAP_TOOLS.length} tools, talconfig valid, keys decrypt, ${states.length} nodes reachable (${
+        return `${BOOTSTRAP_TOOLS.length} tools, talconfig valid, keys decrypt, ${BOOTSTRAP_APPS.length} apps render, ${states.length} nodes reachable (${
           counts.join(", ")
         })`;
       },

@@ -196,7 +196,13 @@ export function clusterSteps(side: ClusterSide): Step[] {
         ? `${a.status?.sync?.status ?? "Unknown"}/${a.status?.health?.status ?? "Unknown"}`
         : "not created yet";
       if (report && seen.get(name) !== state) {
-        side.ui.info(`  Application ${name}: ${seen.has(name) ? `${seen.get(name)} → ` : ""}${state}`);
+        // An Application Argo CD has not created yet is in the summary line, not a line of its own.
+        const before = seen.get(name);
+        if (a) {
+          side.ui.info(
+            `  Application ${name}: ${before && a && before !== "not created yet" ? `${before} → ` : ""}${state}`,
+          );
+        }
         seen.set(name, state);
       }
       if (state !== "Synced/Healthy") waiting.push(`${name} ${state}`);

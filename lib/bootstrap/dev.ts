@@ -18,7 +18,7 @@ import { HomelabError } from "../errors.ts";
 import type { KubeObject, Rendering } from "../render/model.ts";
 import type { SecretsContext } from "../secrets/context.ts";
 import { runSteps, type Step, type StepReport } from "../steps.ts";
-import { type ClusterSide, clusterSteps, DEFAULT_TIMEOUTS, type Timeouts } from "./cluster_steps.ts";
+import { appObjects, type ClusterSide, clusterSteps, DEFAULT_TIMEOUTS, type Timeouts } from "./cluster_steps.ts";
 import { rootCommand } from "./bootstrap.ts";
 import { Kube } from "./kube.ts";
 
@@ -155,7 +155,11 @@ export function devSteps(d: DevDeps): { steps: Step[]; kube: Kube } {
     {
       name: "preflight",
       title: "a running container engine (docker info), kind, kubectl, jsonnet, age-keygen",
-      plan: () => [showCommand(cmd("docker", ["info"])), `find ${DEV_TOOLS.join(", ")}`],
+      plan: () => [
+        showCommand(cmd("docker", ["info"])),
+        `find ${DEV_TOOLS.join(", ")}`,
+        "render gateway-api, cilium, argocd for dev; a build error stops here",
+      ],
       async done() {
         const missing: string[] = [];
         for (const t of DEV_TOOLS) await ctx.runner.resolve(t).catch(() => missing.push(t));
@@ -174,8 +178,10 @@ export function devSteps(d: DevDeps): { steps: Step[]; kube: Kube } {
             { hint: "start Docker (or Podman's Docker service) and re-run; the docker CLI alone is not enough" },
           );
         }
+        const rendering = await side.rendering();
+        for (const app of ["gateway-api", "cilium", "argocd"]) appObjects(rendering, app);
         const version = /Server Version:\s*(\S+)/.exec(r.stdout)?.[1] ?? "unknown version";
-        return `container engine running (${version}), ${DEV_TOOLS.length - 1} tools found`;
+        return `container engine running (${version}), ${DEV_TOOLS.length - 1} tools found, 3 apps render`;
       },
     },
     {
