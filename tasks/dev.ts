@@ -12,7 +12,7 @@ const config = loadConfig();
 
 async function context(dryRun = false) {
   const { repoContext } = await import("../lib/context.ts");
-  return repoContext(config, { dryRun });
+  return repoContext(config, { ageKey: Deno.env.get("SOPS_AGE_KEY"), dryRun });
 }
 const ask = (q: string) => Promise.resolve(!config.ci && Deno.stdin.isTerminal() && confirm(q));
 
@@ -24,7 +24,11 @@ program.command("up", { isDefault: true })
   .option("--dry-run", "print the plan with the exact commands; change nothing")
   .option("--from <step>", "start at this step")
   .option("--only <step>", "run only this step")
-  .action(async (opts: { dryRun?: boolean; from?: string; only?: string }) => {
+  .option(
+    "--argocd-key",
+    "give Argo CD in dev the production Argo CD key (decrypted with yours) instead of a dev-only key, so secrets open",
+  )
+  .action(async (opts: { dryRun?: boolean; from?: string; only?: string; argocdKey?: boolean }) => {
     const { runDev } = await import("../lib/bootstrap/dev.ts");
     const { render } = await import("../lib/render/pipeline.ts");
     const ctx = await context(opts.dryRun);
@@ -32,6 +36,7 @@ program.command("up", { isDefault: true })
       ctx,
       render: () => render(config, { env: "dev", apps: ["gateway-api", "cilium", "argocd"] }, ctx.ui),
       drbdFile: "/proc/drbd",
+      productionKey: opts.argocdKey,
     }, opts);
   });
 

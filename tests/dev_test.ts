@@ -10,7 +10,7 @@ import { Runner } from "../lib/cmd.ts";
 import { loadConfig } from "../lib/config.ts";
 import { HomelabError } from "../lib/errors.ts";
 import { runBootstrap } from "../lib/bootstrap/bootstrap.ts";
-import { DEV_NAME, type DevDeps, devDown, runDev } from "../lib/bootstrap/dev.ts";
+import { DEV_NAME, type DevDeps, devDown, devStatus, runDev } from "../lib/bootstrap/dev.ts";
 import type { SecretsContext } from "../lib/secrets/context.ts";
 import { consoleUi } from "../lib/ui.ts";
 import { bootstrapScene, filesContaining, fixtureRendering, playArgoCd } from "./bootstrap_helpers.ts";
@@ -140,8 +140,17 @@ Deno.test("dev: a clear error without a container engine; the same steps on the 
         assert.ok(apps.includes("cert-manager") && !apps.includes("piraeus"));
       });
 
+      await t.step("dev status shows the cluster, its nodes and its Applications", async () => {
+        const lines = await devStatus(s.deps.ctx);
+        assert.equal(lines[0], `${DEV_NAME}: exists (kubeconfig .kube/dev.yaml)`);
+        assert.equal(lines[1], "nodes: 2/2 Ready");
+        assert.ok(lines.includes("app root: Synced/Healthy"), lines.join("\n"));
+        assert.ok(lines.includes("app cert-manager: Synced/Healthy"));
+      });
+
       await t.step("dev down deletes the dev cluster and no other", async () => {
         const err = await devDown(s.deps.ctx, {}).then(() => undefined, (e) => e);
+        assert.ok(!(await s.kindCalls()).some((c) => c.startsWith("delete")), "deleted without asking");
         assert.ok(err instanceof HomelabError && /not confirmed/.test(err.message));
         assert.deepEqual(await s.clusters(), ["other-team", DEV_NAME]);
         assert.equal(await devDown(s.deps.ctx, { yes: true }), "deleted");
@@ -149,6 +158,8 @@ Deno.test("dev: a clear error without a container engine; the same steps on the 
         const deletes = (await s.kindCalls()).filter((c) => c.startsWith("delete"));
         assert.deepEqual(deletes, [`delete cluster --name ${DEV_NAME} --kubeconfig ${s.root}/.kube/dev.yaml`]);
         await assert.rejects(Deno.stat(join(s.root, ".kube", "dev.yaml")), Deno.errors.NotFound);
+        assert.deepEqual(await devStatus(s.deps.ctx), [`${DEV_NAME}: not created (run \`deno task dev\`)`]);
+        assert.equal(await devDown(s.deps.ctx, { yes: true }), "absent");
       });
     });
   });
@@ -220,6 +231,19 @@ Deno.test("--dry-run: the plans of bootstrap and dev (golden files) change nothi
       assert.match(devText, /kind create cluster --name homelab-dev --config \$REPO\/dev\/kind\.yaml/);
       assert.match(devText, /note: piraeus left out/);
       assert.ok(!/talosctl/.test(devText));
+      assert.match(devText, /age-keygen -o \$REPO\/\.dev\/age\.txt/);
+      assert.ok(!/sops decrypt/.test(devText), "dev touches the owner's keys without being asked");
+
+      // Asked for: the production Argo CD key instead of a dev key.
+      const asked = await plan(
+        (w) => runDev({ ...s.deps, productionKey: true, ctx: { ...s.deps.ctx, ui: ui(w) } }, { dryRun: true }),
+        s.root,
+      );
+      assert.ok(!/dev-key|age-keygen/.test(asked));
+      assert.match(
+        asked,
+        /sops decrypt system\/argocd\/sops-age\.sops\.yaml {2}\(asked: --argocd-key; into memory only\)/,
+      );
     }
   });
 });

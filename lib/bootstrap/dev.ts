@@ -16,7 +16,9 @@ import { join } from "node:path";
 import { cmd, render as showCommand, type Runner, secret } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
 import type { KubeObject, Rendering } from "../render/model.ts";
-import type { SecretsContext } from "../secrets/context.ts";
+import { type SecretsContext, sopsOf } from "../secrets/context.ts";
+import { requireKeyFor } from "../secrets/lifecycle.ts";
+import { PATHS } from "../secrets/sopsconfig.ts";
 import { runSteps, type Step, type StepReport } from "../steps.ts";
 import { appObjects, type ClusterSide, clusterSteps, DEFAULT_TIMEOUTS, type Timeouts } from "./cluster_steps.ts";
 import { rootCommand } from "./bootstrap.ts";
@@ -41,6 +43,11 @@ export interface DevDeps {
   readonly renderPlan?: (app: string) => string;
   /** Where the kernel reports DRBD (`/proc/drbd`). */
   readonly drbdFile: string;
+  /**
+   * Asked for (`--argocd-key`): give Argo CD in dev the production Argo CD key (decrypted with
+   * the owner's key) instead of the dev key, so the stacks' secrets open in dev too.
+   */
+  readonly productionKey?: boolean;
   readonly timeouts?: Timeouts;
 }
 
@@ -131,7 +138,7 @@ export function devSteps(d: DevDeps): { steps: Step[]; kube: Kube } {
     rendering: once(d.render),
     renderPlan: d.renderPlan ??
       ((app) => `render the ${app} Application for dev (as \`deno task render --env dev\` does)`),
-    argocdKey: async () => {
+    argocdKey: d.productionKey ? () => sopsOf(ctx).decrypt(PATHS.argocdKey) : async () => {
       const text = await Deno.readTextFile(keyFile);
       const key = text.split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"));
       if (!key) {
@@ -143,12 +150,32 @@ export function devSteps(d: DevDeps): { steps: Step[]; kube: Kube } {
           `stringData:\n  keys.txt: |\n${indented}\n`,
       );
     },
-    argocdKeyPlan: `read ${DEV_KEY} (the dev cluster's own key) into memory`,
+    argocdKeyPlan: d.productionKey
+      ? `${
+        showCommand(cmd("sops", ["decrypt", PATHS.argocdKey], { cwd: ctx.root }))
+      }  (asked: --argocd-key; into memory only)`
+      : `read ${DEV_KEY} (the dev cluster's own key) into memory`,
     rootApp,
     rootPlan: `${
       showCommand(rootCommand(ctx.root, { env: "dev", repoURL: "<origin>", revision: "<current branch>" }))
     }`,
     timeouts: d.timeouts ?? DEFAULT_TIMEOUTS,
+  };
+
+  const devKey: Step = {
+    name: "dev-key",
+    title: `the dev cluster's own age key in ${DEV_KEY} (git-ignored; never the owner's key)`,
+    plan: () => [showCommand(keygen)],
+    async done() {
+      const text = await Deno.readTextFile(keyFile).catch(() => "");
+      return text.includes("AGE-SECRET-KEY-") ? `${DEV_KEY} exists` : undefined;
+    },
+    async run() {
+      await Deno.mkdir(join(ctx.root, ".dev"), { recursive: true, mode: 0o700 });
+      await Deno.remove(keyFile).catch(() => {}); // a partial file from an interrupted run
+      await ctx.runner.run(keygen);
+      await Deno.chmod(keyFile, 0o600);
+    },
   };
 
   const steps: Step[] = [
@@ -178,6 +205,7 @@ export function devSteps(d: DevDeps): { steps: Step[]; kube: Kube } {
             { hint: "start Docker (or Podman's Docker service) and re-run; the docker CLI alone is not enough" },
           );
         }
+        if (d.productionKey) await requireKeyFor(ctx, PATHS.argocdKey);
         const rendering = await side.rendering();
         for (const app of ["gateway-api", "cilium", "argocd"]) appObjects(rendering, app);
         const version = /Server Version:\s*(\S+)/.exec(r.stdout)?.[1] ?? "unknown version";
@@ -210,21 +238,7 @@ export function devSteps(d: DevDeps): { steps: Step[]; kube: Kube } {
         await kube.guard(true);
       },
     },
-    {
-      name: "dev-key",
-      title: `the dev cluster's own age key in ${DEV_KEY} (git-ignored; never the owner's key)`,
-      plan: () => [showCommand(keygen)],
-      async done() {
-        const text = await Deno.readTextFile(keyFile).catch(() => "");
-        return text.includes("AGE-SECRET-KEY-") ? `${DEV_KEY} exists` : undefined;
-      },
-      async run() {
-        await Deno.mkdir(join(ctx.root, ".dev"), { recursive: true, mode: 0o700 });
-        await Deno.remove(keyFile).catch(() => {}); // a partial file from an interrupted run
-        await ctx.runner.run(keygen);
-        await Deno.chmod(keyFile, 0o600);
-      },
-    },
+    ...(d.productionKey ? [] : [devKey]),
     ...clusterSteps(side),
   ];
   return { steps, kube };
@@ -234,8 +248,11 @@ export function devSteps(d: DevDeps): { steps: Step[]; kube: Kube } {
 export async function devNotes(d: DevDeps): Promise<string[]> {
   return [
     await piraeusNote(d.drbdFile),
-    "secrets: the stacks' Secrets are encrypted for the owner and Argo CD's production key, not for the dev key; " +
-    "Applications that need one (cert-manager's Cloudflare token) cannot decrypt it in dev",
+    d.productionKey
+      ? "secrets: Argo CD in dev gets the production Argo CD key (asked with --argocd-key), so the stacks' secrets open"
+      : "secrets: the stacks' Secrets are encrypted for the owner and Argo CD's production key, not for the dev key; " +
+        "Applications that need one (cert-manager's Cloudflare token) stay unsynced in dev. " +
+        "`deno task dev --argocd-key` gives dev the production Argo CD key instead (decrypted with yours)",
     "--local (serving the working copy through a git daemon) is not implemented: Argo CD follows the pushed branch",
   ];
 }
