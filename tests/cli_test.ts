@@ -15,6 +15,8 @@ const TASKS: Record<string, string> = {
   render: "render",
   diff: "diff",
   charts: "charts",
+  bootstrap: "bootstrap",
+  dev: "dev",
 };
 
 for (const [task, entry] of Object.entries(TASKS)) {
