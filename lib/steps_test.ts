@@ -105,3 +105,18 @@ Deno.test("waitUntil: prints each new state, and on timeout says what it saw las
   assert.deepEqual(lines.filter((l) => l.startsWith("  the thing: ")), ["  the thing: starting", "  the thing: half"]);
   assert.ok(lines[0].startsWith("waiting for the thing (deadline 0s)"));
 });
+
+Deno.test("waitUntil on a terminal: state lines go above the live progress line, which is redrawn after them", async () => {
+  let out = "";
+  const ui = consoleUi({ live: true, write: (t) => out += t });
+  let n = 0;
+  await waitUntil(ui, "x", () => Promise.resolve({ done: ++n >= 3, state: `s${n}` }), {
+    timeoutMs: 5000,
+    intervalMs: 10,
+  });
+  const label = "waiting for x (deadline 5s) …";
+  assert.ok(out.startsWith(label), JSON.stringify(out));
+  assert.ok(out.includes(`\r\x1b[2K  x: s1\n${label}`), JSON.stringify(out));
+  assert.ok(out.includes(`\r\x1b[2K  x: s2\n${label}`), JSON.stringify(out));
+  assert.match(out, /\r\x1b\[2Kwaiting for x \(deadline 5s\): done in 0s\n$/);
+});

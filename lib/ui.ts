@@ -30,28 +30,35 @@ export function consoleUi(
   const write = options.write ?? ((text: string) => Deno.stderr.writeSync(encoder.encode(text)));
   const now = options.now ?? Date.now;
   const live = options.live ?? false;
+  // On a terminal, the live line of a progress under way; lines printed meanwhile go above it.
+  let current: string | undefined;
+  const line = (text: string) => write(live && current !== undefined ? `\r\x1b[2K${text}\n${current}` : `${text}\n`);
   return {
-    info: (line) => write(`${line}\n`),
-    warn: (line) => write(`warning: ${line}\n`),
+    info: (text) => line(text),
+    warn: (text) => line(`warning: ${text}`),
     async progress(label, fn, every = 30, status) {
       const start = now();
       const more = () => {
         const s = status?.();
         return s ? `; ${s}` : "";
       };
+      if (live) current = `${label} …`;
       write(live ? `${label} …` : `${label} …\n`);
       const timer = live
-        ? setInterval(() => write(`\r\x1b[2K${label} … ${duration(now() - start)}${more()}`), 1000)
+        ? setInterval(() => write(`\r\x1b[2K${current = `${label} … ${duration(now() - start)}${more()}`}`), 1000)
         : setInterval(() => write(`  still ${label} (${duration(now() - start)}${more()})\n`), every * 1000);
       try {
         const result = await fn();
+        current = undefined;
         write(`${live ? "\r\x1b[2K" : ""}${label}: done in ${duration(now() - start)}\n`);
         return result;
       } catch (err) {
+        current = undefined;
         write(`${live ? "\r\x1b[2K" : ""}${label}: failed after ${duration(now() - start)}\n`);
         throw err;
       } finally {
         clearInterval(timer);
+        current = undefined;
       }
     },
   };
