@@ -28,7 +28,11 @@ program.command("up", { isDefault: true })
     "--argocd-key",
     "give Argo CD in dev the production Argo CD key (decrypted with yours) instead of a dev-only key, so secrets open",
   )
-  .action(async (opts: { dryRun?: boolean; from?: string; only?: string; argocdKey?: boolean }) => {
+  .option(
+    "--local",
+    "Argo CD follows this working copy (served by git daemon while the task runs), not the pushed branch",
+  )
+  .action(async (opts: { dryRun?: boolean; from?: string; only?: string; argocdKey?: boolean; local?: boolean }) => {
     const { runDev } = await import("../lib/bootstrap/dev.ts");
     const { render } = await import("../lib/render/pipeline.ts");
     const ctx = await context(opts.dryRun);
@@ -37,6 +41,7 @@ program.command("up", { isDefault: true })
       render: () => render(config, { env: "dev", apps: ["gateway-api", "cilium", "argocd"] }, ctx.ui),
       drbdFile: "/proc/drbd",
       productionKey: opts.argocdKey,
+      local: opts.local ? {} : undefined,
     }, opts);
   });
 

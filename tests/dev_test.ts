@@ -16,9 +16,15 @@ import { consoleUi } from "../lib/ui.ts";
 import { bootstrapScene, filesContaining, fixtureRendering, playArgoCd } from "./bootstrap_helpers.ts";
 import { fakeTool, REPO, withTempDir } from "./helpers.ts";
 import { withControlPlane } from "./kube_helpers.ts";
-import { git, realToolsPath, scratchRepo } from "./secrets_helpers.ts";
+import { git, owner, realToolsPath, scratchRepo, sopsWithKey } from "./secrets_helpers.ts";
+import { init } from "../lib/secrets/lifecycle.ts";
+import { sopsOf } from "../lib/secrets/context.ts";
+import { secret } from "../lib/cmd.ts";
+import { freePort } from "../lib/kube/controlplane.ts";
 
 const GOLDEN = join(REPO, "tests", "golden");
+/** The value of the stack secret (test data). */
+const TOKEN = "dev-local-token-4Kq9";
 
 async function devScene(dir: string, kubeconfig: string) {
   const root = await scratchRepo(dir);
@@ -26,8 +32,15 @@ async function devScene(dir: string, kubeconfig: string) {
   await Deno.mkdir(join(root, "dev"), { recursive: true });
   await Deno.copyFile(join(REPO, "dev", "kind.yaml"), join(root, "dev", "kind.yaml"));
   await Deno.copyFile(join(REPO, ".gitignore"), join(root, ".gitignore"));
+  // The owner: her key, Argo CD's key, and a stack secret encrypted for both.
+  const owner_ = await owner(dir, "home", root);
+  await init(owner_.ctx);
+  await sopsOf(owner_.ctx).encryptTo(
+    "system/demo/token.sops.yaml",
+    secret(`apiVersion: v1\nkind: Secret\nmetadata:\n  name: token\nstringData:\n  token: ${TOKEN}\n`),
+  );
   git(root, "add", "-A");
-  git(root, "commit", "-qm", "dev");
+  git(root, "commit", "--no-verify", "-qm", "dev");
   const fake = join(dir, "fake");
   await Deno.mkdir(fake, { recursive: true });
   // The cluster kind would make: the control plane, under kind's context name.
@@ -42,7 +55,7 @@ async function devScene(dir: string, kubeconfig: string) {
     await Deno.mkdir(bin, { recursive: true });
     await Deno.symlink(join(REPO, "tests", "fakes", t), join(bin, t));
   }
-  const real = await realToolsPath(["age-keygen", "git", "jsonnet", "kubectl", "kustomize", "helm"]);
+  const real = await realToolsPath(["age-keygen", "git", "jsonnet", "kubectl", "kustomize", "helm", "sops", "age"]);
   const kubectl = await new Runner({ env: { PATH: real } }).resolve("kubectl");
   await fakeTool(bin, "kubectl", `echo "$*" >>"$FAKE_KIND/kubectl.log"\nexec ${kubectl} "$@"`);
   const env = { HOME: join(dir, "home"), PATH: `${bin}:${real}`, FAKE_KIND: fake, FAKE_DOCKER: fake };
@@ -148,6 +161,60 @@ Deno.test("dev: a clear error without a container engine; the same steps on the 
         assert.ok(lines.includes("app cert-manager: Synced/Healthy"));
       });
 
+      await t.step(
+        "--local: Argo CD follows the working copy, served by git daemon, secrets for the dev key only",
+        async () => {
+          await Deno.writeTextFile(join(s.fake, "gateway"), "127.0.0.1");
+          // An uncommitted change, and the owner's state to compare with afterwards.
+          await Deno.writeTextFile(join(s.root, "system", "demo", "extra.yaml"), "# not committed yet\n");
+          const ownerFile = await Deno.readTextFile(join(s.root, "system/demo/token.sops.yaml"));
+          const before = [
+            git(s.root, "status", "--porcelain"),
+            git(s.root, "rev-parse", "HEAD"),
+            git(s.root, "branch"),
+          ];
+          const port = freePort();
+          const url = `git://127.0.0.1:${port}/homelab.git`;
+          let release = () => {};
+          const until = new Promise<void>((r) => release = r);
+          const run = runDev({ ...s.deps, local: { port, until } }, {});
+          const serving = `serving this working copy at ${url} for Argo CD; Ctrl-C stops serving`;
+          for (let i = 0; i < 300 && !s.lines.includes(serving); i++) await new Promise((r) => setTimeout(r, 100));
+          try {
+            assert.ok(s.lines.includes(serving), s.lines.join("\n"));
+            const clone = join(dir, "clone");
+            git(dir, "clone", "-q", "--branch", "dev-local", url, clone);
+            assert.equal(await Deno.readTextFile(join(clone, "system/demo/extra.yaml")), "# not committed yet\n");
+            const served = await Deno.readTextFile(join(clone, "system/demo/token.sops.yaml"));
+            const devKey = /AGE-SECRET-KEY-1[0-9A-Z]+/.exec(await Deno.readTextFile(join(s.root, ".dev/age.txt")))![0];
+            const opened = await sopsWithKey(clone, secret(devKey), "decrypt", "system/demo/token.sops.yaml");
+            assert.ok(opened.ok, opened.err);
+            assert.match(opened.out, new RegExp(`token: ${TOKEN}`));
+            assert.equal((served.match(/recipient: age1/g) ?? []).length, 1, "the served secret has other recipients");
+            assert.ok(!served.includes(TOKEN));
+            const root = await cp.client.get<{ spec: { source: { repoURL: string; targetRevision: string } } }>({
+              apiVersion: "argoproj.io/v1alpha1",
+              kind: "Application",
+              metadata: { name: "root", namespace: "argocd" },
+            });
+            assert.deepEqual([root?.spec.source.repoURL, root?.spec.source.targetRevision], [url, "dev-local"]);
+          } finally {
+            release();
+            await run.catch(() => {});
+          }
+          // The owner's files, index and branches are as they were; the daemon stopped with the task.
+          assert.equal(await Deno.readTextFile(join(s.root, "system/demo/token.sops.yaml")), ownerFile);
+          assert.deepEqual(
+            [git(s.root, "status", "--porcelain"), git(s.root, "rev-parse", "HEAD"), git(s.root, "branch")],
+            before,
+          );
+          const after = await new Deno.Command("git", { args: ["ls-remote", url], stderr: "null", stdout: "null" })
+            .output();
+          assert.notEqual(after.code, 0, "git daemon still serves after the task ended");
+          await Deno.remove(join(s.root, "system", "demo", "extra.yaml"));
+        },
+      );
+
       await t.step("dev down deletes the dev cluster and no other", async () => {
         const err = await devDown(s.deps.ctx, {}).then(() => undefined, (e) => e);
         assert.ok(!(await s.kindCalls()).some((c) => c.startsWith("delete")), "deleted without asking");
@@ -240,6 +307,13 @@ Deno.test("--dry-run: the plans of bootstrap and dev (golden files) change nothi
         s.root,
       );
       assert.ok(!/dev-key|age-keygen -o/.test(asked));
+      const local = await plan(
+        (w) => runDev({ ...s.deps, local: {}, ctx: { ...s.deps.ctx, ui: ui(w) } }, { dryRun: true }),
+        s.root,
+      );
+      const names = local.split("\n").map((l) => /^ +\d+\. ([\w-]+) /.exec(l)?.[1]).filter(Boolean);
+      assert.deepEqual(names.slice(3, 7), ["dev-key", "local-repo", "serve", "gateway-api"]);
+      assert.match(local, /sops encrypt --age <the dev key's recipient>/);
       assert.match(
         asked,
         /sops decrypt system\/argocd\/sops-age\.sops\.yaml {2}\(asked: --argocd-key; into memory only\)/,

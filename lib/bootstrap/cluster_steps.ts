@@ -276,7 +276,17 @@ export function clusterSteps(side: ClusterSide): Step[] {
       ],
       async done() {
         const app = await side.rootApp();
-        return (await side.kube.get(app)) ? `Application argocd/${app.metadata.name} exists` : undefined;
+        type Source = { spec?: { source?: { repoURL?: string; targetRevision?: string } } };
+        const have = await side.kube.get<Source>(app);
+        const want = (app as Source).spec?.source;
+        if (!have) return undefined;
+        // Following another repository or branch (dev on a new branch, --local) applies it again.
+        if (
+          have.spec?.source?.repoURL !== want?.repoURL || have.spec?.source?.targetRevision !== want?.targetRevision
+        ) {
+          return undefined;
+        }
+        return `Application argocd/${app.metadata.name} follows ${want?.repoURL} ${want?.targetRevision}`;
       },
       async run() {
         const app = await side.rootApp();

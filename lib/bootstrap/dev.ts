@@ -13,7 +13,7 @@
  */
 
 import { join } from "node:path";
-import { cmd, render as showCommand, type Runner, secret } from "../cmd.ts";
+import { cmd, type Daemon, render as showCommand, type Runner, secret } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
 import type { KubeObject, Rendering } from "../render/model.ts";
 import { type SecretsContext, sopsOf } from "../secrets/context.ts";
@@ -23,6 +23,7 @@ import { runSteps, type Step, type StepReport } from "../steps.ts";
 import { appObjects, type ClusterSide, clusterSteps, DEFAULT_TIMEOUTS, type Timeouts } from "./cluster_steps.ts";
 import { rootCommand } from "./bootstrap.ts";
 import { Kube } from "./kube.ts";
+import { kindGateway, LOCAL_BRANCH, LocalRepo, SERVE_DIR, SERVED_REPO } from "./local.ts";
 
 /** The dev cluster's name (kind's context is `kind-<name>`). */
 export const DEV_NAME = "homelab-dev";
@@ -48,6 +49,12 @@ export interface DevDeps {
    * the owner's key) instead of the dev key, so the stacks' secrets open in dev too.
    */
   readonly productionKey?: boolean;
+  /**
+   * `--local`: Argo CD follows a snapshot of this working copy served by `git daemon` on the kind
+   * network's gateway (`port`, 9418 by default) while the task runs; `until` ends the serving
+   * (none: until Ctrl-C).
+   */
+  readonly local?: { readonly port?: number; readonly until?: Promise<void> };
   readonly timeouts?: Timeouts;
 }
 
@@ -102,14 +109,31 @@ export async function followed(ctx: SecretsContext): Promise<{ repoURL?: string;
 }
 
 /** The steps of dev. */
-export function devSteps(d: DevDeps): { steps: Step[]; kube: Kube } {
+export function devSteps(d: DevDeps): {
+  steps: Step[];
+  kube: Kube;
+  serve?: () => Promise<string>;
+  stop: () => Promise<void>;
+} {
   const { ctx } = d;
   const kubeconfig = join(ctx.root, DEV_KUBECONFIG);
   const kube = new Kube(ctx.runner, kubeconfig, { context: `kind-${DEV_NAME}`, label: `the dev cluster ${DEV_NAME}` });
   const keyFile = join(ctx.root, DEV_KEY);
   const follow = once(() => followed(ctx));
+  const local = d.local ? new LocalRepo(ctx, () => devRecipient(ctx, keyFile, d.productionKey)) : undefined;
+  let daemon: Daemon | undefined;
+  let served: string | undefined;
+  const serve = async () => {
+    if (!served) {
+      const address = await kindGateway(ctx.runner);
+      const port = d.local?.port ?? 9418;
+      daemon = await local!.serve(address, port);
+      served = local!.url(address, port);
+    }
+    return served;
+  };
   const rootApp = once(async () => {
-    const f = await follow();
+    const f = local ? { repoURL: await serve(), revision: LOCAL_BRANCH, warning: undefined } : await follow();
     if (f.warning) ctx.ui.warn(f.warning);
     return JSON.parse(
       await ctx.runner.output(rootCommand(ctx.root, { env: "dev", repoURL: f.repoURL, revision: f.revision })),
@@ -239,9 +263,61 @@ export function devSteps(d: DevDeps): { steps: Step[]; kube: Kube } {
       },
     },
     ...(d.productionKey ? [] : [devKey]),
+    ...(local ? localSteps(local, serve) : []),
     ...clusterSteps(side),
   ];
-  return { steps, kube };
+  return { steps, kube, serve: local ? serve : undefined, stop: async () => void await daemon?.stop() };
+}
+
+/** The age recipient of the dev key (undefined with the production key: secrets open as they are). */
+async function devRecipient(
+  ctx: SecretsContext,
+  keyFile: string,
+  productionKey?: boolean,
+): Promise<string | undefined> {
+  if (productionKey) return undefined;
+  return await ctx.runner.output(cmd("age-keygen", ["-y", keyFile], { readOnly: true }));
+}
+
+/** `--local`: the snapshot step and the serving check. */
+function localSteps(local: LocalRepo, serve: () => Promise<string>): Step[] {
+  return [
+    {
+      name: "local-repo",
+      title: `a snapshot of this working copy in ${SERVE_DIR}/${SERVED_REPO} (secrets re-encrypted for the dev key)`,
+      plan: () => [
+        "git read-tree HEAD && git add -A  (in a temporary index; objects into the served repository)",
+        "sops decrypt FILE | sops encrypt --age <the dev key's recipient>  (each stack secret, through pipes)",
+        `git commit-tree … && git --git-dir ${SERVE_DIR}/${SERVED_REPO} update-ref refs/heads/${LOCAL_BRANCH} …`,
+      ],
+      async done() {
+        const [now, have] = await Promise.all([local.sourceTree(), local.servedSource()]);
+        return now === have ? `${LOCAL_BRANCH} holds the working copy as it is (tree ${now.slice(0, 12)})` : undefined;
+      },
+      async run() {
+        const r = await local.snapshot();
+        local.ctx.ui.info(
+          `  snapshot ${r.commit.slice(0, 12)}; secrets re-encrypted for the dev key: ${r.reencrypted.length}`,
+        );
+        if (r.locked.length) {
+          local.ctx.ui.warn(
+            `secrets none of your keys opens stay as they are (Argo CD cannot open them): ${r.locked.join(", ")}`,
+          );
+        }
+      },
+    },
+    {
+      name: "serve",
+      title: "git daemon serving the snapshot on the kind network's gateway (while this task runs)",
+      plan: () => [
+        `docker network inspect kind --format '{{range .IPAM.Config}}{{.Gateway}} {{end}}'`,
+        `git daemon --reuseaddr --export-all --base-path=${SERVE_DIR} --listen=<gateway> --port=9418 ${SERVE_DIR}`,
+      ],
+      async done() {
+        return `serving ${await serve()}`;
+      },
+    },
+  ];
 }
 
 /** Notes printed under dev's plan. */
@@ -250,10 +326,14 @@ export async function devNotes(d: DevDeps): Promise<string[]> {
     await piraeusNote(d.drbdFile),
     d.productionKey
       ? "secrets: Argo CD in dev gets the production Argo CD key (asked with --argocd-key), so the stacks' secrets open"
-      : "secrets: the stacks' Secrets are encrypted for the owner and Argo CD's production key, not for the dev key; " +
-        "Applications that need one (cert-manager's Cloudflare token) stay unsynced in dev. " +
-        "`deno task dev --argocd-key` gives dev the production Argo CD key instead (decrypted with yours)",
-    "--local (serving the working copy through a git daemon) is not implemented: Argo CD follows the pushed branch",
+      : d.local
+      ? "secrets: the served snapshot has the stacks' secrets re-encrypted for the dev key (your files stay as they are)"
+      : "secrets: the stacks' Secrets are encrypted for the owner and Argo CD's production key, not for the dev key, " +
+        "so Applications that need one stay unsynced: `--local` re-encrypts them for the dev key in the snapshot it " +
+        "serves; `--argocd-key` gives dev the production Argo CD key instead (decrypted with yours)",
+    d.local
+      ? "--local: Argo CD follows a snapshot of this working copy (re-run `deno task dev --local` to publish changes)"
+      : "Argo CD follows the pushed branch; `deno task dev --local` serves this working copy instead",
   ];
 }
 
@@ -262,15 +342,22 @@ export async function runDev(
   d: DevDeps,
   options: { dryRun?: boolean; from?: string; only?: string; yes?: boolean },
 ): Promise<StepReport[]> {
-  const { steps, kube } = devSteps(d);
+  const { steps, kube, serve, stop } = devSteps(d);
   try {
-    return await runSteps("dev", steps, {
+    const reports = await runSteps("dev", steps, {
       ui: d.ctx.ui,
       ...options,
       notes: await devNotes(d),
       guard: () => kube.guard(),
     });
+    if (serve && !options.dryRun) {
+      // Argo CD fetches from here: keep serving (also when --from/--only skipped the serve step).
+      d.ctx.ui.info(`serving this working copy at ${await serve()} for Argo CD; Ctrl-C stops serving`);
+      await (d.local?.until ?? new Promise<void>(() => {}));
+    }
+    return reports;
   } finally {
+    await stop();
     await kube.close();
   }
 }
