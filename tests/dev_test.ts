@@ -19,7 +19,7 @@ import { withControlPlane } from "./kube_helpers.ts";
 import { git, owner, realToolsPath, scratchRepo, sopsWithKey } from "./secrets_helpers.ts";
 import { init } from "../lib/secrets/lifecycle.ts";
 import { sopsOf } from "../lib/secrets/context.ts";
-import { secret } from "../lib/cmd.ts";
+import { cmd, secret } from "../lib/cmd.ts";
 import { freePort } from "../lib/kube/controlplane.ts";
 
 const GOLDEN = join(REPO, "tests", "golden");
@@ -314,6 +314,27 @@ Deno.test("--dry-run: the plans of bootstrap and dev (golden files) change nothi
       const names = local.split("\n").map((l) => /^ +\d+\. ([\w-]+) /.exec(l)?.[1]).filter(Boolean);
       assert.deepEqual(names.slice(3, 7), ["dev-key", "local-repo", "serve", "gateway-api"]);
       assert.match(local, /sops encrypt --age <the dev key's recipient>/);
+
+      // A host with DRBD 9: Piraeus is included (the root app's include parameter).
+      await Deno.writeTextFile(join(dir, "drbd"), "version: 9.2.12 (api:2/proto:86-122)\nGIT-hash: abc\n");
+      const drbd = await plan(
+        (w) => runDev({ ...s.deps, drbdFile: join(dir, "drbd"), ctx: { ...s.deps.ctx, ui: ui(w) } }, { dryRun: true }),
+        s.root,
+      );
+      assert.match(drbd, /note: piraeus included: DRBD 9\.2 on this host/);
+      assert.match(drbd, /jsonnet --tla-str env=dev .*--tla-str include=piraeus root\.jsonnet/);
+      assert.doesNotMatch(devText, /include=piraeus/);
+      const appsOf = async (...tlas: string[]) =>
+        (JSON.parse(
+          await s.deps.ctx.runner.output(cmd("jsonnet", [...tlas.flatMap((t) => ["--tla-str", t]), "main.jsonnet"], {
+            cwd: join(s.root, "root"),
+          })),
+        ) as { kind: string; metadata: { name: string } }[]).filter((o) => o.kind === "Application").map((o) =>
+          o.metadata.name
+        );
+      assert.ok((await appsOf("env=dev", "include=piraeus")).includes("piraeus"));
+      assert.ok(!(await appsOf("env=dev")).includes("piraeus"));
+      assert.ok(!(await appsOf("env=dev", "include=piraeus")).includes("kubevirt"));
       assert.match(
         asked,
         /sops decrypt system\/argocd\/sops-age\.sops\.yaml {2}\(asked: --argocd-key; into memory only\)/,

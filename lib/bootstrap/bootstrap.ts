@@ -55,10 +55,14 @@ export interface BootstrapDeps {
 }
 
 /** The root Application (`root/root.jsonnet`) for an environment, repository and revision. */
-export function rootCommand(root: string, tlas: { env: string; repoURL?: string; revision?: string }) {
+export function rootCommand(
+  root: string,
+  tlas: { env: string; repoURL?: string; revision?: string; include?: string },
+) {
   const args = ["--tla-str", `env=${tlas.env}`];
   if (tlas.repoURL) args.push("--tla-str", `repoURL=${tlas.repoURL}`);
   if (tlas.revision) args.push("--tla-str", `revision=${tlas.revision}`);
+  if (tlas.include) args.push("--tla-str", `include=${tlas.include}`);
   return cmd("jsonnet", [...args, "root.jsonnet"], { cwd: join(root, "root"), readOnly: true });
 }
 

@@ -186,8 +186,9 @@ export function clusterSteps(side: ClusterSide): Step[] {
   ];
   const seen = new Map<string, string>();
   const appStates = async (report: boolean) => {
-    const want = await expectedApps();
     const apps = await side.kube.list<Application>("/apis/argoproj.io/v1alpha1/namespaces/argocd/applications");
+    // Those the rendering expects, and any other Argo CD made (an app included only at run time).
+    const want = [...new Set([...await expectedApps(), ...apps.map((a) => a.metadata.name)])];
     const byName = new Map(apps.map((a) => [a.metadata.name, a]));
     const waiting: string[] = [];
     for (const name of want) {

@@ -42,7 +42,7 @@ export interface DevDeps {
   /** Renders the bootstrap Applications for `dev`. */
   readonly render: () => Promise<Rendering>;
   readonly renderPlan?: (app: string) => string;
-  /** Where the kernel reports DRBD (`/proc/drbd`). */
+  /** Where the kernel reports DRBD (`/proc/drbd`); with DRBD 9 there, Piraeus runs in dev too. */
   readonly drbdFile: string;
   /**
    * Asked for (`--argocd-key`): give Argo CD in dev the production Argo CD key (decrypted with
@@ -59,8 +59,13 @@ export interface DevDeps {
 }
 
 /** Whether the host's kernel has DRBD 9 (Piraeus needs it; kind nodes share the host's kernel). */
-export async function drbd9(file: string): Promise<{ ok: boolean; detail: string }> {
-  const text = await Deno.readTextFile(file).catch(() => undefined);
+export function drbd9(file: string): { ok: boolean; detail: string } {
+  let text: string | undefined;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch {
+    text = undefined;
+  }
   if (text === undefined) return { ok: false, detail: `${file} does not exist (the drbd module is not loaded)` };
   const version = /version:\s*(\d+)\.(\d+)/.exec(text);
   if (!version) return { ok: false, detail: `${file} names no version` };
@@ -70,13 +75,12 @@ export async function drbd9(file: string): Promise<{ ok: boolean; detail: string
 }
 
 /** What `dev` says about Piraeus on this host. */
-export async function piraeusNote(file: string): Promise<string> {
-  const d = await drbd9(file);
+export function piraeusNote(file: string): string {
+  const d = drbd9(file);
   return d.ok
-    ? `piraeus: ${d.detail} found, but root/components.json still leaves piraeus out of dev (dev.exclude); ` +
-      "remove that entry to run it here"
+    ? `piraeus included: ${d.detail} on this host (kind nodes share its kernel); the root app gets include=piraeus`
     : `piraeus left out: ${d.detail}. To run it in dev, load DRBD 9 on this host (kind nodes share its kernel: ` +
-      "`modprobe drbd` with the DRBD 9 module from LINBIT) and remove piraeus's dev.exclude in root/components.json";
+      "`modprobe drbd` with the DRBD 9 module from LINBIT) and re-run `deno task dev`";
 }
 
 function once<T>(fn: () => Promise<T>): () => Promise<T> {
@@ -132,11 +136,14 @@ export function devSteps(d: DevDeps): {
     }
     return served;
   };
+  const include = drbd9(d.drbdFile).ok ? "piraeus" : undefined;
   const rootApp = once(async () => {
     const f = local ? { repoURL: await serve(), revision: LOCAL_BRANCH, warning: undefined } : await follow();
     if (f.warning) ctx.ui.warn(f.warning);
     return JSON.parse(
-      await ctx.runner.output(rootCommand(ctx.root, { env: "dev", repoURL: f.repoURL, revision: f.revision })),
+      await ctx.runner.output(
+        rootCommand(ctx.root, { env: "dev", repoURL: f.repoURL, revision: f.revision, include }),
+      ),
     ) as KubeObject;
   });
   const clusters = async () =>
@@ -181,7 +188,7 @@ export function devSteps(d: DevDeps): {
       : `read ${DEV_KEY} (the dev cluster's own key) into memory`,
     rootApp,
     rootPlan: `${
-      showCommand(rootCommand(ctx.root, { env: "dev", repoURL: "<origin>", revision: "<current branch>" }))
+      showCommand(rootCommand(ctx.root, { env: "dev", repoURL: "<origin>", revision: "<current branch>", include }))
     }`,
     timeouts: d.timeouts ?? DEFAULT_TIMEOUTS,
   };
@@ -321,9 +328,9 @@ function localSteps(local: LocalRepo, serve: () => Promise<string>): Step[] {
 }
 
 /** Notes printed under dev's plan. */
-export async function devNotes(d: DevDeps): Promise<string[]> {
+export function devNotes(d: DevDeps): string[] {
   return [
-    await piraeusNote(d.drbdFile),
+    piraeusNote(d.drbdFile),
     d.productionKey
       ? "secrets: Argo CD in dev gets the production Argo CD key (asked with --argocd-key), so the stacks' secrets open"
       : d.local
@@ -347,7 +354,7 @@ export async function runDev(
     const reports = await runSteps("dev", steps, {
       ui: d.ctx.ui,
       ...options,
-      notes: await devNotes(d),
+      notes: devNotes(d),
       guard: () => kube.guard(),
     });
     if (serve && !options.dryRun) {
