@@ -34,11 +34,11 @@ program.command("up", { isDefault: true })
   )
   .action(async (opts: { dryRun?: boolean; from?: string; only?: string; argocdKey?: boolean; local?: boolean }) => {
     const { runDev } = await import("../lib/bootstrap/dev.ts");
-    const { render } = await import("../lib/render/pipeline.ts");
+    const { renderBootstrap } = await import("../lib/bootstrap/bootstrap.ts");
     const ctx = await context(opts.dryRun);
     await runDev({
       ctx,
-      render: () => render(config, { env: "dev", apps: ["gateway-api", "cilium", "argocd"] }, ctx.ui),
+      render: () => renderBootstrap(config, "dev", ctx.ui),
       drbdFile: "/proc/drbd",
       productionKey: opts.argocdKey,
       local: opts.local ? {} : undefined,

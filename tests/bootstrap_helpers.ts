@@ -85,7 +85,9 @@ export async function bootstrapScene(dir: string, cp: Pick<ControlPlane, "kubeco
   await Deno.writeTextFile(join(fake, "kubectl.log"), "");
   await Deno.copyFile(cp.kubeconfig, join(fake, "kubeconfig"));
 
-  const real = await realToolsPath(["sops", "age", "age-keygen", "talhelper", "git", "jsonnet", "kubectl"]);
+  const real = await realToolsPath(
+    ["sops", "age", "age-keygen", "talhelper", "git", "jsonnet", "kubectl", "helm", "kustomize"],
+  );
   const bin = join(dir, "bin");
   await Deno.mkdir(bin, { recursive: true });
   await Deno.symlink(join(REPO, "tests", "fakes", "talosctl"), join(bin, "talosctl"));

@@ -14,7 +14,9 @@
 import { join } from "node:path";
 import { cmd, render as showCommand, type Secret } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
-import type { KubeObject, Rendering } from "../render/model.ts";
+import type { Config } from "../config.ts";
+import type { Env, KubeObject, Rendering } from "../render/model.ts";
+import type { Ui } from "../ui.ts";
 import { sopsOf } from "../secrets/context.ts";
 import { requireKeyFor } from "../secrets/lifecycle.ts";
 import { PATHS } from "../secrets/sopsconfig.ts";
@@ -27,6 +29,15 @@ import { Kube } from "./kube.ts";
 
 /** The Applications bootstrap applies itself, before Argo CD runs. */
 export const BOOTSTRAP_APPS = ["gateway-api", "cilium", "argocd"] as const;
+
+/**
+ * The bootstrap Applications rendered by the render pipeline, exactly as `deno task render`
+ * builds them for `env`: what bootstrap and dev apply.
+ */
+export async function renderBootstrap(config: Config, env: Env, ui: Ui): Promise<Rendering> {
+  const { render } = await import("../render/pipeline.ts");
+  return await render(config, { env, apps: [...BOOTSTRAP_APPS] }, ui);
+}
 
 /** The tools bootstrap runs. */
 export const BOOTSTRAP_TOOLS = ["talosctl", "talhelper", "sops", "kubectl", "jsonnet", "kustomize", "helm"];
@@ -269,11 +280,10 @@ export async function bootstrapCommand(
   options: RunOptions & { dryRun?: boolean; repoURL?: string; revision?: string },
 ): Promise<number> {
   const config = await loadTalconfig(ctx);
-  const { render } = await import("../render/pipeline.ts");
   await runBootstrap({
     ctx,
     cluster: new Cluster(ctx, config),
-    render: () => render(ctx.config, { env: "prod", apps: [...BOOTSTRAP_APPS] }, ctx.ui),
+    render: () => renderBootstrap(ctx.config, "prod", ctx.ui),
     repoURL: options.repoURL,
     revision: options.revision,
   }, options);
