@@ -7,7 +7,7 @@
  */
 
 import { stringify } from "yaml";
-import { cmd, type Command, CommandError, render, type Runner, type Secret, secret } from "../cmd.ts";
+import { cmd, type Command, CommandError, render, type Runner, type Secret } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
 import type { KubeClient } from "../kube/client.ts";
 import { clientOf, type Kubeconfig, readKubeconfig } from "../kube/kubeconfig.ts";
@@ -106,6 +106,7 @@ export class Kube {
   /** Applies `objects` server-side; a {@link Secret} manifest stays secret all the way. */
   async apply(objects: readonly KubeObject[] | Secret): Promise<void> {
     await this.guard(true);
+    if (Array.isArray(objects) && objects.length === 0) return;
     const list = Array.isArray(objects) ? objects as KubeObject[] : undefined;
     const c = this.applyCommand(list ? toYaml(list) : objects as Secret);
     try {
@@ -227,11 +228,6 @@ export function podProblem(pod: Pod): string | undefined {
 /** Objects as one multi-document YAML stream. */
 export function toYaml(objects: readonly KubeObject[]): string {
   return objects.map((o) => `---\n${stringify(o)}`).join("");
-}
-
-/** A manifest held as a secret (for the Argo CD key). */
-export function secretManifest(text: string): Secret {
-  return secret(text);
 }
 
 /** `2 Deployment, 1 Namespace`: what a list of objects holds. */
