@@ -173,6 +173,11 @@ Deno.test("dev: a clear error without a container engine; the same steps on the 
             git(s.root, "rev-parse", "HEAD"),
             git(s.root, "branch"),
           ];
+          const scratch = async () =>
+            (await Array.fromAsync(Deno.readDir(Deno.env.get("TMPDIR") || "/tmp"))).filter((e) =>
+              e.name.startsWith("homelab-local-")
+            ).map((e) => e.name).sort();
+          const scratchBefore = await scratch();
           const port = freePort();
           const url = `git://127.0.0.1:${port}/homelab.git`;
           let release = () => {};
@@ -211,6 +216,7 @@ Deno.test("dev: a clear error without a container engine; the same steps on the 
           const after = await new Deno.Command("git", { args: ["ls-remote", url], stderr: "null", stdout: "null" })
             .output();
           assert.notEqual(after.code, 0, "git daemon still serves after the task ended");
+          assert.deepEqual(await scratch(), scratchBefore, "a temporary index was left behind");
           await Deno.remove(join(s.root, "system", "demo", "extra.yaml"));
         },
       );

@@ -15,7 +15,7 @@
  */
 
 import { join } from "node:path";
-import { privateTempDir } from "../cleanup.ts";
+import { onExit } from "../cleanup.ts";
 import { cmd, type Daemon, type Runner, startDaemon } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
 import { type SecretsContext, sopsOf } from "../secrets/context.ts";
@@ -63,23 +63,31 @@ export class LocalRepo {
     );
   }
 
-  /** A temporary index holding the work tree; returns the environment that uses it and its tree. */
-  async #stage(): Promise<{ env: Record<string, string>; tree: string }> {
+  /**
+   * Runs `fn` with a temporary index holding the work tree (the environment that uses it, and
+   * its tree); the index is removed when `fn` ends.
+   */
+  async #staged<T>(fn: (env: Record<string, string>, tree: string) => Promise<T>): Promise<T> {
     await this.#ensureBare();
-    const dir = await privateTempDir("homelab-local-");
-    const env = {
-      GIT_INDEX_FILE: join(dir, "index"),
-      GIT_OBJECT_DIRECTORY: join(this.bare, "objects"),
-      GIT_ALTERNATE_OBJECT_DIRECTORIES: join(this.ctx.root, ".git", "objects"),
-    };
-    await this.#git(["read-tree", "HEAD"], env);
-    await this.#git(["add", "-A", "."], env);
-    return { env, tree: await this.#git(["write-tree"], env) };
+    const dir = await Deno.makeTempDir({ prefix: "homelab-local-" });
+    const remove = onExit(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
+    try {
+      const env = {
+        GIT_INDEX_FILE: join(dir, "index"),
+        GIT_OBJECT_DIRECTORY: join(this.bare, "objects"),
+        GIT_ALTERNATE_OBJECT_DIRECTORIES: join(this.ctx.root, ".git", "objects"),
+      };
+      await this.#git(["read-tree", "HEAD"], env);
+      await this.#git(["add", "-A", "."], env);
+      return await fn(env, await this.#git(["write-tree"], env));
+    } finally {
+      await remove();
+    }
   }
 
   /** The tree of the work tree now (before secrets are re-encrypted). */
-  async sourceTree(): Promise<string> {
-    return (await this.#stage()).tree;
+  sourceTree(): Promise<string> {
+    return this.#staged((_, tree) => Promise.resolve(tree));
   }
 
   /** The source tree the served branch was made from, when there is one. */
@@ -95,8 +103,14 @@ export class LocalRepo {
    * Commits a snapshot of the work tree to the served branch, every stack secret the owner can
    * open re-encrypted for the dev key. Returns the secrets re-encrypted and those left as they are.
    */
-  async snapshot(): Promise<{ commit: string; reencrypted: string[]; locked: string[] }> {
-    const { env, tree: source } = await this.#stage();
+  snapshot(): Promise<{ commit: string; reencrypted: string[]; locked: string[] }> {
+    return this.#staged((env, source) => this.#snapshot(env, source));
+  }
+
+  async #snapshot(
+    env: Record<string, string>,
+    source: string,
+  ): Promise<{ commit: string; reencrypted: string[]; locked: string[] }> {
     const recipient = await this.devRecipient();
     const files = recipient === undefined
       ? []
