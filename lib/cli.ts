@@ -131,7 +131,8 @@ export function helpRequest(
   const end = rest.indexOf("--");
   const own = end === -1 ? rest : rest.slice(0, end);
   if (own.includes("--help") || own.includes("-h")) return { cmd, path };
-  if (spec.commands?.length && args.length === 0) return { cmd: spec, path: [] };
+  // A task made only of subcommands shows its help when none is named; one with its own action runs it.
+  if (spec.commands?.length && !spec.action && args.length === 0) return { cmd: spec, path: [] };
   return undefined;
 }
 

@@ -19,6 +19,8 @@ export const PURPOSES = {
   check: { task: "deno task render, check, diff", ageKey: false, containers: false },
   server: { task: "deno task check --server", ageKey: false, containers: false },
   test: { task: "deno task test", ageKey: false, containers: false },
+  bootstrap: { task: "deno task bootstrap", ageKey: true, containers: false },
+  dev: { task: "deno task dev", ageKey: false, containers: true },
 } as const satisfies Record<string, { task: string; ageKey: boolean; containers: boolean }>;
 
 export type Purpose = keyof typeof PURPOSES;
@@ -176,7 +178,7 @@ export const TOOLS: readonly ToolSpec[] = [
       packages: [{ pkg: "github.com/getsops/sops/v3/cmd/sops", binary: "sops" }],
     },
     nix: "sops",
-    neededFor: ["secrets", "talos", "check", "test"],
+    neededFor: ["secrets", "talos", "check", "test", "bootstrap", "dev"],
   },
   {
     name: "age",
@@ -194,7 +196,7 @@ export const TOOLS: readonly ToolSpec[] = [
       ],
     },
     nix: "age",
-    neededFor: ["secrets", "talos", "check", "test"],
+    neededFor: ["secrets", "talos", "check", "test", "bootstrap", "dev"],
   },
   {
     name: "talhelper",
@@ -209,7 +211,7 @@ export const TOOLS: readonly ToolSpec[] = [
       ldflags: [`-X github.com/budimanjojo/talhelper/v3/cmd.version=${V.talhelper}`],
     },
     nix: "talhelper",
-    neededFor: ["secrets", "talos", "test"],
+    neededFor: ["secrets", "talos", "test", "bootstrap"],
   },
   {
     name: "talosctl",
@@ -226,7 +228,7 @@ export const TOOLS: readonly ToolSpec[] = [
         "`nix develop` or the Talos release for your platform",
     },
     nix: "talosctl",
-    neededFor: ["talos"],
+    neededFor: ["talos", "bootstrap"],
   },
   {
     name: "helm",
@@ -247,7 +249,7 @@ export const TOOLS: readonly ToolSpec[] = [
       ],
     },
     nix: "kubernetes-helm",
-    neededFor: ["check", "test"],
+    neededFor: ["check", "test", "bootstrap", "dev"],
   },
   {
     name: "kustomize",
@@ -261,7 +263,7 @@ export const TOOLS: readonly ToolSpec[] = [
       packages: [{ pkg: "sigs.k8s.io/kustomize/kustomize/v5", binary: "kustomize" }],
     },
     nix: "kustomize",
-    neededFor: ["check", "test"],
+    neededFor: ["check", "test", "bootstrap", "dev"],
   },
   {
     name: "ksops",
@@ -292,7 +294,7 @@ export const TOOLS: readonly ToolSpec[] = [
       packages: [{ pkg: "github.com/google/go-jsonnet/cmd/jsonnet", binary: "jsonnet" }],
     },
     nix: "go-jsonnet",
-    neededFor: ["check", "test"],
+    neededFor: ["check", "test", "bootstrap", "dev"],
   },
   {
     name: "kubeconform",
@@ -321,7 +323,7 @@ export const TOOLS: readonly ToolSpec[] = [
       packages: [{ pkg: "sigs.k8s.io/kind", binary: "kind" }],
     },
     nix: "kind",
-    neededFor: ["test"],
+    neededFor: ["test", "dev"],
   },
   {
     name: "kubectl",
@@ -337,7 +339,7 @@ export const TOOLS: readonly ToolSpec[] = [
       main: KUBECTL_MAIN,
     },
     nix: "kubectl",
-    neededFor: ["talos", "test"],
+    neededFor: ["talos", "test", "bootstrap", "dev"],
   },
   {
     name: "kube-apiserver",

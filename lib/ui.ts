@@ -11,8 +11,8 @@ export interface Ui {
   warn(line: string): void;
   /**
    * Runs `fn` while showing that `label` is under way: a live elapsed time on a terminal, a
-   * "still …" line every `every` seconds elsewhere (with `status()`, the last state seen); then
-   * how long it took.
+   * "still …" line every `every` seconds elsewhere (with `status()`, such as the last state seen);
+   * then how long it took.
    */
   progress<T>(label: string, fn: () => Promise<T>, every?: number, status?: () => string): Promise<T>;
   /**
@@ -42,31 +42,38 @@ export function consoleUi(
   const write = options.write ?? ((text: string) => Deno.stderr.writeSync(encoder.encode(text)));
   const now = options.now ?? Date.now;
   const live = options.live ?? false;
+  // On a terminal, the live line of a progress under way; lines printed meanwhile go above it.
+  let current: string | undefined;
+  const line = (text: string) => write(live && current !== undefined ? `\r\x1b[2K${text}\n${current}` : `${text}\n`);
   const answer = options.answer ??
     ((question: string) => Deno.stdin.isTerminal() && Deno.stderr.isTerminal() && globalThis.confirm(question));
   return {
     confirm: async (question) => await answer(question),
-    info: (line) => write(`${line}\n`),
-    warn: (line) => write(`warning: ${line}\n`),
+    info: (text) => line(text),
+    warn: (text) => line(`warning: ${text}`),
     async progress(label, fn, every = 30, status) {
       const start = now();
-      const seen = () => {
+      const more = () => {
         const s = status?.();
-        return s ? `; last seen: ${s}` : "";
+        return s ? `; ${s}` : "";
       };
+      if (live) current = `${label} …`;
       write(live ? `${label} …` : `${label} …\n`);
       const timer = live
-        ? setInterval(() => write(`\r\x1b[2K${label} … ${duration(now() - start)}${seen()}`), 1000)
-        : setInterval(() => write(`  still ${label} (${duration(now() - start)}${seen()})\n`), every * 1000);
+        ? setInterval(() => write(`\r\x1b[2K${current = `${label} … ${duration(now() - start)}${more()}`}`), 1000)
+        : setInterval(() => write(`  still ${label} (${duration(now() - start)}${more()})\n`), every * 1000);
       try {
         const result = await fn();
+        current = undefined;
         write(`${live ? "\r\x1b[2K" : ""}${label}: done in ${duration(now() - start)}\n`);
         return result;
       } catch (err) {
+        current = undefined;
         write(`${live ? "\r\x1b[2K" : ""}${label}: failed after ${duration(now() - start)}\n`);
         throw err;
       } finally {
         clearInterval(timer);
+        current = undefined;
       }
     },
   };

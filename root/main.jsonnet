@@ -5,6 +5,8 @@
 //   env      'prod' (the Talos cluster) or 'dev' (the kind cluster)
 //   repoURL  this repository
 //   revision the branch, tag or commit to follow
+//   include  dev only: comma-separated components to keep despite their dev.exclude (`deno task dev`
+//            passes `piraeus` when the host has DRBD 9)
 local components = import 'components.json';
 
 local STACKS = ['system', 'platform', 'apps'];
@@ -52,12 +54,13 @@ local application(stack, c, env, repoURL, revision) =
     },
   };
 
-function(env='prod', repoURL='https://github.com/homelab/homelab.git', revision='main')
+function(env='prod', repoURL='https://github.com/homelab/homelab.git', revision='main', include='')
   assert env == 'prod' || env == 'dev' : "env must be 'prod' or 'dev', not '%s'" % env;
+  local included = std.split(include, ',');
   [project(stack) for stack in STACKS]
   + [
     application(stack, c, env, repoURL, revision)
     for stack in STACKS
     for c in components[stack]
-    if !(env == 'dev' && std.objectHas(std.get(c, 'dev', {}), 'exclude'))
+    if !(env == 'dev' && std.objectHas(std.get(c, 'dev', {}), 'exclude') && !std.member(included, c.name))
   ]

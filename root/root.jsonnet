@@ -1,7 +1,7 @@
 // The root Application, which bootstrap (and `deno task dev`) applies once; from then on Argo CD
 // keeps everything else, itself included, in step with the repository.
 //   jsonnet --tla-str env=prod --tla-str repoURL=… --tla-str revision=main root/root.jsonnet
-function(env='prod', repoURL='https://github.com/homelab/homelab.git', revision='main')
+function(env='prod', repoURL='https://github.com/homelab/homelab.git', revision='main', include='')
   {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'Application',
@@ -19,7 +19,7 @@ function(env='prod', repoURL='https://github.com/homelab/homelab.git', revision=
               { name: 'env', value: env },
               { name: 'repoURL', value: repoURL },
               { name: 'revision', value: revision },
-            ],
+            ] + (if include != '' then [{ name: 'include', value: include }] else []),
           },
         },
       },

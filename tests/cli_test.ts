@@ -16,6 +16,8 @@ const TASKS: Record<string, string> = {
   check: "check",
   diff: "diff",
   charts: "charts",
+  bootstrap: "bootstrap",
+  dev: "dev",
 };
 
 for (const [task, entry] of Object.entries(TASKS)) {

@@ -147,7 +147,7 @@ Deno.test("doctor checks only what the existing tasks need: ksops and a containe
       assert.equal(report.tools.find((t) => t.name === "ksops")?.status, "missing");
       assert.equal(report.containerRuntime.ok, false);
     }
-    const old = await runTask("doctor", ["--for", "bootstrap"], env);
+    const old = await runTask("doctor", ["--for", "deploy"], env);
     assert.equal(old.code, 2, "a purpose no task has is a usage error");
   });
 });

@@ -34,7 +34,11 @@ export interface Endpoint {
   readonly server: string;
   /** PEM of the certificate authority that signed the server's certificate. */
   readonly caPem: string;
-  readonly token: string;
+  /** A bearer token (the local control plane), or … */
+  readonly token?: string;
+  /** … a client certificate and its key, PEM (Talos and kind kubeconfigs). */
+  readonly certPem?: string;
+  readonly keyPem?: string;
 }
 
 /** A resource of the API, as discovery reports it. */
@@ -74,7 +78,9 @@ export class KubeClient {
 
   constructor(endpoint: Endpoint) {
     this.endpoint = endpoint;
-    this.#http = Deno.createHttpClient({ caCerts: [endpoint.caPem] });
+    this.#http = endpoint.certPem && endpoint.keyPem
+      ? Deno.createHttpClient({ caCerts: [endpoint.caPem], cert: endpoint.certPem, key: endpoint.keyPem })
+      : Deno.createHttpClient({ caCerts: [endpoint.caPem] });
   }
 
   /** Closes the connections. */
@@ -88,10 +94,8 @@ export class KubeClient {
     path: string,
     options: { body?: unknown; contentType?: string; signal?: AbortSignal } = {},
   ): Promise<ApiResponse<T>> {
-    const headers: Record<string, string> = {
-      authorization: `Bearer ${this.endpoint.token}`,
-      accept: "application/json",
-    };
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (this.endpoint.token) headers.authorization = `Bearer ${this.endpoint.token}`;
     let body: string | undefined;
     if (options.body !== undefined) {
       headers["content-type"] = options.contentType ?? "application/json";

@@ -152,7 +152,7 @@ export class Cluster {
         }
       },
       timing.reportEvery ?? 30,
-      status,
+      status ? () => `last seen: ${status()}` : undefined,
     );
   }
 

@@ -9,7 +9,7 @@ import type { Config } from "../config.ts";
 import { HomelabError, UsageError } from "../errors.ts";
 import { buildCommands, installTools, type Plan, planTools } from "../install.ts";
 import { Toolbox } from "../toolbox.ts";
-import { TOOLS, type ToolSpec } from "../tools.ts";
+import { type Purpose, TOOLS, type ToolSpec } from "../tools.ts";
 import { consoleUi, duration, type Ui } from "../ui.ts";
 
 export interface ToolsOptions {
@@ -112,4 +112,23 @@ export async function toolsCommand(
     );
   }
   return 0;
+}
+
+/**
+ * Builds the pinned tools a task needs (those whose `neededFor` names `purpose`) that are
+ * missing, so the task works on a machine that has only Go; says nothing when all are there.
+ * Tools that cannot be built here are left to the task's own preflight, which names them.
+ */
+export async function ensureTools(config: Config, purpose: Purpose, ui: Ui): Promise<void> {
+  const toolbox = new Toolbox(config);
+  const specs = TOOLS.filter((t) => t.neededFor.includes(purpose));
+  const plans = await planTools(toolbox, specs);
+  if (!plans.some((p) => p.action === "build")) return;
+  ui.info(`tools: building the pinned tools ${purpose} needs first, into ${config.toolsDir} (once)`);
+  const runner = new Runner({
+    env: config.env,
+    resolve: toolbox.resolve,
+    log: config.verbose ? (line) => ui.info(line) : undefined,
+  });
+  await installTools(config, runner, toolbox, plans, ui);
 }
