@@ -51,6 +51,39 @@ Deno.test("bootstrap: refuses a foreign kubeconfig, runs in order, skips everyth
         await scene.resetCalls();
       });
 
+      await t.step(
+        "an error `check` finds in what bootstrap installs stops the preflight, before any change",
+        async () => {
+          const failing = {
+            ...scene.deps,
+            check: () =>
+              Promise.resolve([{
+                app: "cilium",
+                check: "pod-security",
+                severity: "error" as const,
+                object: {
+                  apiVersion: "apps/v1",
+                  kind: "Deployment",
+                  namespace: "kube-system",
+                  name: "cilium-operator",
+                },
+                message: 'violates PodSecurity "restricted:latest"',
+              }, { app: "argocd", check: "server", severity: "warning" as const, message: "deprecated" }]),
+          };
+          const err = await runBootstrap(failing, { yes: true }).then(() => undefined, (e) => e);
+          assert.ok(err instanceof HomelabError, String(err));
+          assert.match(err.message, /check finds 1 error\(s\) in what bootstrap installs/);
+          assert.match(
+            err.message,
+            /cilium: pod-security Deployment\/kube-system\/cilium-operator: violates PodSecurity/,
+          );
+          assert.match(err.hint ?? "", /deno task check --app gateway-api cilium argocd/);
+          assert.deepEqual(mutating(await scene.talosCalls()), [], "talosctl changed something");
+          assert.deepEqual(await scene.kubectlCalls(), [], "kubectl ran");
+          await scene.resetCalls();
+        },
+      );
+
       const argo = playArgoCd(cp.client, rendering);
       try {
         await t.step("fresh nodes: every step runs, in order, and the cluster ends up as rendered", async () => {

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { cmd, render as showCommand, type Secret } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
 import type { Config } from "../config.ts";
-import type { Env, KubeObject, Rendering } from "../render/model.ts";
+import { type Env, type Finding, type KubeObject, type Rendering, showRef } from "../render/model.ts";
 import type { Ui } from "../ui.ts";
 import { sopsOf } from "../secrets/context.ts";
 import { requireKeyFor } from "../secrets/lifecycle.ts";
@@ -58,6 +58,11 @@ export interface BootstrapDeps {
   readonly render: () => Promise<Rendering>;
   /** How the rendering is made, for the plan. */
   readonly renderPlan?: (app: string) => string;
+  /**
+   * `deno task check` of the bootstrap Applications (what it finds, errors and warnings); the
+   * preflight stops on any error. Without it only the render is checked.
+   */
+  readonly check?: () => Promise<readonly Finding[]>;
   /** The API server the kubeconfig must point at (default: talconfig's endpoint). */
   readonly apiServer?: string;
   readonly repoURL?: string;
@@ -140,7 +145,9 @@ export function bootstrapSteps(d: BootstrapDeps): { steps: Step[]; kube: Kube } 
         showCommand(cmd("sops", ["decrypt", TALOS_PATHS.bundle], { cwd: ctx.root })) + "  (checked, not kept)",
         showCommand(cmd("sops", ["decrypt", PATHS.argocdKey], { cwd: ctx.root })) + "  (checked, not kept)",
         ...config.nodes.map((n) => showCommand(cluster.insecure(n, ["get", "machinestatus", "-o", "json"]))),
-        `render ${BOOTSTRAP_APPS.join(", ")} for prod; a build error stops here`,
+        `render ${
+          BOOTSTRAP_APPS.join(", ")
+        } for prod and check them (as \`deno task check\` does); an error stops here`,
       ],
       async done() {
         const missing: string[] = [];
@@ -169,6 +176,20 @@ export function bootstrapSteps(d: BootstrapDeps): { steps: Step[]; kube: Kube } 
         // The bootstrap Applications must render (a build error stops here, not halfway through).
         const r = await rendering();
         for (const app of BOOTSTRAP_APPS) appObjects(r, app);
+        // …and pass `check`: what the cluster would refuse or never get in sync stops here too.
+        const errors = (await d.check?.() ?? []).filter((f) => f.severity === "error");
+        if (errors.length) {
+          const shown = errors.slice(0, 10).map((f) =>
+            `  - ${f.app}: ${f.check}${f.object ? ` ${showRef(f.object)}` : ""}: ${f.message.split("\n")[0]}`
+          );
+          if (errors.length > 10) shown.push(`  - and ${errors.length - 10} more`);
+          throw new HomelabError(
+            `check finds ${errors.length} error(s) in what bootstrap installs:\n${shown.join("\n")}`,
+            {
+              hint: `run \`deno task check --app ${BOOTSTRAP_APPS.join(" ")}\` for the whole report; fix them first`,
+            },
+          );
+        }
         const counts = ["maintenance", "installed"].map((m) => `${states.filter((s) => s.state === m).length} ${m}`);
         return `${BOOTSTRAP_TOOLS.length} tools, talconfig valid, keys decrypt, ${BOOTSTRAP_APPS.length} apps render, ${states.length} nodes reachable (${
           counts.join(", ")
@@ -284,6 +305,10 @@ export async function bootstrapCommand(
     ctx,
     cluster: new Cluster(ctx, config),
     render: () => renderBootstrap(ctx.config, "prod", ctx.ui),
+    check: async () => {
+      const { runCheck } = await import("../check/run.ts");
+      return (await runCheck(ctx.config, { env: "prod", apps: [...BOOTSTRAP_APPS] }, ctx.ui)).findings;
+    },
     repoURL: options.repoURL,
     revision: options.revision,
   }, options);
