@@ -12,6 +12,7 @@
  * @module
  */
 
+import { PLACEHOLDER } from "../render/ksops.ts";
 import { render as showCommand, type Secret, secret } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
 import { judge } from "../kube/wait.ts";
@@ -57,6 +58,27 @@ export interface ClusterSide {
   readonly nodes?: number;
   readonly timeouts: Timeouts;
 }
+
+/**
+ * Whether `o` is a Secret the render made from a SOPS file (KSOPS): its values are digests or
+ * placeholders, never the real ones, so bootstrap must not apply it; Argo CD does, decrypted.
+ */
+export function renderedSecret(o: KubeObject): boolean {
+  if (o.kind !== "Secret" || o.apiVersion !== "v1") return false;
+  const values = [
+    ...Object.values((o.stringData ?? {}) as Record<string, unknown>),
+    ...Object.values((o.data ?? {}) as Record<string, unknown>).map((v) => {
+      try {
+        return atob(String(v));
+      } catch {
+        return String(v);
+      }
+    }),
+  ];
+  return values.length > 0 && values.every((v) => DIGEST.test(String(v)) || v === PLACEHOLDER);
+}
+
+const DIGEST = /^sha256:[0-9a-f]{16}$/;
 
 /** The rendered objects of one Application; a failed build stops the procedure with its message. */
 export function appObjects(rendering: Rendering, name: string): readonly KubeObject[] {
@@ -104,8 +126,12 @@ function appStep(side: ClusterSide, name: string, title: string, rollout: boolea
     const { first, rest } = applyOrder(appObjects(await side.rendering(), name));
     const served: KubeObject[] = [];
     const later: KubeObject[] = [];
-    for (const o of rest) ((await side.kube.serves(o)) ? served : later).push(o);
-    return { first, served, later };
+    const sealed: KubeObject[] = [];
+    for (const o of rest) {
+      if (renderedSecret(o)) sealed.push(o);
+      else ((await side.kube.serves(o)) ? served : later).push(o);
+    }
+    return { first, served, later, sealed };
   };
   const crds = (objects: readonly KubeObject[]) => objects.filter((o) => o.kind === "CustomResourceDefinition");
   const deployments = (objects: readonly KubeObject[]) => objects.filter((o) => o.kind === "Deployment");
@@ -139,13 +165,20 @@ function appStep(side: ClusterSide, name: string, title: string, rollout: boolea
         await waitReady(side, `the CRDs of ${name} to be Established`, crds(first), side.timeouts.crdMs);
         (await side.kube.client()).forgetDiscovery();
       }
-      const { served, later } = await split();
+      const { served, later, sealed } = await split();
       if (served.length) {
         side.ui.info(`  applying ${kinds(served)} of ${name}`);
         await side.kube.apply(served);
       }
       if (later.length) {
         side.ui.info(`  left to Argo CD (the cluster does not serve these kinds yet): ${kinds(later)}`);
+      }
+      if (sealed.length) {
+        side.ui.info(
+          `  left to Argo CD (SOPS Secrets: its KSOPS decrypts them when it syncs ${name}): ${
+            sealed.map((o) => o.metadata.name).join(", ")
+          }`,
+        );
       }
       if (rollout) {
         await waitReady(
