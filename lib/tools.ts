@@ -211,7 +211,7 @@ export const TOOLS: readonly ToolSpec[] = [
       ldflags: [`-X github.com/budimanjojo/talhelper/v3/cmd.version=${V.talhelper}`],
     },
     nix: "talhelper",
-    neededFor: ["secrets", "talos", "test", "bootstrap"],
+    neededFor: ["secrets", "talos", "test", "bootstrap", "check"],
   },
   {
     name: "talosctl",
@@ -359,7 +359,7 @@ export const TOOLS: readonly ToolSpec[] = [
       ldflags: ["-s", "-w", ...kubeVersionFlags(V.kubernetes)],
     },
     nix: "kubernetes",
-    neededFor: ["server", "test"],
+    neededFor: ["server", "test", "bootstrap", "check"],
   },
   {
     name: "etcd",
@@ -374,7 +374,7 @@ export const TOOLS: readonly ToolSpec[] = [
       ldflags: ["-s", "-w"],
     },
     nix: "etcd",
-    neededFor: ["server", "test"],
+    neededFor: ["server", "test", "bootstrap", "check"],
   },
   {
     name: "kwok",
@@ -405,7 +405,7 @@ export const TOOLS: readonly ToolSpec[] = [
       packages: [{ pkg: ".", binary: "psa" }],
       ldflags: ["-s", "-w", `-X main.version=${V.psa}`],
     },
-    neededFor: ["check", "test"],
+    neededFor: ["check", "test", "bootstrap"],
   },
 ];
 

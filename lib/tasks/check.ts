@@ -9,6 +9,7 @@ import type { Config } from "../config.ts";
 import type { Ui } from "../ui.ts";
 import { jsonReport, textReport } from "../check/report.ts";
 import { type CheckOptions, runCheck } from "../check/run.ts";
+import { ensureTools } from "./tools.ts";
 
 /** Runs the check and prints the report; returns the exit code. */
 export async function checkCommand(
@@ -16,6 +17,8 @@ export async function checkCommand(
   options: CheckOptions & { format: "text" | "json" },
   ui: Ui,
 ): Promise<number> {
+  // A machine with Go but without the tools gets them built first (once), as `test` and `dev` do.
+  await ensureTools(config, "check", ui);
   const start = performance.now();
   const result = await runCheck(config, options, ui);
   console.log(options.format === "json" ? jsonReport(result) : textReport(result));
