@@ -22,7 +22,7 @@ import { requireKeyFor } from "../secrets/lifecycle.ts";
 import { PATHS } from "../secrets/sopsconfig.ts";
 import { runSteps, type Step, type StepReport } from "../steps.ts";
 import { apply, bootstrap, Cluster, kubeconfig, kubeconfigPath } from "../talos/cluster.ts";
-import { genconfig, loadTalconfig, type TalosContext } from "../talos/config.ts";
+import { genconfig, genconfigCmd, loadTalconfig, type TalosContext } from "../talos/config.ts";
 import { TALOS_PATHS } from "../talos/talconfig.ts";
 import { appObjects, type ClusterSide, clusterSteps, DEFAULT_TIMEOUTS, type Timeouts } from "./cluster_steps.ts";
 import { Kube } from "./kube.ts";
@@ -200,18 +200,7 @@ export function bootstrapSteps(d: BootstrapDeps): { steps: Step[]; kube: Kube } 
       name: "genconfig",
       title: `the nodes' machine configs in ${TALOS_PATHS.out}/ (talhelper, from the secret bundle)`,
       plan: () => [
-        showCommand(cmd("talhelper", [
-          "genconfig",
-          "--offline-mode",
-          "-c",
-          TALOS_PATHS.talconfig,
-          "-e",
-          TALOS_PATHS.talenv,
-          "-s",
-          TALOS_PATHS.bundle,
-          "-o",
-          `${TALOS_PATHS.out}.<staging>`,
-        ], { cwd: ctx.root })),
+        showCommand(genconfigCmd(ctx.root, `${TALOS_PATHS.out}.<staging>`)),
       ],
       async done() {
         for (const f of configFiles) if (!(await newer(f, inputs))) return undefined;

@@ -7,7 +7,7 @@
 
 import { isAbsolute, join } from "node:path";
 import { onExit } from "../cleanup.ts";
-import { cmd } from "../cmd.ts";
+import { cmd, type Command } from "../cmd.ts";
 import { HomelabError, InputError } from "../errors.ts";
 import type { RepoContext } from "../context.ts";
 import { sopsOf } from "../secrets/context.ts";
@@ -152,6 +152,22 @@ export async function gensecret(ctx: TalosContext, options: { force?: boolean } 
   await writeTalosBundle(ctx);
 }
 
+/** The talhelper command that writes the machine configs into `out` (from the secret bundle). */
+export function genconfigCmd(root: string, out: string): Command {
+  return cmd("talhelper", [
+    "genconfig",
+    "--offline-mode",
+    "-c",
+    TALOS_PATHS.talconfig,
+    "-e",
+    TALOS_PATHS.talenv,
+    "-s",
+    TALOS_PATHS.bundle,
+    "-o",
+    out,
+  ], { cwd: root });
+}
+
 /**
  * `talos genconfig`: talhelper genconfig into `talos/clusterconfig/` (0700, files 0600). Refuses
  * without a secret bundle this machine can decrypt: talhelper would quietly make new secrets.
@@ -181,18 +197,7 @@ export async function genconfig(ctx: TalosContext): Promise<string[]> {
   const removeStaging = onExit(() => Deno.remove(staging, { recursive: true }).catch(() => {}));
   try {
     await Deno.chmod(staging, 0o700);
-    const r = await ctx.runner.run(cmd("talhelper", [
-      "genconfig",
-      "--offline-mode",
-      "-c",
-      TALOS_PATHS.talconfig,
-      "-e",
-      TALOS_PATHS.talenv,
-      "-s",
-      TALOS_PATHS.bundle,
-      "-o",
-      staging,
-    ], { cwd: ctx.root }));
+    const r = await ctx.runner.run(genconfigCmd(ctx.root, staging));
     if (/new secrets will be generated/.test(r.stdout + r.stderr)) {
       throw new HomelabError("talhelper did not use the secret bundle; nothing was written");
     }
