@@ -31,10 +31,6 @@ async function talosCopy(dir: string): Promise<string> {
   return root;
 }
 
-function tmpListing(): string[] {
-  return [...Deno.readDirSync("/tmp")].map((e) => e.name).filter((n) => n.startsWith("homelab-admission-")).sort();
-}
-
 function deployment(namespace: string, securityContext?: Record<string, unknown>): KubeObject {
   return {
     apiVersion: "apps/v1",
@@ -73,9 +69,15 @@ function rendering(objects: KubeObject[]): Rendering {
 Deno.test("admission: taken from talhelper genconfig, kube-system exempt by Talos, nothing left behind", async () => {
   await withTempDir(async (dir) => {
     const root = await talosCopy(dir);
-    const before = tmpListing();
-    const admission = await clusterAdmission(runner, root);
-    assert.deepEqual(tmpListing(), before, "the generated configs and secret bundle were left in /tmp");
+    // Scratch space in a directory of this test's own: other tests run in parallel and use /tmp.
+    const tmp = join(dir, "tmp");
+    await Deno.mkdir(tmp);
+    const admission = await clusterAdmission(runner, root, { tmp });
+    assert.deepEqual(
+      [...Deno.readDirSync(tmp)].map((e) => e.name),
+      [],
+      "the generated configs and secret bundle were left behind",
+    );
     assert.equal(admission.podSecurity.defaults.enforce, "restricted");
     assert.equal(admission.podSecurity.defaults["enforce-version"], "latest");
     // Our patch has no exemptions: Talos's own defaults put kube-system there.

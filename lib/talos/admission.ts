@@ -156,11 +156,16 @@ export function admissionConfiguration(plugins: readonly AdmissionPlugin[]): str
 export async function clusterAdmission(
   runner: Runner,
   root: string,
-  options: { talconfig?: string; talenv?: string } = {},
+  options: {
+    talconfig?: string;
+    talenv?: string;
+    /** Where the private scratch directory is made (the system's temporary directory by default). */
+    tmp?: string;
+  } = {},
 ): Promise<ClusterAdmission> {
   const talconfig = options.talconfig ?? TALOS_PATHS.talconfig;
   const talenv = options.talenv ?? TALOS_PATHS.talenv;
-  const dir = await Deno.makeTempDir({ prefix: "homelab-admission-" });
+  const dir = await Deno.makeTempDir({ prefix: "homelab-admission-", dir: options.tmp });
   const remove = onExit(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
   try {
     await Deno.chmod(dir, 0o700);
