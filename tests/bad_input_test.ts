@@ -10,17 +10,7 @@ import { checkSecrets } from "../lib/secrets/check.ts";
 import { UsageError } from "../lib/errors.ts";
 import { setRecipients } from "../lib/secrets/sopsconfig.ts";
 import { denoDir, REPO, withTempDir } from "./helpers.ts";
-import { git, owner, realToolsPath, scratchRepo } from "./secrets_helpers.ts";
-
-async function copyTooling(root: string): Promise<void> {
-  for (const entry of ["lib", "tasks", "scripts"]) {
-    const out = await new Deno.Command("cp", { args: ["-R", join(REPO, entry), join(root, entry)] }).output();
-    assert.ok(out.success);
-  }
-  for (const file of ["deno.json", "deno.lock", ".deno-version"]) {
-    await Deno.copyFile(join(REPO, file), join(root, file));
-  }
-}
+import { copyTooling, git, owner, realToolsPath, scratchRepo } from "./secrets_helpers.ts";
 
 /** A scratch repository with the tooling, initialised by alice, holding system/demo/db.sops.yaml. */
 async function setUp(dir: string) {

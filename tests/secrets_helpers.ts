@@ -4,6 +4,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { Runner, type Secret, secret } from "../lib/cmd.ts";
 import { type Config, loadConfig } from "../lib/config.ts";
@@ -117,4 +118,15 @@ export async function newKey(): Promise<{ key: Secret; recipient: string }> {
   const key = text.split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"))!.trim();
   const recipient = /public key: (age1\S+)/.exec(text)![1];
   return { key: secret(key), recipient };
+}
+
+/** Copies the tooling (lib, tasks, scripts, deno.json and its lock) into a scratch repository, so its tasks run there. */
+export async function copyTooling(root: string): Promise<void> {
+  for (const entry of ["lib", "tasks", "scripts"]) {
+    const out = await new Deno.Command("cp", { args: ["-R", join(REPO, entry), join(root, entry)] }).output();
+    assert.ok(out.success);
+  }
+  for (const file of ["deno.json", "deno.lock", ".deno-version"]) {
+    await Deno.copyFile(join(REPO, file), join(root, file));
+  }
 }

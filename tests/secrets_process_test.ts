@@ -7,17 +7,7 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { init, newSecret, writeTalosBundle } from "../lib/secrets/lifecycle.ts";
 import { denoDir, fakeTool, REPO, withTempDir } from "./helpers.ts";
-import { git, owner, realToolsPath, scratchRepo } from "./secrets_helpers.ts";
-
-async function copyTooling(root: string): Promise<void> {
-  for (const entry of ["lib", "tasks", "scripts"]) {
-    const out = await new Deno.Command("cp", { args: ["-R", join(REPO, entry), join(root, entry)] }).output();
-    assert.ok(out.success);
-  }
-  for (const file of ["deno.json", "deno.lock", ".deno-version"]) {
-    await Deno.copyFile(join(REPO, file), join(root, file));
-  }
-}
+import { copyTooling, git, owner, realToolsPath, scratchRepo } from "./secrets_helpers.ts";
 
 /** A scratch repository with the tooling, initialised by alice, holding system/demo/db.sops.yaml. */
 async function setUp(dir: string) {
