@@ -192,3 +192,19 @@ export async function filesContaining(dir: string, needle: string): Promise<stri
   await walk(dir);
   return found;
 }
+
+/** Bootstrap's steps in the order they must run: what the tests expect, written out on purpose. */
+export const ORDER = [
+  "preflight",
+  "genconfig",
+  "apply",
+  "etcd",
+  "kubeconfig",
+  "gateway-api",
+  "cilium",
+  "nodes",
+  "argocd-key",
+  "argocd",
+  "root",
+  "apps",
+];

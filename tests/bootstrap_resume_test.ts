@@ -5,24 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { bootstrapScene, playArgoCd } from "./bootstrap_helpers.ts";
+import { bootstrapScene, ORDER, playArgoCd } from "./bootstrap_helpers.ts";
 import { denoDir, REPO, withTempDir } from "./helpers.ts";
 import { withControlPlane } from "./kube_helpers.ts";
-
-const ORDER = [
-  "preflight",
-  "genconfig",
-  "apply",
-  "etcd",
-  "kubeconfig",
-  "gateway-api",
-  "cilium",
-  "nodes",
-  "argocd-key",
-  "argocd",
-  "root",
-  "apps",
-];
 
 /** Runs bootstrap in its own process until `killAt` says so (then SIGKILL) or it ends. */
 async function runUntil(

@@ -7,24 +7,9 @@ import { join } from "node:path";
 import { HomelabError } from "../lib/errors.ts";
 import { runBootstrap } from "../lib/bootstrap/bootstrap.ts";
 import type { KubeObject } from "../lib/render/model.ts";
-import { bootstrapScene, filesContaining, playArgoCd } from "./bootstrap_helpers.ts";
+import { bootstrapScene, filesContaining, ORDER, playArgoCd } from "./bootstrap_helpers.ts";
 import { withTempDir } from "./helpers.ts";
 import { withControlPlane } from "./kube_helpers.ts";
-
-const ORDER = [
-  "preflight",
-  "genconfig",
-  "apply",
-  "etcd",
-  "kubeconfig",
-  "gateway-api",
-  "cilium",
-  "nodes",
-  "argocd-key",
-  "argocd",
-  "root",
-  "apps",
-];
 
 const mutating = (calls: string[]) => calls.filter((c) => /apply-config|bootstrap|kubeconfig/.test(c));
 
