@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { cmd, Runner } from "../lib/cmd.ts";
 import type { Config } from "../lib/config.ts";
 import { realToolsPath } from "./secrets_helpers.ts";
-import { REPO, tempConfig } from "./helpers.ts";
+import { git, REPO, tempConfig } from "./helpers.ts";
 
 /** A chart repository on 127.0.0.1 serving `<dir>/site`. */
 export interface ChartServer {
@@ -138,14 +138,7 @@ export async function makeCharts(runner: Runner, work: string, site: string, url
   );
 }
 
-export function git(cwd: string, ...args: string[]): string {
-  const out = new Deno.Command("git", {
-    args: ["-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "init.defaultBranch=main", ...args],
-    cwd,
-  }).outputSync();
-  if (!out.success) throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout);
-}
+export { git };
 
 /** Copies a fixture tree, replacing `{{REPO}}` with `url`. */
 export async function copyFixture(from: string, to: string, url: string): Promise<void> {

@@ -11,7 +11,7 @@ import { type Config, loadConfig } from "../lib/config.ts";
 import type { SecretsContext } from "../lib/secrets/context.ts";
 import { Toolbox } from "../lib/toolbox.ts";
 import { consoleUi } from "../lib/ui.ts";
-import { REPO, SYSTEM_PATH } from "./helpers.ts";
+import { git, REPO, SYSTEM_PATH } from "./helpers.ts";
 
 /** Directories holding the real tools the secrets code runs (fails naming a missing tool). */
 export async function realToolsPath(tools = ["sops", "age", "age-keygen", "talhelper", "git"]): Promise<string> {
@@ -20,14 +20,7 @@ export async function realToolsPath(tools = ["sops", "age", "age-keygen", "talhe
   return [...new Set(dirs), SYSTEM_PATH].join(":");
 }
 
-export function git(cwd: string, ...args: string[]): string {
-  const out = new Deno.Command("git", {
-    args: ["-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "init.defaultBranch=main", ...args],
-    cwd,
-  }).outputSync();
-  if (!out.success) throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout);
-}
+export { git };
 
 /** A new git repository with the real `.sops.yaml` and a component `system/demo`. */
 export async function scratchRepo(dir: string): Promise<string> {

@@ -64,14 +64,18 @@ export function requireSecretFile(file: string): void {
   }
 }
 
-export async function readMeta(ctx: SecretsContext, file: string): Promise<SopsMeta> {
-  requireSecretFile(file);
-  let text: string;
+/** A file of the repository as text; a missing one is an error naming it. */
+async function readRepoFile(ctx: SecretsContext, file: string): Promise<string> {
   try {
-    text = await Deno.readTextFile(join(ctx.root, file));
+    return await Deno.readTextFile(join(ctx.root, file));
   } catch {
     throw new InputError("does not exist", { file, hint: "check the path (relative to the repository root)" });
   }
+}
+
+export async function readMeta(ctx: SecretsContext, file: string): Promise<SopsMeta> {
+  requireSecretFile(file);
+  const text = await readRepoFile(ctx, file);
   const meta = parseSopsFile(text, file).meta;
   if (!meta) {
     const sopsConfig = await readSopsConfig(ctx.root);
@@ -105,12 +109,7 @@ export async function encryptFiles(ctx: SecretsContext, files: readonly string[]
   const todo: string[] = [];
   for (const file of files) {
     requireSecretFile(file);
-    let text: string;
-    try {
-      text = await Deno.readTextFile(join(ctx.root, file));
-    } catch {
-      throw new InputError("does not exist", { file, hint: "check the path (relative to the repository root)" });
-    }
+    const text = await readRepoFile(ctx, file);
     if (!ruleFor(sopsConfig, file)) {
       throw new InputError("matches no creation rule in .sops.yaml", { file, hint: NO_RULE_FIX });
     }
