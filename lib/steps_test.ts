@@ -108,7 +108,8 @@ Deno.test("waitUntil: prints each new state, and on timeout says what it saw las
 
 Deno.test("waitUntil on a terminal: state lines go above the live progress line, which is redrawn after them", async () => {
   let out = "";
-  const ui = consoleUi({ live: true, write: (t) => out += t });
+  // A clock that stands still: the printed durations do not depend on how busy the machine is.
+  const ui = consoleUi({ live: true, write: (t) => out += t, now: () => 0 });
   let n = 0;
   await waitUntil(ui, "x", () => Promise.resolve({ done: ++n >= 3, state: `s${n}` }), {
     timeoutMs: 5000,

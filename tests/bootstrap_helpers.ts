@@ -21,7 +21,7 @@ import { gensecret, loadTalconfig, type TalosContext } from "../lib/talos/config
 import { TALOS_PATHS } from "../lib/talos/talconfig.ts";
 import { consoleUi } from "../lib/ui.ts";
 import type { BootstrapDeps } from "../lib/bootstrap/bootstrap.ts";
-import { fakeTool, REPO } from "./helpers.ts";
+import { fakeTool, patience, REPO } from "./helpers.ts";
 import { owner, realToolsPath, scratchRepo } from "./secrets_helpers.ts";
 
 export const IPS = { "node-1": "192.168.1.41", "node-2": "192.168.1.42", "node-3": "192.168.1.43" };
@@ -42,6 +42,31 @@ export async function fixtureRendering(runner: Runner, root: string, env: "prod"
     };
   }));
   return { env, root: rootObjects, apps };
+}
+
+/**
+ * The lines after which tests/fixtures/bootstrap/run.ts stops until the test answers: a step
+ * just finished, or a wait is about to begin.
+ */
+export const PAUSE = /^\[\d+\/\d+\] [\w-]+: done in |^waiting for /;
+
+/**
+ * A copy of the first Deployment in `objects`, named `name`, that no node can take: its
+ * pod stays Pending (the scheduler says why), so the Deployment never becomes Available.
+ */
+export function stuckDeployment(objects: readonly KubeObject[], name: string): KubeObject {
+  const deploy = structuredClone(objects.find((o) => o.kind === "Deployment")!) as KubeObject & {
+    metadata: { name: string };
+    spec: { template: { spec: Record<string, unknown> } };
+  };
+  deploy.metadata.name = name;
+  deploy.spec.template.spec.nodeSelector = { "homelab.test/none": "true" };
+  return deploy;
+}
+
+/** Bootstrap's waits in tests: long enough for a busy machine; a test that wants a timeout sets its own. */
+export function bootstrapTimeouts() {
+  return { crdMs: patience(30_000), rolloutMs: patience(60_000), nodesMs: patience(30_000), appsMs: patience(60_000) };
 }
 
 /** What a test looks at. */
@@ -98,7 +123,7 @@ export async function bootstrapScene(dir: string, cp: Pick<ControlPlane, "kubeco
   const lines: string[] = [];
   const ui = consoleUi({ write: (t) => lines.push(...t.split("\n").filter(Boolean)) });
   const config = { ...loadConfig(env), repoRoot: root };
-  const runner = new Runner({ env, defaultTimeout: 60_000, log: (l) => lines.push(l) });
+  const runner = new Runner({ env, defaultTimeout: patience(60_000), log: (l) => lines.push(l) });
   const ctx: TalosContext = { root, config, runner, ui };
   const talconfig = await loadTalconfig(ctx);
   const rendering = await fixtureRendering(runner, root, "prod");
@@ -108,7 +133,7 @@ export async function bootstrapScene(dir: string, cp: Pick<ControlPlane, "kubeco
     render: () => Promise.resolve(rendering),
     renderPlan: (app) => `render the ${app} Application for prod (as \`deno task render\` does)`,
     apiServer: cp.server,
-    timeouts: { crdMs: 30_000, rolloutMs: 60_000, nodesMs: 30_000, appsMs: 60_000 },
+    timeouts: bootstrapTimeouts(),
   };
   const read = async (f: string) => (await Deno.readTextFile(join(fake, f))).split("\n").filter(Boolean);
   return {

@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { HomelabError } from "../lib/errors.ts";
 import { runBootstrap } from "../lib/bootstrap/bootstrap.ts";
 import type { KubeObject } from "../lib/render/model.ts";
-import { bootstrapScene, filesContaining, ORDER, playArgoCd } from "./bootstrap_helpers.ts";
-import { withTempDir } from "./helpers.ts";
+import { bootstrapScene, filesContaining, ORDER, playArgoCd, stuckDeployment } from "./bootstrap_helpers.ts";
+import { eventually, withTempDir } from "./helpers.ts";
 import { withControlPlane } from "./kube_helpers.ts";
 
 const mutating = (calls: string[]) => calls.filter((c) => /apply-config|bootstrap|kubeconfig/.test(c));
@@ -141,7 +141,7 @@ Deno.test("bootstrap: refuses a foreign kubeconfig, runs in order, skips everyth
         const del = (name: string) =>
           cp.client.request("DELETE", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
         await del(crd.metadata.name);
-        for (let i = 0; i < 200 && await cp.client.get(crd); i++) await new Promise((r) => setTimeout(r, 50));
+        await eventually(async () => !(await cp.client.get(crd)), "the Application CRD deleted");
         // Another CRD claims the kind Application in argoproj.io first: the real one stays not Established.
         const squatter = {
           ...crd,
@@ -164,11 +164,10 @@ Deno.test("bootstrap: refuses a foreign kubeconfig, runs in order, skips everyth
         assert.equal((await cp.client.apply(real)).status, 201);
         await scene.resetCalls();
         const run = runBootstrap(scene.deps, { only: "root" });
-        let waited = false;
-        for (let i = 0; i < 100 && !waited; i++) {
-          await new Promise((r) => setTimeout(r, 100));
-          waited = scene.lines.some((l) => /applications\.argoproj\.io.*: NamesAccepted=False/.test(l));
-        }
+        const waited = await eventually(
+          () => scene.lines.some((l) => /applications\.argoproj\.io.*: NamesAccepted=False/.test(l)),
+          "the CRD's NamesAccepted=False state",
+        ).then(() => true, () => false);
         const applied = (await scene.kubectlCalls()).some((c) => c.includes("apply"));
         await del("squatters.argoproj.io");
         if (!waited || applied) await run.catch(() => {});
@@ -182,11 +181,7 @@ Deno.test("bootstrap: refuses a foreign kubeconfig, runs in order, skips everyth
       await t.step("a wait that times out says which pods are not ready and why, and the warning events", async () => {
         // A Deployment no node can take: its pod stays Pending and the scheduler says why.
         const cilium = rendering.apps.find((a) => a.app.name === "cilium")!;
-        const deploy = structuredClone(cilium.objects.find((o) => o.kind === "Deployment")!) as KubeObject & {
-          spec: { template: { spec: Record<string, unknown> } };
-        };
-        (deploy.metadata as { name: string }).name = "cilium-stuck";
-        deploy.spec.template.spec.nodeSelector = { "homelab.test/none": "true" };
+        const deploy = stuckDeployment(cilium.objects, "cilium-stuck");
         const stuck = {
           ...rendering,
           apps: rendering.apps.map((a) => a === cilium ? { ...a, objects: [...a.objects, deploy] } : a),

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { KubeObject } from "../lib/render/model.ts";
 import { waitFor } from "../lib/kube/wait.ts";
 import { alive, processTree, REPO_PATH, survivors, withControlPlane } from "./kube_helpers.ts";
-import { denoDir } from "./helpers.ts";
+import { denoDir, patience } from "./helpers.ts";
 
 /** Local addresses of the TCP sockets in LISTEN state that `pids` hold. */
 async function listeners(pids: readonly number[]): Promise<string[]> {
@@ -84,7 +84,7 @@ Deno.test("the control plane listens only on 127.0.0.1, runs pods on kwok nodes,
       };
       const r = await client.apply(crd);
       assert.equal(r.status, 201, JSON.stringify(r.body));
-      await waitFor(client, crd, { timeout: 30_000 });
+      await waitFor(client, crd, { timeout: patience(30_000) });
     });
 
     await t.step("a Deployment becomes Available and a Job Complete", async () => {
@@ -107,9 +107,9 @@ Deno.test("the control plane listens only on 127.0.0.1, runs pods on kwok nodes,
         assert.equal(r.status, 201, JSON.stringify(r.body));
       }
       const seen: string[] = [];
-      await waitFor(client, deploy, { timeout: 60_000, onState: (s) => seen.push(s) });
+      await waitFor(client, deploy, { timeout: patience(60_000), onState: (s) => seen.push(s) });
       assert.ok(seen.length >= 1);
-      await waitFor(client, job, { timeout: 60_000 });
+      await waitFor(client, job, { timeout: patience(60_000) });
     });
   });
 

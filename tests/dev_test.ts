@@ -10,11 +10,17 @@ import { Runner } from "../lib/cmd.ts";
 import { loadConfig } from "../lib/config.ts";
 import { HomelabError } from "../lib/errors.ts";
 import { runBootstrap } from "../lib/bootstrap/bootstrap.ts";
-import { DEV_NAME, type DevDeps, devDown, devStatus, runDev } from "../lib/bootstrap/dev.ts";
+import { DEV_NAME, type DevDeps, devDown, devStatus, drbd9, runDev } from "../lib/bootstrap/dev.ts";
 import type { SecretsContext } from "../lib/secrets/context.ts";
 import { consoleUi } from "../lib/ui.ts";
-import { bootstrapScene, filesContaining, fixtureRendering, playArgoCd } from "./bootstrap_helpers.ts";
-import { fakeTool, REPO, withTempDir } from "./helpers.ts";
+import {
+  bootstrapScene,
+  bootstrapTimeouts,
+  filesContaining,
+  fixtureRendering,
+  playArgoCd,
+} from "./bootstrap_helpers.ts";
+import { eventually, fakeTool, patience, REPO, withTempDir } from "./helpers.ts";
 import { withControlPlane } from "./kube_helpers.ts";
 import { git, owner, realToolsPath, scratchRepo, sopsWithKey } from "./secrets_helpers.ts";
 import { init } from "../lib/secrets/lifecycle.ts";
@@ -60,7 +66,7 @@ async function devScene(dir: string, kubeconfig: string) {
   await fakeTool(bin, "kubectl", `echo "$*" >>"$FAKE_KIND/kubectl.log"\nexec ${kubectl} "$@"`);
   const env = { HOME: join(dir, "home"), PATH: `${bin}:${real}`, FAKE_KIND: fake, FAKE_DOCKER: fake };
   const lines: string[] = [];
-  const runner = new Runner({ env, defaultTimeout: 60_000 });
+  const runner = new Runner({ env, defaultTimeout: patience(60_000) });
   const ctx: SecretsContext = {
     root,
     config: { ...loadConfig(env), repoRoot: root },
@@ -72,12 +78,27 @@ async function devScene(dir: string, kubeconfig: string) {
     ctx,
     render: () => Promise.resolve(rendering),
     drbdFile: join(dir, "no-drbd"),
-    timeouts: { crdMs: 30_000, rolloutMs: 60_000, nodesMs: 30_000, appsMs: 60_000 },
+    timeouts: bootstrapTimeouts(),
   };
   const read = async (f: string) =>
     (await Deno.readTextFile(join(fake, f)).catch(() => "")).split("\n").filter(Boolean);
   return { root, fake, deps, rendering, lines, kindCalls: () => read("calls.log"), clusters: () => read("clusters") };
 }
+
+Deno.test("drbd9: DRBD 9 and later count; DRBD 8, a file without a version and no file do not", async () => {
+  await withTempDir(async (dir) => {
+    const at = async (name: string, text: string) => {
+      await Deno.writeTextFile(join(dir, name), text);
+      return drbd9(join(dir, name));
+    };
+    assert.deepEqual(await at("9", "version: 9.2.12 (api:2/proto:86-122)\n"), { ok: true, detail: "DRBD 9.2" });
+    assert.deepEqual(await at("10", "version: 10.0.1 (api:3/proto:86-130)\n"), { ok: true, detail: "DRBD 10.0" });
+    assert.equal((await at("8", "version: 8.4.11 (api:1/proto:86-101)\n")).ok, false);
+    assert.equal((await at("8-9", "version: 8.4.11 (api:1/proto:86-101)\nGIT-hash: 9.2\n")).ok, false);
+    assert.match((await at("none", "GIT-hash: 0123\n")).detail, /names no version/);
+    assert.match(drbd9(join(dir, "absent")).detail, /does not exist/);
+  });
+});
 
 Deno.test("dev: a clear error without a container engine; the same steps on the kind cluster; Piraeus left out; down deletes only it", async (t) => {
   await withControlPlane({ controllers: true, nodes: ["dev-control-plane", "dev-worker"] }, async (cp) => {
@@ -184,9 +205,10 @@ Deno.test("dev: a clear error without a container engine; the same steps on the 
           const until = new Promise<void>((r) => release = r);
           const run = runDev({ ...s.deps, local: { port, until } }, {});
           const serving = `serving this working copy at ${url} for Argo CD; Ctrl-C stops serving`;
-          for (let i = 0; i < 300 && !s.lines.includes(serving); i++) await new Promise((r) => setTimeout(r, 100));
           try {
-            assert.ok(s.lines.includes(serving), s.lines.join("\n"));
+            await eventually(() => s.lines.includes(serving), `"${serving}"`, 30_000).catch((e) => {
+              throw new Error(`${e.message}:\n${s.lines.join("\n")}`);
+            });
             const clone = join(dir, "clone");
             git(dir, "clone", "-q", "--branch", "dev-local", url, clone);
             assert.equal(await Deno.readTextFile(join(clone, "system/demo/extra.yaml")), "# not committed yet\n");
@@ -330,6 +352,14 @@ Deno.test("--dry-run: the plans of bootstrap and dev (golden files) change nothi
       assert.match(drbd, /note: piraeus included: DRBD 9\.2 on this host/);
       assert.match(drbd, /jsonnet --tla-str env=dev .*--tla-str include=piraeus root\.jsonnet/);
       assert.doesNotMatch(devText, /include=piraeus/);
+      // DRBD 8 (the in-tree module of most distributions) is not DRBD 9: Piraeus stays out.
+      await Deno.writeTextFile(join(dir, "drbd8"), "version: 8.4.11 (api:1/proto:86-101)\nsrcversion: 1B3\n");
+      const drbd8 = await plan(
+        (w) => runDev({ ...s.deps, drbdFile: join(dir, "drbd8"), ctx: { ...s.deps.ctx, ui: ui(w) } }, { dryRun: true }),
+        s.root,
+      );
+      assert.match(drbd8, /note: piraeus left out: DRBD 8\.4 is loaded; Piraeus needs 9/);
+      assert.doesNotMatch(drbd8, /include=piraeus/);
       const appsOf = async (...tlas: string[]) =>
         (JSON.parse(
           await s.deps.ctx.runner.output(cmd("jsonnet", [...tlas.flatMap((t) => ["--tla-str", t]), "main.jsonnet"], {

@@ -16,6 +16,31 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
   }
 }
 
+/**
+ * A test's deadline for `ms` of work on an idle machine, scaled to what the machine can do now:
+ * times (1 + the load average per core), and times `HOMELAB_TEST_PATIENCE` (a factor, 1 when
+ * unset) for machines slower than that. A deadline in a test only bounds a hang; what a test
+ * asserts never depends on it.
+ */
+export function patience(ms: number): number {
+  const cores = navigator.hardwareConcurrency || 1;
+  const factor = Number(Deno.env.get("HOMELAB_TEST_PATIENCE") || "1");
+  return Math.round(ms * (1 + Deno.loadavg()[0] / cores) * (factor > 0 ? factor : 1));
+}
+
+/**
+ * Polls `condition` every 50 ms until it holds; throws naming `what` when it still does not after
+ * {@link patience}(`ms`).
+ */
+export async function eventually(condition: () => boolean | Promise<boolean>, what: string, ms = 10_000) {
+  const limit = patience(ms);
+  const deadline = Date.now() + limit;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${Math.round(limit / 1000)}s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Writes an executable bash script `name` into `dir` and returns its path. */
 export async function fakeTool(dir: string, name: string, body: string): Promise<string> {
   await Deno.mkdir(dir, { recursive: true });

@@ -8,11 +8,12 @@ import { Runner } from "../lib/cmd.ts";
 import { loadConfig } from "../lib/config.ts";
 import { type ControlPlane, type ControlPlaneOptions, startControlPlane } from "../lib/kube/controlplane.ts";
 import { Toolbox } from "../lib/toolbox.ts";
+import { patience } from "./helpers.ts";
 
 /** A runner that finds the pinned tools the way the tasks do (PATH, then the user cache). */
 export function toolRunner(): Runner {
   const config = loadConfig();
-  return new Runner({ env: config.env, resolve: new Toolbox(config).resolve, defaultTimeout: 120_000 });
+  return new Runner({ env: config.env, resolve: new Toolbox(config).resolve, defaultTimeout: patience(120_000) });
 }
 
 /** The process IDs of `pid` and all its descendants (Linux /proc). */
@@ -37,7 +38,7 @@ export async function alive(pid: number): Promise<boolean> {
 
 /** Waits (bounded) until none of `pids` is alive; returns those still alive at the end. */
 export async function survivors(pids: readonly number[], withinMs = 15_000): Promise<number[]> {
-  const deadline = Date.now() + withinMs;
+  const deadline = Date.now() + patience(withinMs);
   for (;;) {
     const left: number[] = [];
     for (const p of pids) if (await alive(p)) left.push(p);
@@ -51,7 +52,7 @@ export async function withControlPlane<T>(
   options: ControlPlaneOptions,
   fn: (cp: ControlPlane) => Promise<T>,
 ): Promise<T> {
-  const cp = await startControlPlane(toolRunner(), options);
+  const cp = await startControlPlane(toolRunner(), { timeout: patience(60_000), ...options });
   try {
     return await fn(cp);
   } finally {

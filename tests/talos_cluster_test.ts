@@ -20,7 +20,7 @@ import {
 } from "../lib/talos/cluster.ts";
 import { checkTalconfig, parseEnv, TALOS_PATHS } from "../lib/talos/talconfig.ts";
 import { consoleUi } from "../lib/ui.ts";
-import { REPO, SYSTEM_PATH, withTempDir } from "./helpers.ts";
+import { eventually, patience, REPO, SYSTEM_PATH, withTempDir } from "./helpers.ts";
 
 const FAKES = join(REPO, "tests", "fakes");
 const INSTALLER =
@@ -60,7 +60,7 @@ async function setUp(
     runner: new Runner({ env: envVars, dryRun, print: (l: string) => printed.push(l) }),
     ui: consoleUi({ write: () => {} }),
   };
-  const cluster = new Cluster(ctx, config, { pollMs: 20, deadlineMs: 2_000 });
+  const cluster = new Cluster(ctx, config, { pollMs: 20, deadlineMs: patience(10_000) });
   const calls = async () => (await Deno.readTextFile(join(fake, "calls.log"))).trim().split("\n").filter(Boolean);
   const mode = (host: keyof typeof IPS) =>
     Deno.readTextFile(join(fake, "nodes", IPS[host], "mode")).then((m) => m.trim());
@@ -166,7 +166,8 @@ Deno.test("bootstrap gives up at its deadline, naming the last error", async () 
       "node-3": { mode: "installed" },
     });
     await Deno.writeTextFile(join(t.fake, "bootstrap"), "100000");
-    const err = await bootstrap(t.cluster).then(() => undefined, (e) => e);
+    const cluster = new Cluster(t.cluster.ctx, t.cluster.config, { pollMs: 20, deadlineMs: 300 });
+    const err = await bootstrap(cluster).then(() => undefined, (e) => e);
     assert.ok(err instanceof HomelabError);
     assert.match(err.message, /etcd was not bootstrapped on node-1: .*time is not in sync yet/);
   });
@@ -320,7 +321,16 @@ Deno.test("talos upgrade says what it waits for and the last state seen while a 
     });
     const said: string[] = [];
     const cluster = new Cluster({ ...t.cluster.ctx, ui: consoleUi({ write: (l) => said.push(l) }) }, t.cluster.config);
-    await upgrade(cluster, INSTALLER, { timing: { pollMs: 20, deadlineMs: 400, reportEvery: 0.02 } }).catch(() => {});
+    // The upgrade ends at its deadline (node-2 never comes back); by then it has said what it waits for.
+    const running = upgrade(cluster, INSTALLER, {
+      timing: { pollMs: 20, deadlineMs: patience(2_000), reportEvery: 0.02 },
+    })
+      .catch(() => {});
+    await eventually(
+      () => /still waiting for node-2 .*; last seen: version/.test(said.join("")),
+      "the last state seen",
+    );
+    await running;
     const text = said.join("");
     assert.match(text, /\[1\/3\] upgrading node-1 from v1\.13\.9 to v1\.14\.0 \(talosctl upgrade --wait: /);
     assert.match(text, /waiting for node-2 to come back on v1\.14\.0, etcd healthy and Ready/);
@@ -337,10 +347,13 @@ Deno.test("an interrupted talos upgrade says which nodes are done, under way and
     });
     const said: string[] = [];
     const cluster = new Cluster({ ...t.cluster.ctx, ui: consoleUi({ write: (l) => said.push(l) }) }, t.cluster.config);
-    const running = upgrade(cluster, INSTALLER, { timing: { pollMs: 20, deadlineMs: 3_000 } }).catch((e) => e);
-    while (!(await t.calls()).some((c) => c.includes(IPS["node-2"]) && / upgrade --image /.test(c))) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const running = upgrade(cluster, INSTALLER, { timing: { pollMs: 20, deadlineMs: patience(3_000) } }).catch((e) =>
+      e
+    );
+    await eventually(
+      async () => (await t.calls()).some((c) => c.includes(IPS["node-2"]) && / upgrade --image /.test(c)),
+      "node-2's upgrade",
+    );
     // What the exit path runs on Ctrl-C or a hangup.
     await runCleanups();
     assert.match(
