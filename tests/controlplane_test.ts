@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { Runner } from "../lib/cmd.ts";
+import { startControlPlane } from "../lib/kube/controlplane.ts";
 import type { KubeObject } from "../lib/render/model.ts";
 import { waitFor } from "../lib/kube/wait.ts";
-import { alive, processTree, REPO_PATH, survivors, withControlPlane } from "./kube_helpers.ts";
-import { denoDir } from "./helpers.ts";
+import { alive, processTree, REPO_PATH, survivors, toolRunner, withControlPlane } from "./kube_helpers.ts";
+import { denoDir, fakeTool, withTempDir } from "./helpers.ts";
 
 /** Local addresses of the TCP sockets in LISTEN state that `pids` hold. */
 async function listeners(pids: readonly number[]): Promise<string[]> {
@@ -155,5 +157,37 @@ for (const signal of ["SIGINT", "SIGHUP", "SIGKILL"] as const) {
       // Nothing can run in a process killed outright: its directory stays, but holds no live process.
       await Deno.remove(info.dir, { recursive: true }).catch(() => {});
     }
+  });
+}
+
+for (const failing of ["kube-apiserver", "etcd"] as const) {
+  Deno.test(`a control plane whose ${failing} fails to start leaves no process and no directory`, async () => {
+    await withTempDir(async (tmp) => {
+      // A daemon that exits at once, as one does on a bad flag or a port in use.
+      const fake = await fakeTool(tmp, failing, `echo "${failing}: cannot bind: address already in use" >&2\nexit 1`);
+      const tools = toolRunner();
+      const runner = new Runner({
+        env: tools.env,
+        resolve: (tool) => tool === failing ? Promise.resolve(fake) : tools.resolve(tool),
+      });
+      const before = new Set(await processTree(Deno.pid));
+      const started: string[] = [];
+      let hint = "";
+      await assert.rejects(
+        startControlPlane(runner, { log: (line) => started.push(line.split(" ")[1]) }),
+        (e: Error & { hint?: string }) => {
+          hint = e.hint ?? "";
+          return e.message.startsWith(`${failing} exited while waiting for `) &&
+            e.message.includes("cannot bind: address already in use");
+        },
+      );
+      // etcd was up and healthy when the API server was started (and failed).
+      assert.deepEqual(started, failing === "etcd" ? ["etcd"] : ["etcd", "kube-apiserver"]);
+      const left = (await processTree(Deno.pid)).filter((p) => !before.has(p));
+      assert.deepEqual(await survivors(left, 1000), [], "a daemon outlived the failed start");
+      const dir = /its whole log was (\S+)\/logs\//.exec(hint)?.[1];
+      assert.ok(dir?.includes("homelab-cp-"), hint);
+      await assert.rejects(Deno.stat(dir!), Deno.errors.NotFound, `${dir} outlived the failed start`);
+    });
   });
 }
