@@ -403,6 +403,27 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       }
     });
 
+    await t.step("a manifest imported again under the same URL rebuilds the app that names it", async () => {
+      const url = `${server.url}/manifests/extra.yaml`;
+      const extra = (colour: string) =>
+        `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  colour: ${colour}\n`;
+      await Deno.writeTextFile(join(site, "manifests", "extra.yaml"), extra("blue"));
+      const k = join(repo, "platform/plain/kustomization.yaml");
+      await Deno.writeTextFile(k, `${await Deno.readTextFile(k)}  - ${url}\n`);
+      const colour = async () => {
+        const r = app(await render(config, { env: "prod", apps: ["plain"] }, quietUi()), "plain");
+        assert.equal(r.error, undefined, r.error);
+        return [r.cached, (r.objects.find((o) => o.metadata.name === "extra")?.data as Record<string, string>).colour];
+      };
+      assert.deepEqual(await colour(), [false, "blue"]);
+      assert.deepEqual(await colour(), [true, "blue"]);
+      const red = join(work, "extra-red.yaml");
+      await Deno.writeTextFile(red, extra("red"));
+      assert.equal(await chartsImportCommand(config, red, quietUi(), { url }), 0);
+      assert.deepEqual(await colour(), [false, "red"]);
+      git(repo, "checkout", "--", "platform/plain");
+    });
+
     await t.step("charts import --url: a manifest referenced by URL, imported for an offline render", async () => {
       const fresh = {
         ...tempConfig(join(work, "fresh-url"), path, { SOPS_AGE_KEY_FILE: join(work, "age.txt") }),
