@@ -50,7 +50,7 @@ Deno.test("diff: objects removed from an app are shown, in text and markdown", (
   assert.match(text, /^ {2}- ConfigMap\/web\/legacy\n {4}@@ -1,\d+ \+0,0 @@\n {4}-apiVersion: v1$/m);
   assert.match(text, /^ {2}- ConfigMap\/cluster-wide$/m);
   assert.match(text, /^ {4}-\s+keep: gone$/m);
-  assert.match(text, /1 app differs \(prod\): 0 objects added, 0 changed, 2 removed\n$/);
+  assert.match(text, /^1 app differs \(prod\): 0 objects added, 0 changed, 2 removed$/m);
   assert.doesNotMatch(text, /app other/);
 
   const md = formatMarkdown(d);
