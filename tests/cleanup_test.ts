@@ -31,3 +31,72 @@ Deno.test("makes one", async () => {
     assert.equal(left, false, `${made} was left behind`);
   });
 });
+
+/**
+ * A task that registers cleanups and ends through the exit path (`exit`) or by SIGINT (`signal`,
+ * after it printed "ready"); each cleanup appends its name to the marker file once it has
+ * waited on a timer, so one that the exit does not wait for never writes.
+ */
+const LATE_TASK = `import { exitWith, onExit } from "${new URL(`file://${REPO}/lib/cleanup.ts`).href}";
+const [marker, mode] = Deno.args;
+const record = (name: string) => async () => {
+  await new Promise((r) => setTimeout(r, 20));
+  await Deno.writeTextFile(marker, name + "\\n", { append: true });
+};
+// A cleanup that, as it runs, makes something needing a cleanup of its own (a scratch directory).
+onExit(() => {
+  onExit(record("made-by-cleanup"));
+});
+onExit(record("registered-first"));
+if (mode === "exit") {
+  exitWith(3);
+  // Registered after the exit began, before it ended (a build finishing during Ctrl-C).
+  onExit(record("after-exit-began"));
+} else {
+  console.log("ready");
+  await new Promise(() => {});
+}
+`;
+
+Deno.test("a cleanup registered while the task is already exiting still runs, once, before the exit", async () => {
+  await withTempDir(async (dir) => {
+    const file = join(dir, "late.ts");
+    await Deno.writeTextFile(file, LATE_TASK);
+    const marker = join(dir, "marker");
+    const run = (mode: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--no-check", file, marker, mode],
+        cwd: REPO,
+        env: { DENO_DIR: denoDir(), NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+
+    const exited = await run("exit").status;
+    assert.equal(exited.code, 3);
+    assert.deepEqual((await Deno.readTextFile(marker)).split("\n").filter(Boolean).sort(), [
+      "after-exit-began",
+      "made-by-cleanup",
+      "registered-first",
+    ]);
+
+    await Deno.remove(marker);
+    const child = run("signal");
+    // Signalled at a known point: once it has registered everything and said so.
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("ready\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    reader.releaseLock();
+    child.kill("SIGINT");
+    await child.stdout.cancel().catch(() => {});
+    assert.equal((await child.status).code, 130);
+    assert.deepEqual((await Deno.readTextFile(marker)).split("\n").filter(Boolean).sort(), [
+      "made-by-cleanup",
+      "registered-first",
+    ]);
+  });
+});

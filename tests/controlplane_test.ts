@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { Runner } from "../lib/cmd.ts";
+import { startControlPlane } from "../lib/kube/controlplane.ts";
 import type { KubeObject } from "../lib/render/model.ts";
 import { waitFor } from "../lib/kube/wait.ts";
-import { alive, processTree, REPO_PATH, survivors, withControlPlane } from "./kube_helpers.ts";
-import { denoDir, patience } from "./helpers.ts";
+import { alive, processTree, REPO_PATH, survivors, toolRunner, withControlPlane } from "./kube_helpers.ts";
+import { denoDir, fakeTool, patience, withTempDir } from "./helpers.ts";
 
 /** Local addresses of the TCP sockets in LISTEN state that `pids` hold. */
 async function listeners(pids: readonly number[]): Promise<string[]> {
@@ -155,5 +157,49 @@ for (const signal of ["SIGINT", "SIGHUP", "SIGKILL"] as const) {
       // Nothing can run in a process killed outright: its directory stays, but holds no live process.
       await Deno.remove(info.dir, { recursive: true }).catch(() => {});
     }
+  });
+}
+
+/** Every process on the machine whose command line contains `text`. */
+async function processesNaming(text: string): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const line = await Deno.readTextFile(`/proc/${e.name}/cmdline`).catch(() => "");
+    if (line.includes(text)) pids.push(Number(e.name));
+  }
+  return pids;
+}
+
+for (const failing of ["kube-apiserver", "etcd"] as const) {
+  Deno.test(`a control plane whose ${failing} fails to start leaves no process and no directory`, async () => {
+    await withTempDir(async (tmp) => {
+      // A daemon that exits at once, as one does on a bad flag or a port in use.
+      const fake = await fakeTool(tmp, failing, `echo "${failing}: cannot bind: address already in use" >&2\nexit 1`);
+      const tools = toolRunner();
+      const runner = new Runner({
+        env: tools.env,
+        resolve: (tool) => tool === failing ? Promise.resolve(fake) : tools.resolve(tool),
+      });
+      const started: string[] = [];
+      let hint = "";
+      await assert.rejects(
+        startControlPlane(runner, { timeout: patience(60_000), log: (line) => started.push(line.split(" ")[1]) }),
+        (e: Error & { hint?: string }) => {
+          hint = e.hint ?? "";
+          return e.message.startsWith(`${failing} exited while waiting for `) &&
+            e.message.includes("cannot bind: address already in use");
+        },
+      );
+      // etcd was up and healthy when the API server was started (and failed).
+      assert.deepEqual(started, failing === "etcd" ? ["etcd"] : ["etcd", "kube-apiserver"]);
+      const dir = /its whole log was (\S+)\/logs\//.exec(hint)?.[1];
+      assert.ok(dir?.includes("homelab-cp-"), hint);
+      // Test files run side by side in this process: look for the processes of this control
+      // plane (their command lines name its directory), not for every child of the process.
+      const left = await processesNaming(dir!);
+      assert.deepEqual(await survivors(left, 1000), [], "a daemon outlived the failed start");
+      await assert.rejects(Deno.stat(dir!), Deno.errors.NotFound, `${dir} outlived the failed start`);
+    });
   });
 }

@@ -103,11 +103,11 @@ export function renderToolsPath(): Promise<string> {
   return realToolsPath(["helm", "kustomize", "jsonnet", "sops", "age", "age-keygen", "git"]);
 }
 
-/** Makes the fixture charts (web, nsemitter, random) and indexes them under `<site>/charts`. */
+/** Makes the fixture charts (web, nsemitter, random, clock) and indexes them under `<site>/charts`. */
 export async function makeCharts(runner: Runner, work: string, site: string, url: string): Promise<void> {
   const src = join(work, "chart-src");
   await Deno.mkdir(src, { recursive: true });
-  for (const name of ["web", "nsemitter", "random"]) {
+  for (const name of ["web", "nsemitter", "random", "clock"]) {
     await runner.run(cmd("helm", ["create", name], { cwd: src }));
   }
   // nsemitter: a chart that creates the Namespace it is installed into.
@@ -115,17 +115,25 @@ export async function makeCharts(runner: Runner, work: string, site: string, url
     join(src, "nsemitter", "templates", "namespace.yaml"),
     "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ .Release.Namespace }}\n",
   );
-  // random: one Secret with a value made at template time, nothing else.
-  for await (const e of Deno.readDir(join(src, "random", "templates"))) {
-    await Deno.remove(join(src, "random", "templates", e.name), { recursive: true });
+  // random: one Secret with a value made at template time, nothing else; clock: one ConfigMap
+  // with the time of rendering (in seconds), nothing else.
+  for (const name of ["random", "clock"]) {
+    for await (const e of Deno.readDir(join(src, name, "templates"))) {
+      await Deno.remove(join(src, name, "templates", e.name), { recursive: true });
+    }
   }
   await Deno.writeTextFile(
     join(src, "random", "templates", "secret.yaml"),
     "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}-token\nstringData:\n" +
       "  token: {{ randAlphaNum 24 | quote }}\n  fixed: same\n",
   );
+  await Deno.writeTextFile(
+    join(src, "clock", "templates", "configmap.yaml"),
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-stamp\ndata:\n" +
+      "  renderedAt: {{ now | unixEpoch | quote }}\n  fixed: same\n",
+  );
   await Deno.mkdir(join(site, "charts"), { recursive: true });
-  for (const name of ["web", "nsemitter", "random"]) {
+  for (const name of ["web", "nsemitter", "random", "clock"]) {
     await runner.run(cmd("helm", ["package", join(src, name), "-d", join(site, "charts")]));
   }
   await runner.run(cmd("helm", ["repo", "index", join(site, "charts"), "--url", `${url}/charts`]));

@@ -5,11 +5,12 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Runner } from "../lib/cmd.ts";
+import { cmd, Runner } from "../lib/cmd.ts";
 import { UsageError } from "../lib/errors.ts";
 import { diffRenderings, formatMarkdown } from "../lib/render/diff.ts";
 import type { Rendering } from "../lib/render/model.ts";
-import { render } from "../lib/render/pipeline.ts";
+import { ChartCache } from "../lib/render/charts.ts";
+import { ARGOCD_VALUES, render } from "../lib/render/pipeline.ts";
 import { chartsImportCommand, diffCommand, renderCommand, toYaml } from "../lib/tasks/render.ts";
 import type { Ui } from "../lib/ui.ts";
 import { fakeTool, tempConfig } from "./helpers.ts";
@@ -52,17 +53,21 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
     // Wrappers on PATH log every tool invocation, then run the real tool.
     const wrappers = join(work, "wrappers");
     const log = join(work, "tools.log");
+    // The next kustomize build starts 1.1 s late when `slowOnce` exists (taken by that build).
+    const slowOnce = join(work, "slow-once");
     for (const tool of ["kustomize", "helm", "sops", "jsonnet"]) {
       await fakeTool(
         wrappers,
         tool,
-        `echo "${tool} $*" >> "${log}"\nPATH="${realPath}:$PATH" exec ${tool} "$@"`,
+        `echo "${tool} $*" >> "${log}"\n` +
+          (tool === "kustomize" ? `if rm "${slowOnce}" 2>/dev/null; then sleep 1.1; fi\n` : "") +
+          `PATH="${realPath}:$PATH" exec ${tool} "$@"`,
       );
     }
     const path = `${wrappers}:${realPath}`;
     const setupRunner = new Runner({ env: { PATH: realPath, HOME: work } });
     await makeCharts(setupRunner, work, site, server.url);
-    const { config, repo, runner } = await fixtureRepo(work, server.url, path);
+    const { config, repo, runner, keyFile } = await fixtureRepo(work, server.url, path);
     const readLog = async () => (await Deno.readTextFile(log).catch(() => "")).split("\n").filter(Boolean);
 
     let first!: Rendering;
@@ -123,6 +128,33 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.deepEqual(app(first, "web").unstable, []);
     });
 
+    await t.step(
+      "a chart whose output varies only with the clock is built twice and recorded as unstable",
+      async () => {
+        const c = app(first, "clock");
+        assert.equal(c.error, undefined, c.error);
+        assert.deepEqual(c.unstable, [{
+          ref: { apiVersion: "v1", kind: "ConfigMap", name: "clock-stamp" },
+          pointers: ["/data/renderedAt"],
+        }]);
+        // Even when the first build is slow to start: the second starts over a second after it ended.
+        await Deno.writeTextFile(join(repo, "platform/clock/values.yaml"), "slow: true\n");
+        const k = join(repo, "platform/clock/kustomization.yaml");
+        await Deno.writeTextFile(k, (await Deno.readTextFile(k)) + "    valuesFile: values.yaml\n");
+        await Deno.writeTextFile(slowOnce, "");
+        await Deno.remove(log).catch(() => {});
+        const slow = app(await render(config, { env: "prod", apps: ["clock"] }, quietUi()), "clock");
+        assert.equal(slow.cached, false);
+        assert.deepEqual(
+          (await readLog()).filter((l) => l.startsWith("kustomize build")).map((l) => l.split(" ")[2]),
+          ["platform/clock", "platform/clock"],
+        );
+        assert.deepEqual(slow.unstable?.map((u) => u.pointers), [["/data/renderedAt"]]);
+        git(repo, "checkout", "--", "platform/clock");
+        await Deno.remove(join(repo, "platform/clock/values.yaml"));
+      },
+    );
+
     await t.step("secret values are digests; no decrypted value in the output", () => {
       const web = app(first, "web");
       assert.equal(web.secrets, "digest");
@@ -179,6 +211,30 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.match(lines.join("\n"), /warning: no age key opened some SOPS files: their values are placeholders/);
     });
 
+    await t.step("the age keys at hand are part of the key: a key found later replaces the placeholders", async () => {
+      const withKeys = (env: Record<string, string>) => ({
+        ...tempConfig(join(work, "nokey"), path, env),
+        repoRoot: repo,
+      });
+      const password = (r: Rendering) =>
+        (app(r, "web").objects.find((o) => o.kind === "Secret")!.stringData as Record<string, string>).password;
+      const keyed = await render(withKeys({ SOPS_AGE_KEY_FILE: keyFile }), { env: "prod", apps: ["web"] }, quietUi());
+      assert.deepEqual([app(keyed, "web").cached, app(keyed, "web").secrets], [false, "digest"]);
+      assert.match(password(keyed), /^sha256:[0-9a-f]{16}$/);
+      // The same key given in SOPS_AGE_KEY: the same build, from the cache.
+      const inline = (await Deno.readTextFile(keyFile)).split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"))!;
+      const again = await render(withKeys({ SOPS_AGE_KEY: inline }), { env: "prod", apps: ["web"] }, quietUi());
+      assert.deepEqual([app(again, "web").cached, password(again)], [true, password(keyed)]);
+      // Another key, which opens nothing: built again, with placeholders.
+      const other = join(work, "other-age.txt");
+      await runner.run(cmd("age-keygen", ["-o", other]));
+      const wrong = await render(withKeys({ SOPS_AGE_KEY_FILE: other }), { env: "prod", apps: ["web"] }, quietUi());
+      assert.deepEqual([app(wrong, "web").cached, app(wrong, "web").secrets], [false, "placeholder"]);
+      // No key again: the placeholder build of before.
+      const none = await render(withKeys({}), { env: "prod", apps: ["web"] }, quietUi());
+      assert.deepEqual([app(none, "web").cached, password(none)], [true, "<no key: not decrypted>"]);
+    });
+
     await t.step("an unchanged tree runs no tool", async () => {
       await Deno.remove(log).catch(() => {});
       const again = await render(config, { env: "prod", apps: ["web", "unstable", "plain"] }, quietUi());
@@ -213,6 +269,40 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       git(repo, "checkout", "--", "shared", "system/web/values.yaml");
     });
 
+    await t.step("Argo CD's build options and the Kubernetes version are part of every app's key", async () => {
+      const cached = async () =>
+        (await render(config, { env: "prod", apps: ["web", "plain"] }, quietUi())).apps.map((a) => a.cached);
+      // The apps built, each only with `flag` on its command line.
+      const builds = async (flag: string) => {
+        const lines = (await readLog()).filter((l) => l.startsWith("kustomize build"));
+        assert.ok(lines.every((l) => l.includes(flag)), lines.join("\n"));
+        return [...new Set(lines.map((l) => l.split(" ")[2]))].sort();
+      };
+      assert.deepEqual(await cached(), [true, true]);
+      const values = join(repo, ARGOCD_VALUES);
+      const original = await Deno.readTextFile(values);
+      await Deno.writeTextFile(
+        values,
+        original.replace("--enable-helm", "--enable-helm --load-restrictor LoadRestrictionsNone"),
+      );
+      await Deno.remove(log).catch(() => {});
+      assert.deepEqual(await cached(), [false, false]);
+      assert.deepEqual(await builds(" --load-restrictor LoadRestrictionsNone "), ["platform/plain", "system/web"]);
+      await Deno.writeTextFile(values, original);
+      assert.deepEqual(await cached(), [true, true], "the builds with the old options serve again");
+      // The version Argo CD passes to Helm (talos/talconfig.yaml): absent until now.
+      const talconfig = join(repo, "talos", "talconfig.yaml");
+      await Deno.mkdir(join(repo, "talos"));
+      for (const version of ["v1.34.1", "v1.35.0"]) {
+        await Deno.writeTextFile(talconfig, `kubernetesVersion: ${version}\n`);
+        await Deno.remove(log).catch(() => {});
+        assert.deepEqual(await cached(), [false, false], version);
+        assert.deepEqual(await builds(`--helm-kube-version ${version}`), ["platform/plain", "system/web"]);
+      }
+      await Deno.remove(join(repo, "talos"), { recursive: true });
+      assert.deepEqual(await cached(), [true, true]);
+    });
+
     await t.step("--offline with an empty cache names the chart and the command to fetch it", async () => {
       const fresh = {
         ...tempConfig(join(work, "fresh"), path, { SOPS_AGE_KEY_FILE: join(work, "age.txt") }),
@@ -234,6 +324,104 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
         toYaml(app(first, "web").objects.filter((o) => o.kind !== "Secret")),
       );
       assert.equal(server.requests.length, before, "offline render made no request");
+    });
+
+    await t.step("a chart imported again under the same name and version rebuilds the apps that use it", async () => {
+      const fresh = {
+        ...tempConfig(join(work, "fresh"), path, { SOPS_AGE_KEY_FILE: keyFile }),
+        repoRoot: repo,
+      };
+      const version = (r: Rendering) =>
+        app(r, "web").objects.find((o) => o.kind === "Deployment")!.metadata.labels?.["app.kubernetes.io/version"];
+      const offline = () => render(fresh, { env: "prod", apps: ["web"], offline: true }, quietUi());
+      const before = await offline();
+      assert.deepEqual([app(before, "web").cached, version(before)], [true, "1.16.0"]);
+      // web 0.1.0 again, repackaged with another appVersion.
+      const chart = join(work, "chart-src", "web", "Chart.yaml");
+      const original = await Deno.readTextFile(chart);
+      await Deno.writeTextFile(chart, original.replace(/^appVersion: .*$/m, 'appVersion: "9.9.9"'));
+      const repackaged = join(work, "repackaged");
+      await setupRunner.run(cmd("helm", ["package", join(work, "chart-src", "web"), "-d", repackaged]));
+      await Deno.writeTextFile(chart, original);
+      assert.equal(await chartsImportCommand(fresh, join(repackaged, "web-0.1.0.tgz"), quietUi()), 0);
+      const after = await offline();
+      assert.deepEqual([app(after, "web").cached, version(after)], [false, "9.9.9"]);
+      // And back: the first build serves again.
+      assert.equal(await chartsImportCommand(fresh, join(site, "charts", "web-0.1.0.tgz"), quietUi()), 0);
+      const back = await offline();
+      assert.deepEqual([app(back, "web").cached, version(back)], [true, "1.16.0"]);
+    });
+
+    await t.step("a chart pulled from one repository never serves another's of the same name and version", async () => {
+      // A second repository with its own web 0.1.0 (another appVersion).
+      const otherSite = join(work, "other-site");
+      const other = serve(otherSite);
+      try {
+        const chart = join(work, "chart-src", "web", "Chart.yaml");
+        const original = await Deno.readTextFile(chart);
+        await Deno.writeTextFile(chart, original.replace(/^appVersion: .*$/m, 'appVersion: "2.0.0"'));
+        await setupRunner.run(
+          cmd("helm", ["package", join(work, "chart-src", "web"), "-d", join(otherSite, "charts")]),
+        );
+        await Deno.writeTextFile(chart, original);
+        await setupRunner.run(
+          cmd("helm", ["repo", "index", join(otherSite, "charts"), "--url", `${other.url}/charts`]),
+        );
+        const scratch = await Deno.makeTempDir({ dir: work, prefix: "scratch-" });
+        // The render's chart cache, which holds web 0.1.0 pulled from the first repository.
+        const charts = new ChartCache(join(config.cacheDir, "charts"), runner, {
+          scratch: () => Promise.resolve(scratch),
+        });
+        const first = await charts.get({ repo: `${server.url}/charts`, name: "web", version: "0.1.0" });
+        assert.equal(first.via, "pulled");
+        const fromOther = await charts.get({ repo: `${other.url}/charts`, name: "web", version: "0.1.0" });
+        assert.equal(fromOther.via, "pulled");
+        assert.deepEqual(other.requests.filter((p) => p.endsWith(".tgz")), ["/charts/web-0.1.0.tgz"]);
+        assert.notEqual(fromOther.digest, first.digest);
+        assert.match(await Deno.readTextFile(join(fromOther.dir, "Chart.yaml")), /^appVersion: "?2\.0\.0"?$/m);
+        assert.match(await Deno.readTextFile(join(first.dir, "Chart.yaml")), /^appVersion: "?1\.16\.0"?$/m);
+        // Each repository's keeps serving its own, from a new cache object too, and offline.
+        const offline = new ChartCache(join(config.cacheDir, "charts"), runner, {
+          offline: true,
+          scratch: () => Promise.resolve(scratch),
+        });
+        assert.equal(
+          (await offline.get({ repo: `${server.url}/charts`, name: "web", version: "0.1.0" })).digest,
+          first.digest,
+        );
+        assert.equal(
+          (await offline.get({ repo: `${other.url}/charts`, name: "web", version: "0.1.0" })).digest,
+          fromOther.digest,
+        );
+        // A third repository never pulled from: not served by either.
+        await assert.rejects(
+          offline.get({ repo: "http://127.0.0.1:9/charts", name: "web", version: "0.1.0" }),
+          /chart web 0\.1\.0 from http:\/\/127\.0\.0\.1:9\/charts is not in the chart cache/,
+        );
+      } finally {
+        await other.close();
+      }
+    });
+
+    await t.step("a manifest imported again under the same URL rebuilds the app that names it", async () => {
+      const url = `${server.url}/manifests/extra.yaml`;
+      const extra = (colour: string) =>
+        `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  colour: ${colour}\n`;
+      await Deno.writeTextFile(join(site, "manifests", "extra.yaml"), extra("blue"));
+      const k = join(repo, "platform/plain/kustomization.yaml");
+      await Deno.writeTextFile(k, `${await Deno.readTextFile(k)}  - ${url}\n`);
+      const colour = async () => {
+        const r = app(await render(config, { env: "prod", apps: ["plain"] }, quietUi()), "plain");
+        assert.equal(r.error, undefined, r.error);
+        return [r.cached, (r.objects.find((o) => o.metadata.name === "extra")?.data as Record<string, string>).colour];
+      };
+      assert.deepEqual(await colour(), [false, "blue"]);
+      assert.deepEqual(await colour(), [true, "blue"]);
+      const red = join(work, "extra-red.yaml");
+      await Deno.writeTextFile(red, extra("red"));
+      assert.equal(await chartsImportCommand(config, red, quietUi(), { url }), 0);
+      assert.deepEqual(await colour(), [false, "red"]);
+      git(repo, "checkout", "--", "platform/plain");
     });
 
     await t.step("charts import --url: a manifest referenced by URL, imported for an offline render", async () => {

@@ -63,4 +63,15 @@ Deno.test("CRD size: over 256 KiB needs ServerSideApply=true", () => {
   assert.equal(found[0].object?.name, "bigs.example.com");
   assert.match(found[0].message, /is 301 KiB, over the 256 KiB .* serverSideApply: true/);
   assert.deepEqual(checkCrdSizes(app("op", "system/op", [big], ["ServerSideApply=true"])), []);
+  assert.deepEqual(checkCrdSizes(app("op", "system/op", [big], ["CreateNamespace=true", "ServerSideApply=true"])), []);
+  // Named but off: a client-side apply, which cannot store the CRD.
+  for (const off of [["ServerSideApply=false"], ["ServerSideApply"]]) {
+    const found = checkCrdSizes(app("op", "system/op", [big, small], off));
+    assert.deepEqual(found.map((f) => f.object?.name), ["bigs.example.com"], `syncOptions ${JSON.stringify(off)}`);
+  }
+  // The limit is on the bytes: multi-byte characters count for what they weigh.
+  const wide: KubeObject = { ...big, spec: { description: "\u00e9".repeat(130 * 1024) } };
+  assert.equal(checkCrdSizes(app("op", "system/op", [wide])).length, 1);
+  const under: KubeObject = { ...big, spec: { description: "x".repeat(250 * 1024) } };
+  assert.deepEqual(checkCrdSizes(app("op", "system/op", [under])), []);
 });

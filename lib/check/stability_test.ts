@@ -81,3 +81,49 @@ Deno.test("checkStability: needs both the covering entry and RespectIgnoreDiffer
     [],
   );
 });
+
+Deno.test("checkStability: RespectIgnoreDifferences=false, or an entry for another group, ignores nothing", () => {
+  const unstable = [{
+    ref: { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", name: "hook" },
+    pointers: ["/webhooks/0/clientConfig/caBundle"],
+  }];
+  const rendered = (app: AppSpec): RenderedApp => ({ app, objects: [], secrets: "digest", unstable, cached: false });
+  const entry = {
+    group: "admissionregistration.k8s.io",
+    kind: "ValidatingWebhookConfiguration",
+    jqPathExpressions: [".webhooks[]?.clientConfig.caBundle"],
+  };
+  const respect = ["RespectIgnoreDifferences=true"];
+  assert.deepEqual(checkStability(rendered(spec({ ignoreDifferences: [entry], syncOptions: respect }))), []);
+  // Set, but to false: every sync overwrites the field again.
+  for (const syncOptions of [["RespectIgnoreDifferences=false"], ["RespectIgnoreDifferences"], []]) {
+    const found = checkStability(rendered(spec({ ignoreDifferences: [entry], syncOptions })));
+    assert.equal(found.length, 1, `syncOptions ${JSON.stringify(syncOptions)}`);
+    assert.match(found[0].message, /without RespectIgnoreDifferences=true/);
+  }
+  // The same kind, name and path in another API group (or the core group) is another object.
+  for (const group of ["", "example.com", "admissionregistration.k8s.io/v1"]) {
+    const found = checkStability(rendered(spec({ ignoreDifferences: [{ ...entry, group }], syncOptions: respect })));
+    assert.equal(found.length, 1, `group '${group}'`);
+    assert.match(
+      found[0].message,
+      /renders differently from identical inputs at \/webhooks\/0\/clientConfig\/caBundle/,
+    );
+  }
+  // No group at all means the core group: it covers a core object, not this one.
+  const { group: _, ...coreEntry } = entry;
+  assert.equal(checkStability(rendered(spec({ ignoreDifferences: [coreEntry], syncOptions: respect }))).length, 1);
+  const secret = [{ ref: { apiVersion: "v1", kind: "Secret", namespace: "app", name: "tls" }, pointers: ["/data/x"] }];
+  const core = { kind: "Secret", name: "tls", jsonPointers: ["/data"] };
+  assert.deepEqual(
+    checkStability({ ...rendered(spec({ ignoreDifferences: [core], syncOptions: respect })), unstable: secret }),
+    [],
+  );
+  assert.equal(
+    checkStability({
+      ...rendered(spec({ ignoreDifferences: [{ ...core, group: "apps" }], syncOptions: respect })),
+      unstable: secret,
+    }).length,
+    1,
+  );
+});

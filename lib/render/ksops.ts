@@ -90,9 +90,16 @@ export class Digester {
   }
 }
 
+/** Where sops (3.10 and later) also finds identities: commands that print keys, and SSH private keys. */
+const KEY_COMMANDS = ["SOPS_AGE_KEY_CMD", "SOPS_AGE_SSH_PRIVATE_KEY_CMD"];
+
 /**
  * A fingerprint of the age keys sops would use here (hashed; never the keys): part of the
- * render cache key, so a render made without a key is not reused once one is there.
+ * render cache key, so a render made without a key is not reused once one is there. Every
+ * place sops takes identities from counts: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE and the default key
+ * file by their keys, SSH private keys (SOPS_AGE_SSH_PRIVATE_KEY_FILE, ~/.ssh/id_ed25519,
+ * ~/.ssh/id_rsa) by their content, and key commands by the command (what they print is read
+ * only when sops runs).
  */
 export async function keyFingerprint(config: Config): Promise<string> {
   const keys: string[] = [];
@@ -102,6 +109,17 @@ export async function keyFingerprint(config: Config): Promise<string> {
     keys.push(...parseKeys(text));
   }
   if (config.env.SOPS_AGE_KEY) keys.push(...parseKeys(config.env.SOPS_AGE_KEY));
+  for (const name of KEY_COMMANDS) if (config.env[name]) keys.push(`${name}=${config.env[name]}`);
+  const sshKeys = [
+    config.env.SOPS_AGE_SSH_PRIVATE_KEY_FILE,
+    join(config.home, ".ssh", "id_ed25519"),
+    join(config.home, ".ssh", "id_rsa"),
+  ];
+  for (const file of sshKeys) {
+    if (!file) continue;
+    const bytes = await Deno.readFile(file).catch(() => undefined);
+    if (bytes?.length) keys.push(`ssh:${await sha256(bytes)}`);
+  }
   return keys.length ? await sha256([...new Set(keys)].sort().join("\n")) : "no-key";
 }
 

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { loadConfig } from "../config.ts";
 import { kustomizationRoots } from "../stacks.ts";
-import { Digester, OUTPUT_ANNOTATION, STAND_IN, writeStandIn } from "./ksops.ts";
+import { Digester, keyFingerprint, OUTPUT_ANNOTATION, STAND_IN, writeStandIn } from "./ksops.ts";
 
 const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -83,4 +84,57 @@ Deno.test("secret digests are stable per salt and differ between salts", async (
   assert.match(await a.digest("hunter2"), /^sha256:[0-9a-f]{16}$/);
   assert.notEqual(await a.digest("hunter2"), await a.digest("hunter3"));
   assert.notEqual(await a.digest("hunter2"), await b.digest("hunter2"));
+});
+
+Deno.test("keyFingerprint: the age keys at hand, wherever sops finds them, and only the keys", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "homelab-test-" });
+  try {
+    // Made-up keys of the right shape (no key is checked here, only told apart).
+    const one = `AGE-SECRET-KEY-1${"Q".repeat(58)}`;
+    const two = `AGE-SECRET-KEY-1${"P".repeat(58)}`;
+    const config = (env: Record<string, string>) =>
+      loadConfig({ HOME: dir, XDG_CONFIG_HOME: join(dir, "cfg"), ...env });
+    const file = join(dir, "keys.txt");
+    const none = await keyFingerprint(config({}));
+    assert.equal(none, "no-key");
+    await Deno.writeTextFile(file, `# created: 2026-01-01\n# public key: age1xyz\n${one}\n`);
+    const withOne = await keyFingerprint(config({ SOPS_AGE_KEY_FILE: file }));
+    assert.notEqual(withOne, none);
+    // The same key in SOPS_AGE_KEY, or in sops' default file: the same keys at hand.
+    assert.equal(await keyFingerprint(config({ SOPS_AGE_KEY: one })), withOne);
+    await Deno.mkdir(join(dir, "cfg", "sops", "age"), { recursive: true });
+    await Deno.writeTextFile(join(dir, "cfg", "sops", "age", "keys.txt"), `${one}\n`);
+    assert.equal(await keyFingerprint(config({})), withOne);
+    assert.equal(await keyFingerprint(config({ SOPS_AGE_KEY: one, SOPS_AGE_KEY_FILE: file })), withOne);
+    // One more key anywhere: other keys at hand, in whatever order they come.
+    const both = await keyFingerprint(config({ SOPS_AGE_KEY: two }));
+    assert.notEqual(both, withOne);
+    await Deno.writeTextFile(file, `${two}\n${one}\n`);
+    assert.equal(await keyFingerprint(config({ SOPS_AGE_KEY_FILE: file })), both);
+    // Identities sops also takes: from a key command, and SSH private keys (named, or in ~/.ssh).
+    await Deno.remove(join(dir, "cfg"), { recursive: true });
+    assert.equal(await keyFingerprint(config({})), none);
+    const seen = new Set([none]);
+    const differs = async (env: Record<string, string>, what: string) => {
+      const fp = await keyFingerprint(config(env));
+      assert.ok(!seen.has(fp), what);
+      seen.add(fp);
+    };
+    await differs({ SOPS_AGE_KEY_CMD: "pass show age" }, "a key command");
+    await differs({ SOPS_AGE_KEY_CMD: "pass show age-2" }, "another key command");
+    await differs({ SOPS_AGE_SSH_PRIVATE_KEY_CMD: "pass show ssh" }, "an SSH key command");
+    await Deno.mkdir(join(dir, ".ssh"));
+    await Deno.writeTextFile(join(dir, ".ssh", "id_ed25519"), "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n");
+    await differs({}, "~/.ssh/id_ed25519");
+    await Deno.writeTextFile(join(dir, ".ssh", "id_ed25519"), "-----BEGIN OPENSSH PRIVATE KEY-----\nBBBB\n");
+    await differs({}, "another ~/.ssh/id_ed25519");
+    await Deno.writeTextFile(join(dir, ".ssh", "id_rsa"), "-----BEGIN RSA PRIVATE KEY-----\nCCCC\n");
+    await differs({}, "~/.ssh/id_rsa besides");
+    await Deno.writeTextFile(join(dir, "deploy_key"), "-----BEGIN OPENSSH PRIVATE KEY-----\nDDDD\n");
+    await differs({ SOPS_AGE_SSH_PRIVATE_KEY_FILE: join(dir, "deploy_key") }, "SOPS_AGE_SSH_PRIVATE_KEY_FILE");
+    // The fingerprint holds no key.
+    assert.ok(!both.includes("AGE-SECRET-KEY") && /^[0-9a-f]{64}$/.test(both));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -372,10 +372,17 @@ async function renderApp(ctx: AppContext, spec: AppSpec): Promise<RenderedApp> {
     // chart templates with varying functions and exec plugins other than ksops can differ.
     const variation = await Promise.all(charts.map((c) => mayVary(c)));
     const twice = info.plugins > 0 || variation.some(Boolean);
-    // Values made from the clock (seconds) differ only when the builds run in different seconds.
-    const stagger = !variation.includes("random") && variation.includes("clock") ? 1100 : 0;
-    const later = () => new Promise<void>((r) => setTimeout(r, stagger)).then(build);
-    const [a, b] = await Promise.allSettled(twice ? [build(), later()] : [build()]);
+    // Values made from the clock (seconds) differ only when the builds run in different seconds:
+    // then the second build starts over a second after the first has ended (not merely started,
+    // which a slow first build would defeat).
+    const clockOnly = !variation.includes("random") && variation.includes("clock");
+    const once = build();
+    const again = !twice
+      ? undefined
+      : clockOnly
+      ? once.then(() => new Promise<void>((r) => setTimeout(r, 1100))).then(build)
+      : build();
+    const [a, b] = await Promise.allSettled(again ? [once, again] : [once]);
     if (a.status === "rejected") throw a.reason;
     if (b?.status === "rejected") throw b.reason;
     const first = a.value;

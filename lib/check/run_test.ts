@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import type { KubeObject, Rendering } from "../render/model.ts";
+import type { PodSecurityConfiguration } from "../talos/admission.ts";
+import { checkRendering } from "./run.ts";
+import type { Validation, Validator } from "./validator.ts";
+
+/** A validator that knows core kinds (and `spec.replicas` only) and no custom resource. */
+const validator = {
+  validate(o: KubeObject): Promise<Validation> {
+    if (o.apiVersion.includes("example.com")) return Promise.resolve({ known: false, errors: [] });
+    const spec = (o.spec ?? {}) as Record<string, unknown>;
+    const errors = Object.keys(spec).filter((k) => k !== "replicas").map((k) => `unknown field "spec.${k}"`);
+    return Promise.resolve({ known: true, errors, namespaced: o.kind !== "Namespace" });
+  },
+  scopeOf: (apiVersion: string, kind: string) => apiVersion.includes("example.com") ? undefined : kind !== "Namespace",
+  versionsOf: () => [],
+  kube: { version: "1.34.0", apiVersionsOf: () => [] },
+} as unknown as Validator;
+
+const podSecurity = {
+  defaults: { enforce: "privileged", "enforce-version": "latest" },
+  exemptions: { namespaces: [], runtimeClasses: [], usernames: [] },
+} as unknown as PodSecurityConfiguration;
+
+function rendering(failing: boolean): Rendering {
+  const app = (name: string, objects: KubeObject[], error?: string) => ({
+    app: {
+      name,
+      path: `system/${name}`,
+      namespace: name,
+      syncOptions: [],
+      ignoreDifferences: [],
+      application: { apiVersion: "argoproj.io/v1alpha1", kind: "Application", metadata: { name } },
+    },
+    objects,
+    secrets: "digest" as const,
+    cached: false,
+    ...(error ? { error } : {}),
+  });
+  const web: KubeObject[] = [
+    { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "typo" }, spec: { replica: 2 } },
+    { apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } },
+    { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "elsewhere", namespace: "ghost" } },
+  ];
+  return {
+    env: "prod",
+    root: [],
+    apps: [
+      failing ? app("operator", [], "app operator: `kustomize build system/operator` failed") : app("operator", []),
+      app("web", [{ apiVersion: "v1", kind: "Namespace", metadata: { name: "web" } }, ...web]),
+    ],
+  };
+}
+
+const show = (r: Rendering) =>
+  checkRendering(r, { validator, podSecurity, psa: () => Promise.resolve([]) }).then((found) =>
+    found.map((f) => `${f.severity} ${f.check} ${f.object?.name ?? "-"}`)
+  );
+
+Deno.test("check: while another app fails to build, what may follow from it is a warning; a schema error stays an error", async () => {
+  assert.deepEqual(await show(rendering(false)), [
+    "error schema typo",
+    "error schema w",
+    "error namespace elsewhere",
+  ]);
+  assert.deepEqual(await show(rendering(true)), [
+    "error build -",
+    "error schema typo",
+    "warning schema w",
+    "warning namespace elsewhere",
+  ]);
+  const [, , unknownKind] = await checkRendering(rendering(true), {
+    validator,
+    podSecurity,
+    psa: () => Promise.resolve([]),
+  });
+  assert.match(unknownKind.message, /^unknown kind Widget .*\(perhaps only because operator failed to build\)$/);
+});
