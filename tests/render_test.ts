@@ -179,6 +179,26 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.match(lines.join("\n"), /warning: no age key opened some SOPS files: their values are placeholders/);
     });
 
+    await t.step("a tampered secret file fails its app with the diagnosis secrets decrypt gives", async () => {
+      const file = "system/web/web-credentials.sops.yaml";
+      const text = await Deno.readTextFile(join(repo, file));
+      assert.match(text, /type: Opaque/);
+      // An unencrypted value changed after encryption: the key is there, the MAC fails.
+      await Deno.writeTextFile(join(repo, file), text.replace("type: Opaque", "type: Tampered"));
+      try {
+        const lines: string[] = [];
+        assert.equal(await renderCommand(config, { env: "prod", apps: ["web"] }, quietUi(lines), () => {}), 1);
+        const said = lines.join("\n");
+        assert.match(
+          said,
+          /error: app web: system\/web\/web-credentials\.sops\.yaml: does not decrypt: its content was changed after it was encrypted \(integrity check failed\)\nhint: restore it from git/,
+        );
+        assert.doesNotMatch(said, /placeholders|secrets init/);
+      } finally {
+        await Deno.writeTextFile(join(repo, file), text);
+      }
+    });
+
     await t.step("an unchanged tree runs no tool", async () => {
       await Deno.remove(log).catch(() => {});
       const again = await render(config, { env: "prod", apps: ["web", "unstable", "plain"] }, quietUi());

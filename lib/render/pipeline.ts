@@ -276,7 +276,14 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
       if (options.showSecrets && app.objects.some((o) => o.kind === "Secret")) {
         const info = await readSource(repoRoot, spec.path);
         if (info.ksops.length) {
-          const { objects, revealed } = await revealSecrets(runner, repoRoot, info.ksops, digester, app.objects);
+          const { objects, revealed } = await revealSecrets(
+            runner,
+            config,
+            repoRoot,
+            info.ksops,
+            digester,
+            app.objects,
+          );
           app = { ...app, objects, secrets: revealed ? "shown" : app.secrets };
         }
       }
@@ -355,6 +362,7 @@ async function renderApp(ctx: AppContext, spec: AppSpec): Promise<RenderedApp> {
     await writeStandIn(bin);
     const { outputs, prepared } = await prepareGenerators(
       ctx.runner,
+      ctx.config,
       repoRoot,
       info.ksops,
       ctx.digester,
