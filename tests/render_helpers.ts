@@ -100,14 +100,15 @@ export function serve(site: string): ChartServer {
 
 /** The real tools render runs, on one PATH. */
 export function renderToolsPath(): Promise<string> {
-  return realToolsPath(["helm", "kustomize", "jsonnet", "sops", "age", "age-keygen", "git"]);
+  // kube-apiserver and etcd: the built-in API versions come from the pinned server's discovery.
+  return realToolsPath(["helm", "kustomize", "jsonnet", "sops", "age", "age-keygen", "git", "kube-apiserver", "etcd"]);
 }
 
-/** Makes the fixture charts (web, nsemitter, random) and indexes them under `<site>/charts`. */
+/** Makes the fixture charts (web, nsemitter, random, capable) and indexes them under `<site>/charts`. */
 export async function makeCharts(runner: Runner, work: string, site: string, url: string): Promise<void> {
   const src = join(work, "chart-src");
   await Deno.mkdir(src, { recursive: true });
-  for (const name of ["web", "nsemitter", "random"]) {
+  for (const name of ["web", "nsemitter", "random", "capable"]) {
     await runner.run(cmd("helm", ["create", name], { cwd: src }));
   }
   // nsemitter: a chart that creates the Namespace it is installed into.
@@ -124,8 +125,18 @@ export async function makeCharts(runner: Runner, work: string, site: string, url
     "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}-token\nstringData:\n" +
       "  token: {{ randAlphaNum 24 | quote }}\n  fixed: same\n",
   );
+  // capable: a ConfigMap always, another only when the cluster serves monitoring.coreos.com/v1.
+  for await (const e of Deno.readDir(join(src, "capable", "templates"))) {
+    await Deno.remove(join(src, "capable", "templates", e.name), { recursive: true });
+  }
+  await Deno.writeTextFile(
+    join(src, "capable", "templates", "configmaps.yaml"),
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-always\n" +
+      '{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}\n---\n' +
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-monitoring\n{{- end }}\n",
+  );
   await Deno.mkdir(join(site, "charts"), { recursive: true });
-  for (const name of ["web", "nsemitter", "random"]) {
+  for (const name of ["web", "nsemitter", "random", "capable"]) {
     await runner.run(cmd("helm", ["package", join(src, name), "-d", join(site, "charts")]));
   }
   await runner.run(cmd("helm", ["repo", "index", join(site, "charts"), "--url", `${url}/charts`]));
@@ -177,6 +188,9 @@ export async function fixtureRepo(
   await copyFixture(join(REPO, "tests", "fixtures", "render", "repo"), repo, url);
   // The repository's own root app, over the fixture's components.json.
   await Deno.copyFile(join(REPO, "root", "main.jsonnet"), join(repo, "root", "main.jsonnet"));
+  // Its Talos configuration: the cluster's Kubernetes version, whose APIs charts see.
+  await Deno.mkdir(join(repo, "talos"), { recursive: true });
+  await Deno.copyFile(join(REPO, "talos", "talconfig.yaml"), join(repo, "talos", "talconfig.yaml"));
   const keyFile = join(work, "age.txt");
   const config = {
     ...tempConfig(work, path, { SOPS_AGE_KEY_FILE: keyFile }),

@@ -85,6 +85,28 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.ok(server.requests.includes(`/v2/charts/web/blobs/sha256:${served}`));
     });
 
+    await t.step(
+      "a chart sees the API versions the cluster serves once synced: built-ins and the tree's CRDs",
+      async () => {
+        const capable = app(first, "capable");
+        assert.equal(capable.error, undefined, capable.error);
+        assert.deepEqual(capable.objects.map((o) => o.metadata.name).sort(), ["capable-always", "capable-monitoring"]);
+        const builds = (await readLog()).filter((l) => l.startsWith("kustomize build platform/capable "));
+        // A fresh cache assumes no CRDs: built without monitoring.coreos.com/v1, then with the CRD the tree renders.
+        assert.equal(builds.length, 2, builds.join("\n"));
+        assert.doesNotMatch(builds[0], /monitoring\.coreos\.com/);
+        assert.match(builds[1], / --helm-api-versions monitoring\.coreos\.com\/v1 /);
+        assert.match(builds[1], / --helm-api-versions monitoring\.coreos\.com\/v1\/ServiceMonitor( |$)/);
+        // The built-ins come from the pinned kube-apiserver's discovery, cached per version.
+        assert.match(builds[1], / --helm-api-versions apps\/v1\/Deployment /);
+        assert.match(builds[1], / --helm-api-versions v1\/ConfigMap /);
+        assert.ok(await Deno.stat(join(config.cacheDir, "schemas", "discovery")));
+        // An app whose charts do not read the set is built without it.
+        const web = (await readLog()).filter((l) => l.startsWith("kustomize build system/web "));
+        assert.ok(web.length && web.every((l) => !l.includes("--helm-api-versions")), web.join("\n"));
+      },
+    );
+
     await t.step("an unknown --app is a usage error listing the Applications", async () => {
       await assert.rejects(
         render(config, { env: "prod", apps: ["nope"] }, quietUi()),
@@ -231,6 +253,24 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       const r = await render(config, { env: "prod", apps: ["web", "plain"] }, quietUi());
       assert.deepEqual(r.apps.map((a) => [a.app.name, a.cached]), [["web", true], ["plain", false]]);
       git(repo, "checkout", "--", "shared", "system/web/values.yaml");
+    });
+
+    await t.step("the API versions are part of the render cache key", async () => {
+      const crd = "platform/monitoring-crds/servicemonitors.yaml";
+      // Without its CRD, the cluster would not serve monitoring.coreos.com/v1; the chart's files are unchanged.
+      await Deno.writeTextFile(join(repo, crd), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: no-crd\n");
+      const without = await render(config, { env: "prod", apps: ["capable"] }, quietUi());
+      assert.deepEqual(without.apps.map((a) => a.app.name), ["capable"], "only the app asked for");
+      assert.deepEqual(app(without, "capable").objects.map((o) => o.metadata.name), ["capable-always"]);
+      git(repo, "checkout", "--", crd);
+      await Deno.remove(log).catch(() => {});
+      const again = await render(config, { env: "prod", apps: ["capable"] }, quietUi());
+      assert.deepEqual(app(again, "capable").objects.map((o) => o.metadata.name).sort(), [
+        "capable-always",
+        "capable-monitoring",
+      ]);
+      assert.equal(app(again, "capable").cached, true);
+      assert.deepEqual((await readLog()).filter((l) => l.startsWith("kustomize build platform/capable ")), []);
     });
 
     await t.step("--offline with an empty cache names the chart and the command to fetch it", async () => {
