@@ -86,15 +86,21 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
     });
 
     await t.step(
-      "a chart sees the API versions the cluster serves once synced: built-ins and the tree's CRDs",
+      "a chart sees the API versions the cluster serves once synced: built-ins, the tree's and run-time CRDs",
       async () => {
         const capable = app(first, "capable");
         assert.equal(capable.error, undefined, capable.error);
-        assert.deepEqual(capable.objects.map((o) => o.metadata.name).sort(), ["capable-always", "capable-monitoring"]);
+        assert.deepEqual(capable.objects.map((o) => o.metadata.name).sort(), [
+          "capable-always",
+          "capable-cilium",
+          "capable-monitoring",
+        ]);
         const builds = (await readLog()).filter((l) => l.startsWith("kustomize build platform/capable "));
         // A fresh cache assumes no CRDs: built without monitoring.coreos.com/v1, then with the CRD the tree renders.
         assert.equal(builds.length, 2, builds.join("\n"));
         assert.doesNotMatch(builds[0], /monitoring\.coreos\.com/);
+        // The run-time CRDs (schemas/runtime-crds.yaml) are there from the start.
+        assert.match(builds[0], / --helm-api-versions cilium\.io\/v2\/CiliumNetworkPolicy /);
         assert.match(builds[1], / --helm-api-versions monitoring\.coreos\.com\/v1 /);
         assert.match(builds[1], / --helm-api-versions monitoring\.coreos\.com\/v1\/ServiceMonitor( |$)/);
         // The built-ins come from the pinned kube-apiserver's discovery, cached per version.
@@ -259,14 +265,21 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       const crd = "platform/monitoring-crds/servicemonitors.yaml";
       // Without its CRD, the cluster would not serve monitoring.coreos.com/v1; the chart's files are unchanged.
       await Deno.writeTextFile(join(repo, crd), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: no-crd\n");
-      const without = await render(config, { env: "prod", apps: ["capable"] }, quietUi());
-      assert.deepEqual(without.apps.map((a) => a.app.name), ["capable"], "only the app asked for");
-      assert.deepEqual(app(without, "capable").objects.map((o) => o.metadata.name), ["capable-always"]);
-      git(repo, "checkout", "--", crd);
+      try {
+        const without = await render(config, { env: "prod", apps: ["capable"] }, quietUi());
+        assert.deepEqual(without.apps.map((a) => a.app.name), ["capable"], "only the app asked for");
+        assert.deepEqual(app(without, "capable").objects.map((o) => o.metadata.name).sort(), [
+          "capable-always",
+          "capable-cilium",
+        ]);
+      } finally {
+        git(repo, "checkout", "--", crd);
+      }
       await Deno.remove(log).catch(() => {});
       const again = await render(config, { env: "prod", apps: ["capable"] }, quietUi());
       assert.deepEqual(app(again, "capable").objects.map((o) => o.metadata.name).sort(), [
         "capable-always",
+        "capable-cilium",
         "capable-monitoring",
       ]);
       assert.equal(app(again, "capable").cached, true);
