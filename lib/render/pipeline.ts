@@ -304,7 +304,10 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
           throw new HomelabError(
             `the CRDs in the ${options.env} rendering do not settle: charts that read .Capabilities.APIVersions ` +
               "emit CRDs that change what they read",
-            { hint: "render the apps whose charts emit CRDs only when an API is absent, and make that unconditional" },
+            {
+              hint: "find the chart that installs a CRD only while some API is absent or present (its crds or " +
+                "CRD templates) and make that unconditional in its values",
+            },
           );
         }
         assumed = found;
