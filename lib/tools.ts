@@ -344,7 +344,8 @@ export const TOOLS: readonly ToolSpec[] = [
   {
     name: "kube-apiserver",
     version: V.kubernetes,
-    role: "the local control plane's API server (`check --server`, tests)",
+    role:
+      "the local control plane's API server (`check --server`, the schemas and API versions of render and check, tests)",
     versionArgs: ["--version"],
     versionPattern: /^Kubernetes v(\d+\.\d+\.\d+)/m,
     extraBinaries: ["kube-controller-manager", "kube-scheduler"],

@@ -22,7 +22,8 @@ await runTask(
       { flags: "--env <env>", description: "which cluster", choices: ["prod", "dev"], default: "prod" },
       {
         flags: "--app <name...>",
-        description: "report only these Applications (all are rendered: references cross apps)",
+        description: "report only these Applications (all are rendered: references cross apps; while another " +
+          "app fails to build, an `incomplete` error on each says so, and the check fails)",
       },
       { flags: "--format <format>", description: "report format", choices: ["text", "json"], default: "text" },
       {

@@ -13,7 +13,9 @@ await runTask(
     name: "diff",
     description:
       "Render REF (default: the merge base with main) from a temporary git worktree and the working tree, and " +
-      "print per app the objects added, removed and changed; secret values as digests.",
+      "print per app the objects added, removed and changed; secret values as digests. An app that fails to " +
+      "build on either side is listed as not compared, with its build errors. Exit codes: 0 the diff is complete " +
+      "(whether or not anything differs), 3 it is incomplete (some app not compared), 1 an error, 2 a usage error.",
     arguments: [{ name: "[ref]", description: "a branch, tag or commit" }],
     options: [
       { flags: "--env <env>", description: "which cluster", choices: ["prod", "dev"], default: "prod" },

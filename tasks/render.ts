@@ -17,7 +17,11 @@ await runTask(
       "appear as digests. Prints a line per app; with --app and no --out, the YAML on standard output.",
     options: [
       { flags: "--env <env>", description: "which cluster", choices: ["prod", "dev"], default: "prod" },
-      { flags: "--app <name...>", description: "only these Applications" },
+      {
+        flags: "--app <name...>",
+        description: "only these Applications (all are rendered when one's charts read .Capabilities.APIVersions: " +
+          "the set holds every CRD of the tree)",
+      },
       { flags: "--out <dir>", description: "write <dir>/root.yaml and <dir>/<app>.yaml" },
       { flags: "--offline", description: "use only the chart cache; a missing chart is an error naming it" },
       {

@@ -192,3 +192,41 @@ Deno.test("the server's findings join the offline ones without saying the same t
     "server:api:refused",
   ]);
 });
+
+Deno.test("check --server: an object without a namespace is judged in its Application's destination namespace", async () => {
+  const privileged = {
+    containers: [{ name: "c", image: "registry.example.org/app:1.0.0", securityContext: { privileged: true } }],
+  };
+  const homeless = (name: string): KubeObject => {
+    const d = deployment(name, "", {}, privileged);
+    return { ...d, metadata: { name: d.metadata.name } };
+  };
+  // As the tree's privileged namespaces do: enforce and warn at the same level.
+  const lenient = (name: string): KubeObject => {
+    const ns = namespace(name, "privileged");
+    return {
+      ...ns,
+      metadata: { ...ns.metadata, labels: { ...ns.metadata.labels, "pod-security.kubernetes.io/warn": "privileged" } },
+    };
+  };
+  const rendering: Rendering = {
+    env: "prod",
+    root: [],
+    apps: [
+      // `default` lets anything run here, so an object judged in `default` would pass either way.
+      app("namespaces", [lenient("default"), lenient("privileged")]),
+      app("privileged", [homeless("allowed")]),
+      app("restricted", [namespace("restricted"), homeless("refused")]),
+    ],
+  };
+  const admission = await clusterAdmission(toolRunner(), REPO);
+  const findings = await serverFindings(toolRunner(), rendering, { admission: admission.admissionConfigYaml });
+  const show = JSON.stringify(findings, null, 1);
+  assert.deepEqual(find(findings, "allowed"), [], show);
+  const refused = find(findings, "refused");
+  assert.equal(refused.length, 1, show);
+  assert.equal(refused[0].check, "pod-security");
+  assert.equal(refused[0].object?.namespace, "restricted", "named with the namespace it lands in");
+  assert.match(refused[0].message, /would violate PodSecurity "restricted:latest": privileged/);
+  assert.equal(findings.length, 1, show);
+});

@@ -183,6 +183,23 @@ Deno.test("deno task check: render, then every check, on a fixture repository; t
       console.log(`warm offline check of the fixture: ${timing}s`);
     });
 
+    await t.step("--app while another app fails to build: the result says it is incomplete, exit 1", async () => {
+      const file = join(repo, "system", "web", "kustomization.yaml");
+      const text = await Deno.readTextFile(file);
+      await Deno.writeTextFile(file, `${text}  - missing.yaml\n`);
+      try {
+        const r = await check("--offline", "--app", "pool");
+        assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+        assert.match(r.stdout, /^pool\s+1 error$/m);
+        assert.match(
+          r.stdout,
+          /^ {2}error {3}incomplete +the result is incomplete: web failed to build, .*`deno task check --app web` shows why/m,
+        );
+      } finally {
+        await Deno.writeTextFile(file, text);
+      }
+    });
+
     await t.step("nothing is left in the temporary directory", () => {
       assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), []);
     });

@@ -100,14 +100,17 @@ export function serve(site: string): ChartServer {
 
 /** The real tools render runs, on one PATH. */
 export function renderToolsPath(): Promise<string> {
-  return realToolsPath(["helm", "kustomize", "jsonnet", "sops", "age", "age-keygen", "git"]);
+  // kube-apiserver and etcd: the built-in API versions come from the pinned server's discovery.
+  return realToolsPath(["helm", "kustomize", "jsonnet", "sops", "age", "age-keygen", "git", "kube-apiserver", "etcd"]);
 }
 
-/** Makes the fixture charts (web, nsemitter, random, clock) and indexes them under `<site>/charts`. */
+const CHARTS = ["web", "nsemitter", "random", "clock", "capable"];
+
+/** Makes the fixture charts (web, nsemitter, random, clock, capable) and indexes them under `<site>/charts`. */
 export async function makeCharts(runner: Runner, work: string, site: string, url: string): Promise<void> {
   const src = join(work, "chart-src");
   await Deno.mkdir(src, { recursive: true });
-  for (const name of ["web", "nsemitter", "random", "clock"]) {
+  for (const name of CHARTS) {
     await runner.run(cmd("helm", ["create", name], { cwd: src }));
   }
   // nsemitter: a chart that creates the Namespace it is installed into.
@@ -132,11 +135,27 @@ export async function makeCharts(runner: Runner, work: string, site: string, url
     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-stamp\ndata:\n" +
       "  renderedAt: {{ now | unixEpoch | quote }}\n  fixed: same\n",
   );
+  // capable: a ConfigMap always, one only when the cluster serves monitoring.coreos.com/v1 (a CRD
+  // of the tree), one only when it serves cilium.io/v2 CiliumNetworkPolicy (a run-time CRD).
+  for await (const e of Deno.readDir(join(src, "capable", "templates"))) {
+    await Deno.remove(join(src, "capable", "templates", e.name), { recursive: true });
+  }
+  await Deno.writeTextFile(
+    join(src, "capable", "templates", "configmaps.yaml"),
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-always\n" +
+      '{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}\n---\n' +
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-monitoring\n{{- end }}\n" +
+      '{{- if .Capabilities.APIVersions.Has "cilium.io/v2/CiliumNetworkPolicy" }}\n---\n' +
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cilium\n{{- end }}\n",
+  );
   await Deno.mkdir(join(site, "charts"), { recursive: true });
-  for (const name of ["web", "nsemitter", "random", "clock"]) {
+  for (const name of CHARTS) {
     await runner.run(cmd("helm", ["package", join(src, name), "-d", join(site, "charts")]));
   }
   await runner.run(cmd("helm", ["repo", "index", join(site, "charts"), "--url", `${url}/charts`]));
+  // The run-time CRD the fixture's schemas/runtime-crds.yaml pins.
+  await Deno.mkdir(join(site, "crds"), { recursive: true });
+  await Deno.writeTextFile(join(site, "crds", "cilium.yaml"), RUNTIME_CRD);
   // The remote manifest of platform/remote-dup: an operator that creates the component's Namespace again.
   await Deno.mkdir(join(site, "manifests"), { recursive: true });
   await Deno.writeTextFile(
@@ -147,6 +166,23 @@ export async function makeCharts(runner: Runner, work: string, site: string, url
 }
 
 export { git };
+
+/** The run-time CRD the fixture pins (an operator would install it), served at `<url>/crds/cilium.yaml`. */
+export const RUNTIME_CRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: ciliumnetworkpolicies.cilium.io
+spec:
+  group: cilium.io
+  scope: Namespaced
+  names: { kind: CiliumNetworkPolicy, plural: ciliumnetworkpolicies }
+  versions:
+    - name: v2
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true }
+`;
 
 /** Copies a fixture tree, replacing `{{REPO}}` with `url`. */
 export async function copyFixture(from: string, to: string, url: string): Promise<void> {
@@ -185,6 +221,18 @@ export async function fixtureRepo(
   await copyFixture(join(REPO, "tests", "fixtures", "render", "repo"), repo, url);
   // The repository's own root app, over the fixture's components.json.
   await Deno.copyFile(join(REPO, "root", "main.jsonnet"), join(repo, "root", "main.jsonnet"));
+  // Its Talos configuration: the cluster's Kubernetes version, whose APIs charts see.
+  await Deno.mkdir(join(repo, "talos"), { recursive: true });
+  await Deno.copyFile(join(REPO, "talos", "talconfig.yaml"), join(repo, "talos", "talconfig.yaml"));
+  // The run-time CRDs, pinned by sha256 as the repository pins Cilium's.
+  const digest = [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(RUNTIME_CRD)))]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+  await Deno.mkdir(join(repo, "schemas"), { recursive: true });
+  await Deno.writeTextFile(
+    join(repo, "schemas", "runtime-crds.yaml"),
+    `sources:\n  - name: cilium\n    component: system/web\n    chart: web\n    version: 0.1.0\n    files:\n` +
+      `      - url: ${url}/crds/cilium.yaml\n        sha256: "${digest}"\n`,
+  );
   const keyFile = join(work, "age.txt");
   const config = {
     ...tempConfig(work, path, { SOPS_AGE_KEY_FILE: keyFile }),

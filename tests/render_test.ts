@@ -11,7 +11,7 @@ import { diffRenderings, formatMarkdown } from "../lib/render/diff.ts";
 import type { Rendering } from "../lib/render/model.ts";
 import { ChartCache } from "../lib/render/charts.ts";
 import { ARGOCD_VALUES, render } from "../lib/render/pipeline.ts";
-import { chartsImportCommand, diffCommand, renderCommand, toYaml } from "../lib/tasks/render.ts";
+import { chartsImportCommand, DIFF_INCOMPLETE, diffCommand, renderCommand, toYaml } from "../lib/tasks/render.ts";
 import type { Ui } from "../lib/ui.ts";
 import { fakeTool, tempConfig } from "./helpers.ts";
 import {
@@ -89,6 +89,34 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.ok(server.requests.includes("/v2/charts/web/manifests/0.1.0"));
       assert.ok(server.requests.includes(`/v2/charts/web/blobs/sha256:${served}`));
     });
+
+    await t.step(
+      "a chart sees the API versions the cluster serves once synced: built-ins, the tree's and run-time CRDs",
+      async () => {
+        const capable = app(first, "capable");
+        assert.equal(capable.error, undefined, capable.error);
+        assert.deepEqual(capable.objects.map((o) => o.metadata.name).sort(), [
+          "capable-always",
+          "capable-cilium",
+          "capable-monitoring",
+        ]);
+        const builds = (await readLog()).filter((l) => l.startsWith("kustomize build platform/capable "));
+        // A fresh cache assumes no CRDs: built without monitoring.coreos.com/v1, then with the CRD the tree renders.
+        assert.equal(builds.length, 2, builds.join("\n"));
+        assert.doesNotMatch(builds[0], /monitoring\.coreos\.com/);
+        // The run-time CRDs (schemas/runtime-crds.yaml) are there from the start.
+        assert.match(builds[0], / --helm-api-versions cilium\.io\/v2\/CiliumNetworkPolicy /);
+        assert.match(builds[1], / --helm-api-versions monitoring\.coreos\.com\/v1 /);
+        assert.match(builds[1], / --helm-api-versions monitoring\.coreos\.com\/v1\/ServiceMonitor( |$)/);
+        // The built-ins come from the pinned kube-apiserver's discovery, cached per version.
+        assert.match(builds[1], / --helm-api-versions apps\/v1\/Deployment /);
+        assert.match(builds[1], / --helm-api-versions v1\/ConfigMap /);
+        assert.ok(await Deno.stat(join(config.cacheDir, "schemas", "discovery")));
+        // An app whose charts do not read the set is built without it.
+        const web = (await readLog()).filter((l) => l.startsWith("kustomize build system/web "));
+        assert.ok(web.length && web.every((l) => !l.includes("--helm-api-versions")), web.join("\n"));
+      },
+    );
 
     await t.step("an unknown --app is a usage error listing the Applications", async () => {
       await assert.rejects(
@@ -235,6 +263,26 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.deepEqual([app(none, "web").cached, password(none)], [true, "<no key: not decrypted>"]);
     });
 
+    await t.step("a tampered secret file fails its app with the diagnosis secrets decrypt gives", async () => {
+      const file = "system/web/web-credentials.sops.yaml";
+      const text = await Deno.readTextFile(join(repo, file));
+      assert.match(text, /type: Opaque/);
+      // An unencrypted value changed after encryption: the key is there, the MAC fails.
+      await Deno.writeTextFile(join(repo, file), text.replace("type: Opaque", "type: Tampered"));
+      try {
+        const lines: string[] = [];
+        assert.equal(await renderCommand(config, { env: "prod", apps: ["web"] }, quietUi(lines), () => {}), 1);
+        const said = lines.join("\n");
+        assert.match(
+          said,
+          /error: app web: system\/web\/web-credentials\.sops\.yaml: does not decrypt: its content was changed after it was encrypted \(integrity check failed\)\nhint: restore it from git/,
+        );
+        assert.doesNotMatch(said, /placeholders|secrets init/);
+      } finally {
+        await Deno.writeTextFile(join(repo, file), text);
+      }
+    });
+
     await t.step("an unchanged tree runs no tool", async () => {
       await Deno.remove(log).catch(() => {});
       const again = await render(config, { env: "prod", apps: ["web", "unstable", "plain"] }, quietUi());
@@ -290,17 +338,49 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       assert.deepEqual(await builds(" --load-restrictor LoadRestrictionsNone "), ["platform/plain", "system/web"]);
       await Deno.writeTextFile(values, original);
       assert.deepEqual(await cached(), [true, true], "the builds with the old options serve again");
-      // The version Argo CD passes to Helm (talos/talconfig.yaml): absent until now.
+      // The version Argo CD passes to Helm (talos/talconfig.yaml).
       const talconfig = join(repo, "talos", "talconfig.yaml");
-      await Deno.mkdir(join(repo, "talos"));
-      for (const version of ["v1.34.1", "v1.35.0"]) {
-        await Deno.writeTextFile(talconfig, `kubernetesVersion: ${version}\n`);
-        await Deno.remove(log).catch(() => {});
-        assert.deepEqual(await cached(), [false, false], version);
-        assert.deepEqual(await builds(`--helm-kube-version ${version}`), ["platform/plain", "system/web"]);
+      const pinned = await Deno.readTextFile(talconfig);
+      assert.match(pinned, /^kubernetesVersion: v1\.37\./m);
+      try {
+        for (const version of ["v1.34.1", "v1.35.0"]) {
+          await Deno.writeTextFile(
+            talconfig,
+            pinned.replace(/^kubernetesVersion: .*$/m, `kubernetesVersion: ${version}`),
+          );
+          await Deno.remove(log).catch(() => {});
+          assert.deepEqual(await cached(), [false, false], version);
+          assert.deepEqual(await builds(`--helm-kube-version ${version}`), ["platform/plain", "system/web"]);
+        }
+      } finally {
+        await Deno.writeTextFile(talconfig, pinned);
       }
-      await Deno.remove(join(repo, "talos"), { recursive: true });
       assert.deepEqual(await cached(), [true, true]);
+    });
+
+    await t.step("the API versions are part of the render cache key", async () => {
+      const crd = "platform/monitoring-crds/servicemonitors.yaml";
+      // Without its CRD, the cluster would not serve monitoring.coreos.com/v1; the chart's files are unchanged.
+      await Deno.writeTextFile(join(repo, crd), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: no-crd\n");
+      try {
+        const without = await render(config, { env: "prod", apps: ["capable"] }, quietUi());
+        assert.deepEqual(without.apps.map((a) => a.app.name), ["capable"], "only the app asked for");
+        assert.deepEqual(app(without, "capable").objects.map((o) => o.metadata.name).sort(), [
+          "capable-always",
+          "capable-cilium",
+        ]);
+      } finally {
+        git(repo, "checkout", "--", crd);
+      }
+      await Deno.remove(log).catch(() => {});
+      const again = await render(config, { env: "prod", apps: ["capable"] }, quietUi());
+      assert.deepEqual(app(again, "capable").objects.map((o) => o.metadata.name).sort(), [
+        "capable-always",
+        "capable-cilium",
+        "capable-monitoring",
+      ]);
+      assert.equal(app(again, "capable").cached, true);
+      assert.deepEqual((await readLog()).filter((l) => l.startsWith("kustomize build platform/capable ")), []);
     });
 
     await t.step("--offline with an empty cache names the chart and the command to fetch it", async () => {
@@ -460,14 +540,18 @@ Deno.test("render: pull, cache, build, redact, offline, import, render cache, di
       git(repo, "commit", "-qm", "two replicas, new password");
       let out = "";
       const code = await diffCommand(config, { ref: base, env: "prod", format: "text" }, quietUi(), (s) => out += s);
-      assert.equal(code, 0);
+      // Two apps fail to build on both sides: listed as not compared, and the diff says it is incomplete.
+      assert.equal(code, DIFF_INCOMPLETE);
+      assert.match(out, /^app ns-conflict \(system\/ns-conflict\): not compared: it failed to build before and now$/m);
+      assert.match(out, /^app remote-dup \(platform\/remote-dup\): not compared: it failed to build before and now$/m);
+      assert.match(out, /; INCOMPLETE: 2 apps not compared \(failed to build\): ns-conflict, remote-dup\n$/);
       assert.match(out, /app web \(system\/web\): 0 added, 2 changed, 0 removed/);
       assert.match(out, /~ Deployment\/web\n/);
       assert.match(out, /-\s+replicas: 1\n\s+\+\s+replicas: 2/);
       assert.match(out, /~ Secret\/web\/web-credentials/);
       assert.match(out, /password: sha256:[0-9a-f]{16}/);
       assert.ok(!out.includes(WEB_PASSWORD) && !out.includes("second-password-X9k4"));
-      assert.doesNotMatch(out, /app (plain|unstable|ns-conflict|remote-dup)/);
+      assert.doesNotMatch(out, /app (plain|unstable)/);
       assert.match(out, /1 app differs \(prod\): 0 objects added, 2 changed, 0 removed/);
       const worktrees = git(repo, "worktree", "list").trim().split("\n");
       assert.equal(worktrees.length, 1, "the temporary worktree is gone");

@@ -212,11 +212,33 @@ export async function runCheck(config: Config, options: CheckOptions, ui: Ui): P
     findings.push(...merged);
   }
 
+  return { rendering, ...reportedOn(rendering, findings, options.apps) };
+}
+
+/**
+ * The findings of the apps asked for (all, and `root` and `cluster`, when none are named). Every
+ * app is checked against the others' output, so while another app failed to build the result
+ * for a named one is incomplete: each named app then gets an `incomplete` error naming the apps
+ * that failed, and the check does not pass.
+ */
+export function reportedOn(
+  rendering: Rendering,
+  findings: readonly Finding[],
+  apps?: readonly string[],
+): { findings: Finding[]; apps: string[] } {
   const order = [...rendering.apps.map((a) => a.app.name), "root", "cluster"];
-  const selected = options.apps?.length ? order.filter((a) => options.apps!.includes(a)) : order;
-  return {
-    rendering,
-    findings: findings.filter((f) => selected.includes(f.app)),
-    apps: selected,
-  };
+  if (!apps?.length) return { findings: [...findings], apps: order };
+  const selected = order.filter((a) => apps.includes(a));
+  const failed = rendering.apps.filter((a) => a.error && !apps.includes(a.app.name)).map((a) => a.app.name);
+  const incomplete: Finding[] = failed.length
+    ? selected.map((app) => ({
+      app,
+      check: "incomplete",
+      severity: "error",
+      message: `the result is incomplete: ${failed.join(", ")} failed to build, and every app is checked against ` +
+        "the others' output (CRDs, namespaces, reference targets), so errors may be missing here or be only " +
+        `consequences; \`deno task check --app ${failed[0]}\` shows why it failed`,
+    }))
+    : [];
+  return { findings: [...incomplete, ...findings.filter((f) => selected.includes(f.app))], apps: selected };
 }

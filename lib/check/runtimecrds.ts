@@ -79,51 +79,59 @@ export async function loadRuntimeCrds(
   cache: ChartCache,
   cacheDir: string,
 ): Promise<{ crds: CrdVersion[]; findings: Finding[] }> {
+  const parsedDir = join(cacheDir, "schemas", "crds");
+  // Each file in parallel; the results are read in the order of the list, so the same inputs
+  // give the same CRDs and the same messages however the fetches finish.
+  const results = await Promise.all(
+    sources.map((s) =>
+      Promise.all(s.files.map(async (f): Promise<{ versions: CrdVersion[] } | { failure: string }> => {
+        const from = `${RUNTIME_CRDS_FILE} (${s.name} ${s.version})`;
+        const parsedFile = join(parsedDir, `${f.sha256}.json`);
+        let parsed: Parsed | undefined;
+        try {
+          parsed = JSON.parse(await Deno.readTextFile(parsedFile)) as Parsed;
+        } catch {
+          // not parsed yet
+        }
+        if (!parsed) {
+          let path: string;
+          try {
+            const got = await cache.remote(f.url);
+            if (got.digest !== f.sha256) {
+              throw new HomelabError(
+                `has sha256 ${got.digest}, not the pinned ${f.sha256}: the file changed upstream or the pin is wrong`,
+              );
+            }
+            path = got.path;
+          } catch (err) {
+            return { failure: `${f.url}: ${(err as Error).message.split("\n")[0]}` };
+          }
+          const text = await Deno.readTextFile(path);
+          const versions: CrdVersion[] = [];
+          for (const doc of parseAllDocuments(text)) {
+            if (!("toJS" in doc)) continue;
+            const o = doc.toJS() as KubeObject | null;
+            if (o?.kind === "CustomResourceDefinition") versions.push(...crdVersions(o, from));
+          }
+          parsed = { versions };
+          await Deno.mkdir(parsedDir, { recursive: true });
+          const tmp = `${parsedFile}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+          await Deno.writeTextFile(tmp, JSON.stringify(parsed));
+          await Deno.rename(tmp, parsedFile);
+        }
+        return { versions: parsed.versions.map((v) => ({ ...v, from })) };
+      }))
+    ),
+  );
   const crds: CrdVersion[] = [];
   const findings: Finding[] = [];
-  const parsedDir = join(cacheDir, "schemas", "crds");
-  const failures = new Map<RuntimeCrdSource, string[]>();
-  await Promise.all(sources.flatMap((s) =>
-    s.files.map(async (f) => {
-      const from = `${RUNTIME_CRDS_FILE} (${s.name} ${s.version})`;
-      const parsedFile = join(parsedDir, `${f.sha256}.json`);
-      let parsed: Parsed | undefined;
-      try {
-        parsed = JSON.parse(await Deno.readTextFile(parsedFile)) as Parsed;
-      } catch {
-        // not parsed yet
-      }
-      if (!parsed) {
-        let path: string;
-        try {
-          const got = await cache.remote(f.url);
-          if (got.digest !== f.sha256) {
-            throw new HomelabError(
-              `has sha256 ${got.digest}, not the pinned ${f.sha256}: the file changed upstream or the pin is wrong`,
-            );
-          }
-          path = got.path;
-        } catch (err) {
-          failures.set(s, [...(failures.get(s) ?? []), `${f.url}: ${(err as Error).message.split("\n")[0]}`]);
-          return;
-        }
-        const text = await Deno.readTextFile(path);
-        const versions: CrdVersion[] = [];
-        for (const doc of parseAllDocuments(text)) {
-          if (!("toJS" in doc)) continue;
-          const o = doc.toJS() as KubeObject | null;
-          if (o?.kind === "CustomResourceDefinition") versions.push(...crdVersions(o, from));
-        }
-        parsed = { versions };
-        await Deno.mkdir(parsedDir, { recursive: true });
-        const tmp = `${parsedFile}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-        await Deno.writeTextFile(tmp, JSON.stringify(parsed));
-        await Deno.rename(tmp, parsedFile);
-      }
-      crds.push(...parsed.versions.map((v) => ({ ...v, from })));
-    })
-  ));
-  for (const [s, list] of failures) {
+  for (const [i, s] of sources.entries()) {
+    const list: string[] = [];
+    for (const r of results[i]) {
+      if ("failure" in r) list.push(r.failure);
+      else crds.push(...r.versions);
+    }
+    if (!list.length) continue;
     findings.push({
       app: "cluster",
       check: "schema",

@@ -91,3 +91,27 @@ Deno.test("run-time CRDs: fetched once by pinned sha256, then offline; a wrong p
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("run-time CRDs: the same inputs give the same message, whichever fetch fails first", async () => {
+  const files = ["a", "b", "c"].map((n) => ({ url: `http://127.0.0.1:9/${n}.yaml`, sha256: "0".repeat(64) }));
+  const sources = [{ name: "op", component: "system/op", chart: "op", version: "1.0.0", files }];
+  // The later files fail at once, the first only after them: completion order is c, b, a.
+  const cache = {
+    remote: async (url: string) => {
+      if (!url.endsWith("/c.yaml")) await new Promise((r) => setTimeout(r, 0));
+      if (url.endsWith("/a.yaml")) await new Promise((r) => setTimeout(r, 0));
+      throw new Error(`could not fetch ${url}`);
+    },
+  } as unknown as ChartCache;
+  const dir = await Deno.makeTempDir({ prefix: "homelab-test-" });
+  try {
+    const { findings } = await loadRuntimeCrds(sources, cache, dir);
+    assert.equal(findings.length, 1);
+    assert.match(
+      findings[0].message,
+      /3 of 3 pinned CRD files of op 1\.0\.0 .*\(first: http:\/\/127\.0\.0\.1:9\/a\.yaml:/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -3,7 +3,9 @@
  * kube-apiserver of the cluster's Kubernetes version, Pod Security admission configured as
  * Talos configures it) gets the rendered Namespaces and CRDs for real, then a server-side
  * dry-run of every other object with strict field validation. So unknown fields, CRD schemas
- * and their CEL rules, defaults and Pod Security are decided by the server's own code.
+ * and their CEL rules, defaults and Pod Security are decided by the server's own code. Each
+ * object is judged in the namespace it lands in, by the rule the offline checks use
+ * ({@link namespaceOf}: without `metadata.namespace`, its Application's destination namespace).
  *
  * Every request is answered on its own, with its own `Warning` headers, so each warning is
  * reported against the object it belongs to. A Pod Security warning on a workload is an error
@@ -16,7 +18,8 @@
 import type { Runner } from "../cmd.ts";
 import type { ApiStatus, KubeClient } from "../kube/client.ts";
 import { startControlPlane } from "../kube/controlplane.ts";
-import { type Finding, type KubeObject, refOf, type Rendering } from "../render/model.ts";
+import { type AppSpec, type Finding, type KubeObject, refOf, type Rendering } from "../render/model.ts";
+import { namespaceOf } from "./scope.ts";
 
 /** Options of {@link serverFindings}. */
 export interface ServerCheckOptions {
@@ -33,6 +36,8 @@ export interface ServerCheckOptions {
 interface Owned {
   readonly app: string;
   readonly object: KubeObject;
+  /** The Application that applies it (none for the cluster's run-time CRDs). */
+  readonly spec?: AppSpec;
 }
 
 const CRD = "CustomResourceDefinition";
@@ -132,7 +137,7 @@ export async function serverFindings(
   const log = (line: string) => say(`${((performance.now() - start) / 1000).toFixed(1)}s ${line}`);
   const all: Owned[] = [
     ...(options.runtimeCrds ?? []).map((object) => ({ app: "cluster", object })),
-    ...rendering.apps.flatMap((a) => a.objects.map((object) => ({ app: a.app.name, object }))),
+    ...rendering.apps.flatMap((a) => a.objects.map((object) => ({ app: a.app.name, object, spec: a.app }))),
   ];
   const findings: Finding[] = [];
   const cp = await startControlPlane(runner, {
@@ -187,7 +192,15 @@ export async function serverFindings(
     }
     client.forgetDiscovery();
 
-    const rest = all.filter((o) => o.object.kind !== "Namespace" && o.object.kind !== CRD);
+    // Each object in the namespace it lands in, as Argo CD applies it (the scope from the server).
+    const scope = new Map((await client.resources()).map((r) => [`${r.groupVersion}|${r.kind}`, r.namespaced]));
+    const scopeOf = (apiVersion: string, kind: string) => scope.get(`${apiVersion}|${kind}`);
+    const rest = all.filter((o) => o.object.kind !== "Namespace" && o.object.kind !== CRD).map((o) => {
+      const namespace = namespaceOf(o.object, o.spec, scopeOf);
+      return namespace && namespace !== o.object.metadata.namespace
+        ? { ...o, object: { ...o.object, metadata: { ...o.object.metadata, namespace } } }
+        : o;
+    });
     log(`dry-running ${rest.length} objects`);
     await pool(rest, limit, async (o) => {
       const { apiVersion, kind } = o.object;

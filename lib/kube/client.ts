@@ -48,6 +48,8 @@ export interface ApiResource {
   /** The plural name in URLs. */
   readonly name: string;
   readonly namespaced: boolean;
+  /** What one can do with it (`get`, `list`, `watch`, `create`, …). */
+  readonly verbs: readonly string[];
 }
 
 /** An error the API server answered with. */
@@ -146,11 +148,16 @@ export class KubeClient {
     for (const g of groups.groups) for (const v of g.versions) groupVersions.push(v.groupVersion);
     const lists = await Promise.all(groupVersions.map(async (gv) => {
       const path = gv === "v1" ? "/api/v1" : `/apis/${gv}`;
-      const r = await this.request<{ resources: { name: string; kind: string; namespaced: boolean }[] }>("GET", path);
+      const r = await this.request<
+        { resources: { name: string; kind: string; namespaced: boolean; verbs?: string[] }[] }
+      >(
+        "GET",
+        path,
+      );
       if (r.status >= 300) return [];
       return r.body.resources
         .filter((x) => !x.name.includes("/"))
-        .map((x) => ({ groupVersion: gv, kind: x.kind, name: x.name, namespaced: x.namespaced }));
+        .map((x) => ({ groupVersion: gv, kind: x.kind, name: x.name, namespaced: x.namespaced, verbs: x.verbs ?? [] }));
     }));
     return lists.flat();
   }

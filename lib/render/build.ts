@@ -24,6 +24,8 @@ export interface BuildSettings {
   readonly buildOptions: readonly string[];
   /** `--helm-kube-version`, as Argo CD passes the cluster's version. */
   readonly kubeVersion?: string;
+  /** `--helm-api-versions`, one each, as Argo CD passes the cluster's API set (see apis.ts). */
+  readonly apiVersions?: readonly string[];
 }
 
 /** The inputs of one build copy. */
@@ -153,8 +155,9 @@ export async function kustomizeBuild(
 ): Promise<KubeObject[]> {
   const helm = await runner.resolve("helm");
   const args = ["build", app.path, ...settings.buildOptions, "--helm-command", helm];
-  if (settings.kubeVersion && settings.buildOptions.includes("--enable-helm")) {
-    args.push("--helm-kube-version", settings.kubeVersion);
+  if (settings.buildOptions.includes("--enable-helm")) {
+    if (settings.kubeVersion) args.push("--helm-kube-version", settings.kubeVersion);
+    for (const v of settings.apiVersions ?? []) args.push("--helm-api-versions", v);
   }
   let out: string;
   try {
@@ -232,34 +235,56 @@ export const VARYING_FUNCTIONS =
 export type Variation = "random" | "clock" | undefined;
 
 /**
- * How the templates of the unpacked chart at `dir` (subcharts included: folders under its
- * `charts/`, and packaged ones the chart cache unpacked into `<dir>/../.subcharts`) may vary:
- * `random` when one calls a varying function other than `now`, `clock` when only `now`.
+ * Visits the text of every template of the unpacked chart at `dir` (files under a `templates`
+ * folder and `.tpl` files, subcharts included: folders under its `charts/`, and packaged ones the
+ * chart cache unpacked into `<dir>/../.subcharts`) until `visit` returns true; a packaged
+ * subchart nobody unpacked is visited as `undefined` (its templates are unknown). Returns
+ * whether a visit returned true.
  */
-export async function chartMayVary(dir: string): Promise<Variation> {
+async function someTemplate(dir: string, visit: (text: string | undefined) => boolean): Promise<boolean> {
   const unpacked = join(dir, "..", ".subcharts");
   const hasUnpacked = await Deno.stat(unpacked).then(() => true, () => false);
-  let clock = false;
   const walk = async (d: string, inTemplates: boolean): Promise<boolean> => {
     for await (const e of Deno.readDir(d)) {
       const p = join(d, e.name);
       if (e.isDirectory) {
         if (await walk(p, inTemplates || e.name === "templates")) return true;
       } else if (inTemplates || e.name.endsWith(".tpl")) {
-        const text = await Deno.readTextFile(p).catch(() => "");
-        for (const action of text.match(/\{\{[\s\S]*?\}\}/g) ?? []) {
-          const found = new RegExp(VARYING_FUNCTIONS.source, "g");
-          for (const [f] of action.matchAll(found)) {
-            if (f !== "now") return true;
-            clock = true;
-          }
-        }
+        if (visit(await Deno.readTextFile(p).catch(() => ""))) return true;
       } else if (e.name.endsWith(".tgz") && !hasUnpacked) {
-        return true; // a packaged subchart nobody unpacked: assume it may vary
+        if (visit(undefined)) return true;
       }
     }
     return false;
   };
-  if (await walk(dir, false) || (hasUnpacked && await walk(unpacked, false))) return "random";
-  return clock ? "clock" : undefined;
+  return await walk(dir, false) || (hasUnpacked && await walk(unpacked, false));
+}
+
+/**
+ * How the templates of the unpacked chart at `dir` (subcharts included) may vary: `random` when
+ * one calls a varying function other than `now` (or a packaged subchart nobody unpacked may),
+ * `clock` when only `now`.
+ */
+export async function chartMayVary(dir: string): Promise<Variation> {
+  let clock = false;
+  const random = await someTemplate(dir, (text) => {
+    if (text === undefined) return true; // a packaged subchart nobody unpacked: assume it may vary
+    for (const action of text.match(/\{\{[\s\S]*?\}\}/g) ?? []) {
+      for (const [f] of action.matchAll(new RegExp(VARYING_FUNCTIONS.source, "g"))) {
+        if (f !== "now") return true;
+        clock = true;
+      }
+    }
+    return false;
+  });
+  return random ? "random" : clock ? "clock" : undefined;
+}
+
+/**
+ * Whether the templates of the unpacked chart at `dir` (subcharts included) may read the API
+ * versions the cluster serves (`.Capabilities.APIVersions`, by any path that names the field):
+ * only such a chart's output depends on `--helm-api-versions`.
+ */
+export async function chartReadsApiVersions(dir: string): Promise<boolean> {
+  return await someTemplate(dir, (text) => text === undefined || text.includes("APIVersions"));
 }

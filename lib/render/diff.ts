@@ -4,6 +4,10 @@
  * a markdown form that fits a pull-request comment. Secret values appear as the digests render
  * put in their place.
  *
+ * An app that failed to build on either side is not compared (its objects on the other side
+ * would all read as added or removed, and a change to it would not show at all): it is listed as
+ * `not compared` with the build errors, and the diff is {@link RenderDiff.complete incomplete}.
+ *
  * @module
  */
 
@@ -27,10 +31,13 @@ export interface ObjectChange {
 export interface AppDiff {
   readonly app: string;
   readonly path: string;
-  /** The app exists only in the new rendering (`added`) or only in the old one (`removed`). */
-  readonly status: "added" | "removed" | "changed";
+  /**
+   * The app exists only in the new rendering (`added`) or only in the old one (`removed`);
+   * `not compared`: it failed to build on one side or both, so its objects are not compared.
+   */
+  readonly status: "added" | "removed" | "changed" | "not compared";
   readonly objects: readonly ObjectChange[];
-  /** A build error on either side. */
+  /** The build errors, `before: …` and `now: …` (`before and now: …` when the same). */
   readonly errors: readonly string[];
 }
 
@@ -41,6 +48,10 @@ export interface RenderDiff {
   readonly added: number;
   readonly removed: number;
   readonly changed: number;
+  /** The apps that are not compared (they failed to build on a side). */
+  readonly notCompared: readonly string[];
+  /** Whether every app was compared. */
+  readonly complete: boolean;
 }
 
 function idOf(o: KubeObject): string {
@@ -64,10 +75,24 @@ export function diffRenderings(base: Rendering, head: Rendering): RenderDiff {
   const headApps = new Map(head.apps.map((a) => [a.app.name, a]));
   const names = [...new Set([...headApps.keys(), ...baseApps.keys()])].sort();
   const apps: AppDiff[] = [];
+  const notCompared: string[] = [];
   let added = 0, removed = 0, changed = 0;
   for (const name of names) {
     const b = baseApps.get(name);
     const h = headApps.get(name);
+    if (b?.error || h?.error) {
+      notCompared.push(name);
+      apps.push({
+        app: name,
+        path: (h ?? b)!.app.path,
+        status: "not compared",
+        objects: [],
+        errors: b?.error && b.error === h?.error
+          ? [`before and now: ${b.error}`]
+          : [...(b?.error ? [`before: ${b.error}`] : []), ...(h?.error ? [`now: ${h.error}`] : [])],
+      });
+      continue;
+    }
     const before = new Map((b?.objects ?? []).map((o) => [idOf(o), o]));
     const after = new Map((h?.objects ?? []).map((o) => [idOf(o), o]));
     const objects: ObjectChange[] = [];
@@ -81,20 +106,22 @@ export function diffRenderings(base: Rendering, head: Rendering): RenderDiff {
       else if (change === "removed") removed++;
       else changed++;
     }
-    const errors = [
-      ...(b?.error && b.error !== h?.error ? [`before: ${b.error}`] : []),
-      ...(h?.error && h.error !== b?.error ? [`now: ${h.error}`] : []),
-    ];
-    if (!objects.length && !errors.length && b && h) continue;
+    if (!objects.length && b && h) continue;
     apps.push({
       app: name,
       path: (h ?? b)!.app.path,
       status: !b ? "added" : !h ? "removed" : "changed",
       objects,
-      errors,
+      errors: [],
     });
   }
-  return { env: head.env, apps, added, removed, changed };
+  return { env: head.env, apps, added, removed, changed, notCompared, complete: !notCompared.length };
+}
+
+/** Why an app was not compared, in a few words. */
+function whyNot(a: AppDiff): string {
+  const sides = a.errors.map((e) => e.slice(0, e.indexOf(":")));
+  return `it failed to build ${sides.length === 2 ? "before and now" : sides[0]}`;
 }
 
 function counts(a: AppDiff): string {
@@ -103,9 +130,16 @@ function counts(a: AppDiff): string {
 }
 
 function summaryLine(d: RenderDiff): string {
-  if (!d.apps.length) return `no changes in the ${d.env} rendering`;
-  return `${d.apps.length} app${d.apps.length === 1 ? " differs" : "s differ"} (${d.env}): ${d.added} objects added, ` +
-    `${d.changed} changed, ${d.removed} removed`;
+  const differ = d.apps.length - d.notCompared.length;
+  const incomplete = d.notCompared.length
+    ? `; INCOMPLETE: ${d.notCompared.length} app${d.notCompared.length === 1 ? "" : "s"} not compared ` +
+      `(failed to build): ${d.notCompared.join(", ")}`
+    : "";
+  if (!differ) {
+    return `no changes in the ${d.env} rendering${d.notCompared.length ? " of the apps compared" : ""}${incomplete}`;
+  }
+  return `${differ} app${differ === 1 ? " differs" : "s differ"} (${d.env}): ${d.added} objects added, ` +
+    `${d.changed} changed, ${d.removed} removed${incomplete}`;
 }
 
 const SIGN = { added: "+", removed: "-", changed: "~" } as const;
@@ -129,7 +163,11 @@ function fit(
 /** The diff as plain text; cut to `limitBytes` characters when given, saying what was cut. */
 export function formatText(d: RenderDiff, limitBytes?: number): string {
   const sections = d.apps.map((a) => {
-    const lines = [`app ${a.app} (${a.path})${a.status === "changed" ? "" : `, ${a.status}`}: ${counts(a)}`];
+    const lines = [
+      a.status === "not compared"
+        ? `app ${a.app} (${a.path}): not compared: ${whyNot(a)}`
+        : `app ${a.app} (${a.path})${a.status === "changed" ? "" : `, ${a.status}`}: ${counts(a)}`,
+    ];
     for (const e of a.errors) lines.push(...e.split("\n").map((l) => `  ! ${l}`));
     for (const o of a.objects) {
       lines.push(`  ${SIGN[o.change]} ${o.id}`);
@@ -155,12 +193,15 @@ export function formatMarkdown(d: RenderDiff, limit = COMMENT_LIMIT, title = "Re
     "",
     ...(d.apps.length
       ? [
-        "| app | path | added | changed | removed | build errors |",
+        "| app | path | added | changed | removed | not compared because |",
         "| --- | --- | ---: | ---: | ---: | --- |",
         ...d.apps.map((a) => {
           const n = (c: ObjectChange["change"]) => a.objects.filter((o) => o.change === c).length;
+          if (a.status === "not compared") {
+            return `| ${a.app} (not compared) | \`${a.path}\` | – | – | – | ${whyNot(a)} (details below) |`;
+          }
           return `| ${a.app}${a.status === "changed" ? "" : ` (${a.status})`} | \`${a.path}\` | ${n("added")} | ` +
-            `${n("changed")} | ${n("removed")} | ${a.errors.length ? "yes" : ""} |`;
+            `${n("changed")} | ${n("removed")} |  |`;
         }),
         "",
       ]
@@ -173,7 +214,9 @@ export function formatMarkdown(d: RenderDiff, limit = COMMENT_LIMIT, title = "Re
     ].join("\n").replaceAll("```", "`\u200b``");
     return {
       name: a.app,
-      text: `<details><summary>${a.app}: ${counts(a)}</summary>\n\n\`\`\`diff\n${body}\n\`\`\`\n\n</details>\n\n`,
+      text: `<details><summary>${a.app}: ${
+        a.status === "not compared" ? "not compared" : counts(a)
+      }</summary>\n\n\`\`\`diff\n${body}\n\`\`\`\n\n</details>\n\n`,
     };
   });
   return fit(

@@ -5,7 +5,10 @@
  * writes, for the stand-in to print, the same Secrets with every `data`/`stringData` value
  * replaced by a short stable digest of its decrypted value (an HMAC keyed by a random salt kept
  * in the cache, so a digest in a pull-request comment cannot be checked against guesses). When
- * no key opens a file, every value is a placeholder. Plaintext never reaches the disk:
+ * no key of ours is among a file's recipients, every value is a placeholder; a file that does
+ * not decrypt for any other reason (changed after it was encrypted, not encrypted at all) fails
+ * the app with the diagnosis `secrets decrypt` gives for it ({@link requireKeyFor}, then
+ * {@link decryptError}). Plaintext never reaches the disk:
  * `--show-secrets` puts the values back into the rendered objects in memory.
  *
  * @module
@@ -14,8 +17,10 @@
 import { join } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import type { Runner } from "../cmd.ts";
-import { CommandError } from "../cmd.ts";
+import { CommandError, secret } from "../cmd.ts";
 import type { Config } from "../config.ts";
+import type { RepoContext } from "../context.ts";
+import { decryptError, KeyPathError, requireKeyFor } from "../secrets/files.ts";
 import { parseKeys } from "../secrets/keys.ts";
 import { Sops } from "../secrets/sops.ts";
 import { sha256 } from "./charts.ts";
@@ -162,12 +167,40 @@ async function mapValues(
 }
 
 /**
+ * The plaintext of a KSOPS file, or undefined when no key of ours is among its recipients (its
+ * values become placeholders). Any other failure is the error `secrets decrypt` reports for the
+ * same file: a changed file, one that is not encrypted, invalid YAML.
+ */
+async function decryptOrLocked(sops: Sops, config: Config, file: string): Promise<string | undefined> {
+  try {
+    return (await sops.decrypt(file)).reveal();
+  } catch (err) {
+    if (!(err instanceof CommandError)) throw err;
+    const ctx: RepoContext = {
+      root: sops.root,
+      config,
+      runner: sops.runner,
+      ageKey: config.env.SOPS_AGE_KEY ? secret(config.env.SOPS_AGE_KEY) : undefined,
+      ui: { info: () => {}, warn: () => {}, progress: (_label, fn) => fn() },
+    };
+    try {
+      await requireKeyFor(ctx, file);
+    } catch (why) {
+      if (why instanceof KeyPathError) return undefined;
+      throw why;
+    }
+    throw decryptError(file, err);
+  }
+}
+
+/**
  * Decrypts each generator's files and writes the redacted output the stand-in prints to
  * `<outDir>/<n>.yaml`; returns, per generator, the output path (to annotate the build copy's
  * generator with) and the secret mode.
  */
 export async function prepareGenerators(
   runner: Runner,
+  config: Config,
   repoRoot: string,
   generators: readonly KsopsGenerator[],
   digester: Digester,
@@ -180,13 +213,8 @@ export async function prepareGenerators(
   for (const [i, g] of generators.entries()) {
     const items: unknown[] = [];
     for (const file of g.files) {
-      let plaintext: string | undefined;
-      try {
-        plaintext = (await sops.decrypt(file)).reveal();
-      } catch (err) {
-        if (!(err instanceof CommandError)) throw err;
-        locked.push(file);
-      }
+      const plaintext = await decryptOrLocked(sops, config, file);
+      if (plaintext === undefined) locked.push(file);
       const text = plaintext ?? await Deno.readTextFile(join(repoRoot, file));
       for (const d of parseAllDocuments(text)) {
         if (!("toJS" in d)) continue;
@@ -216,6 +244,7 @@ export async function prepareGenerators(
  */
 export async function revealSecrets(
   runner: Runner,
+  config: Config,
   repoRoot: string,
   generators: readonly KsopsGenerator[],
   digester: Digester,
@@ -225,11 +254,8 @@ export async function revealSecrets(
   const plain = new Map<string, string>();
   let all = true;
   for (const file of new Set(generators.flatMap((g) => g.files))) {
-    let text: string;
-    try {
-      text = (await sops.decrypt(file)).reveal();
-    } catch (err) {
-      if (!(err instanceof CommandError)) throw err;
+    const text = await decryptOrLocked(sops, config, file);
+    if (text === undefined) {
       all = false;
       continue;
     }

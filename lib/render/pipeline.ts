@@ -7,7 +7,8 @@
  * Builds run in parallel, at most one per core. A render cache keyed by everything that can
  * change an app's output (its files, including those outside its folder it references, chart
  * and remote-manifest digests, the kustomize and Helm pins, the build options, the environment,
- * the age keys at hand) makes an unchanged app cost no tool run. On a miss an app whose output
+ * the age keys at hand, and for charts that read `.Capabilities.APIVersions` the API versions the
+ * cluster serves, see apis.ts) makes an unchanged app cost no tool run. On a miss an app whose output
  * can vary (a chart template calls a random, key-generating or clock function; a plugin other
  * than ksops) is built twice and the objects that differ are recorded as `unstable`.
  *
@@ -28,10 +29,12 @@ import { toolRunner } from "../context.ts";
 import { HomelabError, InputError, UsageError } from "../errors.ts";
 import { toolSpec } from "../tools.ts";
 import type { Ui } from "../ui.ts";
+import { apiVersionSet, builtinKinds, crdKinds, type ServedKind } from "./apis.ts";
 import {
   type BuildSettings,
   chartKey,
   chartMayVary,
+  chartReadsApiVersions,
   kustomizeBuild,
   prepareCopy,
   unstableObjects,
@@ -215,7 +218,8 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
       await writeCache(rootCache, root);
     }
 
-    let specs = appSpecs(root);
+    const all = appSpecs(root);
+    let specs = all;
     if (options.apps?.length) {
       const known = new Set(specs.map((s) => s.name));
       const unknown = options.apps.filter((a) => !known.has(a));
@@ -254,10 +258,9 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
       scratch: getScratch,
     };
 
-    const apps = await Promise.all(specs.map(async (spec): Promise<RenderedApp> => {
-      let app: RenderedApp;
+    const renderOne = async (spec: AppSpec, pass: ApiPass): Promise<Built> => {
       try {
-        app = await renderApp(context, spec);
+        return await renderApp(context, spec, pass);
       } catch (caught) {
         // A file that vanished or cannot be read while rendering is the app's problem, not a bug.
         const err = caught instanceof Deno.errors.NotFound || caught instanceof Deno.errors.PermissionDenied
@@ -266,17 +269,67 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
         if (!(err instanceof HomelabError)) throw err;
         const text = err.message.startsWith(`app ${spec.name}`) ? err.message : `app ${spec.name}: ${err.message}`;
         return {
-          app: spec,
-          objects: [],
-          error: err.hint ? `${text}\nhint: ${err.hint}` : text,
-          secrets: "digest",
-          cached: false,
+          app: {
+            app: spec,
+            objects: [],
+            error: err.hint ? `${text}\nhint: ${err.hint}` : text,
+            secrets: "digest",
+            cached: false,
+          },
+          reads: false,
         };
       }
-      if (options.showSecrets && app.objects.some((o) => o.kind === "Secret")) {
+    };
+    const built = new Map<string, Built>();
+    const renderMany = async (list: readonly AppSpec[], pass: ApiPass) => {
+      const done = await Promise.all(list.map((spec) => renderOne(spec, pass)));
+      for (const [i, spec] of list.entries()) built.set(spec.name, done[i]);
+    };
+
+    // The API versions charts see (see apis.ts): assume the CRDs of the previous render of this
+    // environment, then render again, only the apps that read the set, until the rendering's CRDs
+    // are the ones assumed. Apps whose charts do not read it are built once, without it.
+    const assumedFile = join(cacheDir, `crds-${options.env}.json`);
+    let assumed = await readCache<ServedKind[]>(assumedFile) ?? [];
+    const base = lazy(() => baseKinds(context, settings.kubeVersion));
+    let pass = apiPass(base, assumed);
+    await renderMany(specs, pass);
+    if ([...built.values()].some((b) => b.reads)) {
+      // The set holds the CRDs of the whole tree, so every app is rendered.
+      await renderMany(all.filter((s) => !built.has(s.name)), pass);
+      for (let round = 1;; round++) {
+        const found = crdKinds([...built.values()].flatMap((b) => b.app.objects));
+        if (apiVersionSet(found).join("\n") === apiVersionSet(assumed).join("\n")) break;
+        if (round > MAX_ROUNDS) {
+          throw new HomelabError(
+            `the CRDs in the ${options.env} rendering do not settle: charts that read .Capabilities.APIVersions ` +
+              "emit CRDs that change what they read",
+            {
+              hint: "find the chart that installs a CRD only while some API is absent or present (its crds or " +
+                "CRD templates) and make that unconditional in its values",
+            },
+          );
+        }
+        assumed = found;
+        pass = apiPass(base, assumed);
+        await renderMany(all.filter((s) => built.get(s.name)!.reads), pass);
+      }
+      await writeCache(assumedFile, assumed);
+    }
+
+    const apps = await Promise.all(specs.map(async (spec): Promise<RenderedApp> => {
+      let app = built.get(spec.name)!.app;
+      if (!app.error && options.showSecrets && app.objects.some((o) => o.kind === "Secret")) {
         const info = await readSource(repoRoot, spec.path);
         if (info.ksops.length) {
-          const { objects, revealed } = await revealSecrets(runner, repoRoot, info.ksops, digester, app.objects);
+          const { objects, revealed } = await revealSecrets(
+            runner,
+            config,
+            repoRoot,
+            info.ksops,
+            digester,
+            app.objects,
+          );
           app = { ...app, objects, secrets: revealed ? "shown" : app.secrets };
         }
       }
@@ -287,6 +340,57 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
   } finally {
     await dropScratch?.();
   }
+}
+
+/** At most this many renders again while the CRDs settle. */
+const MAX_ROUNDS = 3;
+
+/** One app's rendering, and whether its charts read the API versions. */
+interface Built {
+  readonly app: RenderedApp;
+  readonly reads: boolean;
+}
+
+/** The API versions of one pass: built once, when an app that reads them asks. */
+interface ApiPass {
+  readonly apis: () => Promise<{ readonly list: readonly string[]; readonly digest: string }>;
+}
+
+function lazy<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => p ??= fn();
+}
+
+function apiPass(base: () => Promise<ServedKind[]>, crds: readonly ServedKind[]): ApiPass {
+  return {
+    apis: lazy(async () => {
+      const list = apiVersionSet(await base(), crds);
+      return { list, digest: await sha256(list.join("\n")) };
+    }),
+  };
+}
+
+/** The built-in kinds of the cluster's Kubernetes and the run-time CRDs: what the tree does not render. */
+async function baseKinds(ctx: AppContext, kubeVersion: string | undefined): Promise<ServedKind[]> {
+  if (!kubeVersion) {
+    throw new InputError("names no kubernetesVersion", {
+      file: "talos/talconfig.yaml",
+      hint: "charts that read .Capabilities.APIVersions are rendered with the APIs of that Kubernetes version",
+    });
+  }
+  const { loadRuntimeCrds, readRuntimeCrdSources } = await import("../check/runtimecrds.ts");
+  const [builtins, runtime] = await Promise.all([
+    builtinKinds(ctx.runner, ctx.config.cacheDir, kubeVersion),
+    readRuntimeCrdSources(ctx.config.repoRoot).then((sources) =>
+      loadRuntimeCrds(sources, ctx.charts, ctx.config.cacheDir)
+    ),
+  ]);
+  if (runtime.findings.length) {
+    throw new HomelabError(
+      `its charts read .Capabilities.APIVersions, which holds the run-time CRDs, but ${runtime.findings[0].message}`,
+    );
+  }
+  return [...builtins, ...runtime.crds];
 }
 
 interface AppContext {
@@ -309,6 +413,7 @@ async function cacheKey(
   info: SourceInfo,
   charts: readonly CachedChart[],
   remotes: ReadonlyMap<string, { digest: string }>,
+  apis: string | undefined,
 ): Promise<string> {
   return await sha256(JSON.stringify({
     v: CACHE_FORMAT,
@@ -319,11 +424,21 @@ async function cacheKey(
     remotes: [...remotes].map(([url, r]) => [url, r.digest]),
     tools: { kustomize: toolSpec("kustomize")?.version, helm: toolSpec("helm")?.version },
     settings: ctx.settings,
+    apis,
     secrets: info.ksops.length ? { keys: ctx.keys, salt: ctx.saltId } : undefined,
   }));
 }
 
 const varying = new Map<string, Promise<Variation>>();
+
+const reading = new Map<string, Promise<boolean>>();
+
+/** Whether a cached chart's templates read the API versions (looked at once per digest). */
+function readsApis(chart: CachedChart): Promise<boolean> {
+  let p = reading.get(chart.digest);
+  if (!p) reading.set(chart.digest, p = chartReadsApiVersions(chart.dir));
+  return p;
+}
 
 /** Whether a cached chart's templates call a varying function (looked at once per digest). */
 function mayVary(chart: CachedChart): Promise<Variation> {
@@ -332,7 +447,7 @@ function mayVary(chart: CachedChart): Promise<Variation> {
   return p;
 }
 
-async function renderApp(ctx: AppContext, spec: AppSpec): Promise<RenderedApp> {
+async function renderApp(ctx: AppContext, spec: AppSpec, pass: ApiPass): Promise<Built> {
   const repoRoot = ctx.config.repoRoot;
   const info = await readSource(repoRoot, spec.path);
 
@@ -340,13 +455,20 @@ async function renderApp(ctx: AppContext, spec: AppSpec): Promise<RenderedApp> {
   const remotes = new Map<string, { path: string; digest: string }>();
   for (const r of info.remotes) remotes.set(r.url, await ctx.charts.remote(r.url));
 
-  const key = await cacheKey(ctx, info, charts, remotes);
+  const reads = ctx.settings.buildOptions.includes("--enable-helm") &&
+    (await Promise.all(charts.map((c) => readsApis(c)))).some(Boolean);
+  const apis = reads ? await pass.apis() : undefined;
+  const settings: BuildSettings = { ...ctx.settings, apiVersions: apis?.list };
+  const key = await cacheKey(ctx, info, charts, remotes, apis?.digest);
   const file = join(ctx.cacheDir, "builds", `${key}.json`);
   const hit = await readCache<CachedBuild>(file);
   if (hit) {
     const now = new Date();
     await Deno.utime(file, now, now).catch(() => {}); // kept by pruneCache while in use
-    return { app: spec, objects: hit.objects, secrets: hit.secrets, unstable: hit.unstable, cached: true };
+    return {
+      app: { app: spec, objects: hit.objects, secrets: hit.secrets, unstable: hit.unstable, cached: true },
+      reads,
+    };
   }
 
   const work = await Deno.makeTempDir({ dir: await ctx.scratch(), prefix: `${spec.name}-` });
@@ -355,6 +477,7 @@ async function renderApp(ctx: AppContext, spec: AppSpec): Promise<RenderedApp> {
     await writeStandIn(bin);
     const { outputs, prepared } = await prepareGenerators(
       ctx.runner,
+      ctx.config,
       repoRoot,
       info.ksops,
       ctx.digester,
@@ -367,7 +490,7 @@ async function renderApp(ctx: AppContext, spec: AppSpec): Promise<RenderedApp> {
       work,
     );
     const env = { PATH: `${bin}:${ctx.config.env.PATH ?? ""}` };
-    const build = () => ctx.pool.run(() => kustomizeBuild(ctx.runner, tree, work, spec, ctx.settings, env));
+    const build = () => ctx.pool.run(() => kustomizeBuild(ctx.runner, tree, work, spec, settings, env));
     // Two builds from identical inputs: what differs would never be in sync in Argo CD. Only
     // chart templates with varying functions and exec plugins other than ksops can differ.
     const variation = await Promise.all(charts.map((c) => mayVary(c)));
@@ -389,7 +512,7 @@ async function renderApp(ctx: AppContext, spec: AppSpec): Promise<RenderedApp> {
     const unstable = b ? unstableObjects(first, b.value) : [];
     const entry: CachedBuild = { objects: first, secrets: prepared.mode, locked: [...prepared.locked], unstable };
     await writeCache(file, entry);
-    return { app: spec, objects: first, secrets: prepared.mode, unstable, cached: false };
+    return { app: { app: spec, objects: first, secrets: prepared.mode, unstable, cached: false }, reads };
   } finally {
     await Deno.remove(work, { recursive: true }).catch(() => {});
   }

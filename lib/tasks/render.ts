@@ -156,8 +156,15 @@ async function mergeBase(runner: Runner, repoRoot: string): Promise<string> {
 }
 
 /**
+ * The exit code of a diff that is incomplete: some app failed to build on a side and is listed
+ * as not compared (1 and 2 stay what they are for every task: an error, a usage error).
+ */
+export const DIFF_INCOMPLETE = 3;
+
+/**
  * Renders `ref` from a temporary git worktree (removed afterwards, also on Ctrl-C) and the
- * working tree, and prints their difference. Returns the exit code (1 when a side failed to build).
+ * working tree, and prints their difference. Returns the exit code: 0 when every app was
+ * compared (whether or not anything differs), {@link DIFF_INCOMPLETE} when some was not.
  */
 export async function diffCommand(
   config: Config,
@@ -204,5 +211,5 @@ export async function diffCommand(
       ? formatMarkdown(d, options.limitBytes, `Rendered diff against ${ref.length === 40 ? ref.slice(0, 12) : ref}`)
       : formatText(d, options.limitBytes),
   );
-  return 0;
+  return d.complete ? 0 : DIFF_INCOMPLETE;
 }
