@@ -21,11 +21,11 @@ import {
 import { checkTalconfig, parseEnv, TALOS_PATHS } from "../lib/talos/talconfig.ts";
 import { consoleUi } from "../lib/ui.ts";
 import { REPO, SYSTEM_PATH, withTempDir } from "./helpers.ts";
+import { CLUSTER, IPS } from "./site_values.ts";
 
 const FAKES = join(REPO, "tests", "fakes");
 const INSTALLER =
   "factory.talos.dev/metal-installer-secureboot/9c4964a2abdf6ef1fd114d60d37dd8288a37731d839860169e456ec7b9ff590e:v1.14.0";
-const IPS = { "node-1": "192.168.1.41", "node-2": "192.168.1.42", "node-3": "192.168.1.43" };
 
 type Mode = "maintenance" | "installed" | "down" | "foreign";
 
@@ -45,7 +45,7 @@ async function setUp(
     await Deno.writeTextFile(join(fake, "nodes", ip, "version"), n.version ?? "v1.13.9");
     if (n.upgrade) await Deno.writeTextFile(join(fake, "nodes", ip, "upgrade"), n.upgrade);
     await Deno.mkdir(join(root, TALOS_PATHS.out), { recursive: true });
-    await Deno.writeTextFile(join(root, TALOS_PATHS.out, `homelab-${host}.yaml`), "# config\n");
+    await Deno.writeTextFile(join(root, TALOS_PATHS.out, `${CLUSTER}-${host}.yaml`), "# config\n");
   }
   await Deno.writeTextFile(join(fake, "calls.log"), "");
   const text = await Deno.readTextFile(join(REPO, TALOS_PATHS.talconfig));
@@ -89,13 +89,15 @@ Deno.test("apply: --insecure for a node in maintenance mode, credentials and mod
       applies[0],
       `--nodes ${IPS["node-1"]} --endpoints ${
         IPS["node-1"]
-      } apply-config --file ${t.root}/talos/clusterconfig/homelab-node-1.yaml --insecure`,
+      } apply-config --file ${t.root}/talos/clusterconfig/${CLUSTER}-node-1.yaml --insecure`,
     );
     assert.equal(
       applies[1],
-      `--talosconfig ${t.root}/talos/clusterconfig/talosconfig --context homelab --nodes ${IPS["node-2"]} --endpoints ${
+      `--talosconfig ${t.root}/talos/clusterconfig/talosconfig --context ${CLUSTER} --nodes ${
         IPS["node-2"]
-      } apply-config --file ${t.root}/talos/clusterconfig/homelab-node-2.yaml --mode auto`,
+      } --endpoints ${
+        IPS["node-2"]
+      } apply-config --file ${t.root}/talos/clusterconfig/${CLUSTER}-node-2.yaml --mode auto`,
     );
     assert.equal(await t.mode("node-1"), "installed");
   });
@@ -113,7 +115,7 @@ Deno.test("apply --dry-run prints the exact commands and changes nothing", async
     assert.deepEqual(t.printed, [
       `talosctl --nodes ${IPS["node-1"]} --endpoints ${
         IPS["node-1"]
-      } apply-config --file ${t.root}/talos/clusterconfig/homelab-node-1.yaml --insecure`,
+      } apply-config --file ${t.root}/talos/clusterconfig/${CLUSTER}-node-1.yaml --insecure`,
     ]);
     assert.ok((await t.calls()).every((c) => c.includes("get machinestatus")), "only read-only calls ran");
     assert.equal(await t.mode("node-1"), "maintenance");
@@ -137,7 +139,7 @@ Deno.test("apply refuses an installed node that belongs to another cluster, a mi
     assert.ok(!(await t.calls()).some((c) => c.includes("apply-config")));
 
     await assert.rejects(apply(t.cluster, { node: "node-9" }), /no node 'node-9'.*/);
-    await Deno.remove(join(t.root, TALOS_PATHS.out, "homelab-node-2.yaml"));
+    await Deno.remove(join(t.root, TALOS_PATHS.out, `${CLUSTER}-node-2.yaml`));
     await assert.rejects(apply(t.cluster), (e) => e instanceof InputError && /talos genconfig/.test(e.hint ?? ""));
   });
 });
