@@ -13,7 +13,7 @@ import { InputError } from "../lib/errors.ts";
 import { OWNED_FILES, planConfigure, siteError } from "../lib/site/configure.ts";
 import { parseSite } from "../lib/site/site.ts";
 import { applyEdits, setValue, type TextEdit } from "../lib/site/yamledit.ts";
-import { askSite } from "../lib/tasks/configure.ts";
+import { askSite, siteDrift } from "../lib/tasks/configure.ts";
 import { checkEnvironments, checkStacks, renderRoot } from "../lib/stacks.ts";
 import { checkTalconfig, parseEnv } from "../lib/talos/talconfig.ts";
 import { Toolbox } from "../lib/toolbox.ts";
@@ -206,6 +206,15 @@ Deno.test("a fresh clone with another owner's site.yaml: configure, then it agre
     assert.equal(second.code, 0, second.stderr);
     assert.equal(second.stdout, "", "re-running changes nothing");
     assert.equal((await task(root, ["--check"])).code, 0);
+    // A value edited by hand is drift for `deno task check` (which runs configure's check).
+    const talenv = join(root, "talos/talenv.yaml");
+    const configured = await Deno.readTextFile(talenv);
+    await Deno.writeTextFile(talenv, configured.replace("CLUSTER_VIP: 10.1.2.40", "CLUSTER_VIP: 10.1.2.39"));
+    assert.deepEqual(await siteDrift(root), [
+      "talos/talenv.yaml:4: CLUSTER_VIP is 10.1.2.39, but site.yaml lan.vip says 10.1.2.40",
+    ]);
+    await Deno.writeTextFile(talenv, configured);
+    assert.deepEqual(await siteDrift(root), []);
 
     for (const f of OWNED_FILES) {
       const text = await Deno.readTextFile(join(root, f));
