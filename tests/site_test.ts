@@ -84,6 +84,7 @@ Deno.test("yaml edits keep comments, quoting and layout; a changed shape is rewr
     "# head",
     "spec:",
     '  name: "*.a.example" # quoted',
+    "  tag: 'v1'",
     "  list: &x [1.1.1.1, 2.2.2.2]",
     "  blocks:",
     "    # the pools",
@@ -94,6 +95,7 @@ Deno.test("yaml edits keep comments, quoting and layout; a changed shape is rewr
   const doc = parseAllDocuments(text)[0];
   const edits: TextEdit[] = [];
   setValue(text, doc, ["spec", "name"], "*.b.example", edits);
+  setValue(text, doc, ["spec", "tag"], "v2", edits);
   setValue(text, doc, ["spec", "list"], ["3.3.3.3"], edits);
   setValue(text, doc, ["spec", "blocks"], [{ cidr: "10.1.0.0/24" }, { cidr: "fd00::/112" }], edits);
   assert.equal(
@@ -102,6 +104,7 @@ Deno.test("yaml edits keep comments, quoting and layout; a changed shape is rewr
       "# head",
       "spec:",
       '  name: "*.b.example" # quoted',
+      "  tag: 'v2'",
       "  list: &x [3.3.3.3]",
       "  blocks:",
       "    # the pools",
