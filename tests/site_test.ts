@@ -13,7 +13,8 @@ import { InputError } from "../lib/errors.ts";
 import { OWNED_FILES, planConfigure, siteError } from "../lib/site/configure.ts";
 import { parseSite } from "../lib/site/site.ts";
 import { applyEdits, setValue, type TextEdit } from "../lib/site/yamledit.ts";
-import { askSite, siteDrift } from "../lib/tasks/configure.ts";
+import { askSite, configureCommand, siteDrift } from "../lib/tasks/configure.ts";
+import { consoleUi } from "../lib/ui.ts";
 import { checkEnvironments, checkStacks, renderRoot } from "../lib/stacks.ts";
 import { checkTalconfig, parseEnv } from "../lib/talos/talconfig.ts";
 import { Toolbox } from "../lib/toolbox.ts";
@@ -278,5 +279,39 @@ Deno.test("configure writes nothing when site.yaml is wrong, and names every mis
     const left: string[] = [];
     for await (const e of Deno.readDir(join(root, "talos"))) if (e.name.endsWith(".tmp")) left.push(e.name);
     assert.deepEqual(left, [], "no temporary file left");
+  });
+});
+
+Deno.test("configure on the example site.yaml: asks on a terminal and writes the answers; elsewhere says what to edit", async () => {
+  await withTempDir(async (dir) => {
+    const root = join(dir, "clone");
+    await cloneTree(root);
+    const cfg = { ...config, repoRoot: root };
+    const said: string[] = [];
+    const ui = consoleUi({ write: (t) => said.push(t) });
+    const before = await Deno.readTextFile(join(root, "site.yaml"));
+
+    assert.equal(await configureCommand(cfg, {}, ui), 0);
+    assert.match(said.join(""), /site\.yaml still holds the example values .*put yours in it/);
+    assert.equal(await Deno.readTextFile(join(root, "site.yaml")), before, "nobody asked: site.yaml unchanged");
+
+    said.length = 0;
+    const answers: Record<string, string> = {
+      "DNS zone for the services (argocd.ZONE, grafana.ZONE …)": "home.example.net",
+      "The Git URL Argo CD follows (your fork)": "https://git.example.net/me/homelab.git",
+    };
+    assert.equal(await configureCommand(cfg, { ask: (q) => answers[q] ?? "" }, ui), 0);
+    const site = parseSite(await Deno.readTextFile(join(root, "site.yaml"))).site!;
+    assert.equal(site.cluster.domain, "home.example.net");
+    assert.equal(site.repository.url, "https://git.example.net/me/homelab.git");
+    assert.match(
+      await Deno.readTextFile(join(root, "system/k8s-gateway/base/values.yaml")),
+      /^domain: home\.example\.net$/m,
+    );
+    assert.match(
+      await Deno.readTextFile(join(root, "root/root.jsonnet")),
+      /repoURL='https:\/\/git\.example\.net\/me\/homelab\.git'/,
+    );
+    assert.deepEqual((await planConfigure(root)).changes, [], "site.yaml and the files agree");
   });
 });

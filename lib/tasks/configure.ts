@@ -55,7 +55,7 @@ export function askSite(text: string, site: Site, ask: NonNullable<ConfigureOpti
     ...QUESTIONS.slice(6),
   ];
   for (const q of questions) {
-    const current = doc.getIn(q.path) as unknown;
+    const current = q.path.reduce<unknown>((v, k) => (v as Record<string | number, unknown>)?.[k], site);
     const shown = Array.isArray(current) ? current.join(", ") : String(current);
     const answer = ask(q.question, shown);
     if (answer === undefined) return undefined;
