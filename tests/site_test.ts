@@ -10,7 +10,7 @@ import { parseAllDocuments } from "yaml";
 import { Runner } from "../lib/cmd.ts";
 import { loadConfig } from "../lib/config.ts";
 import { InputError } from "../lib/errors.ts";
-import { OWNED_FILES, planConfigure, siteError } from "../lib/site/configure.ts";
+import { OWNED_FILES, planConfigure, siteError, writePlan } from "../lib/site/configure.ts";
 import { isExample, parseSite } from "../lib/site/site.ts";
 import { applyEdits, setValue, type TextEdit } from "../lib/site/yamledit.ts";
 import { askSite, configureCommand, siteDrift } from "../lib/tasks/configure.ts";
@@ -319,5 +319,22 @@ Deno.test("configure on the example site.yaml: asks on a terminal and writes the
       /repoURL='https:\/\/git\.example\.net\/me\/homelab\.git'/,
     );
     assert.deepEqual((await planConfigure(root)).changes, [], "site.yaml and the files agree");
+  });
+});
+
+Deno.test("writePlan: a file that cannot be written leaves every file as it was and no temporary file", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(join(dir, "a.yaml"), "a: 1\n");
+    const plan = {
+      site: SITE,
+      changes: [],
+      files: new Map([["a.yaml", "a: 2\n"], ["missing/b.yaml", "b: 2\n"]]),
+    };
+    await assert.rejects(writePlan(dir, plan), Deno.errors.NotFound);
+    assert.equal(await Deno.readTextFile(join(dir, "a.yaml")), "a: 1\n");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["a.yaml"]);
+    await writePlan(dir, { ...plan, files: new Map([["a.yaml", "a: 2\n"]]) });
+    assert.equal(await Deno.readTextFile(join(dir, "a.yaml")), "a: 2\n");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["a.yaml"]);
   });
 });

@@ -413,7 +413,12 @@ export async function writePlan(root: string, plan: Plan): Promise<void> {
     for (const [tmp] of staged) await Deno.remove(tmp).catch(() => {});
     throw err;
   }
-  for (const [tmp, target] of staged) await Deno.rename(tmp, target);
+  // Renames within one directory: each file is either the old or the new text, never part of one.
+  try {
+    for (const [tmp, target] of staged) await Deno.rename(tmp, target);
+  } finally {
+    for (const [tmp] of staged) await Deno.remove(tmp).catch(() => {});
+  }
 }
 
 /** One line per change: `file:line: key: from → to (site.yaml source)`. */
