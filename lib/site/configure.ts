@@ -230,16 +230,36 @@ function editYaml(file: string, text: string, targets: readonly YamlTarget[], si
     const value = t.value(site, current);
     if (deepEqual(current, value)) continue;
     setValue(text, doc, path, value, edits);
-    changes.push({
-      file,
-      line: lines.linePos(node.range[0]).line,
-      key: keyOf(path),
-      from: show(current),
-      to: show(value),
-      source: t.source,
-    });
+    for (const d of differences(path, current, value)) {
+      const at = doc.getIn(d.path, true) as { range?: [number] } | undefined;
+      changes.push({
+        file,
+        line: lines.linePos((at?.range ?? node.range)[0]).line,
+        key: keyOf(d.path),
+        from: show(d.from),
+        to: show(d.to),
+        source: t.source,
+      });
+    }
   }
   return applyEdits(text, edits);
+}
+
+/** The leaves where `from` and `to` differ (a whole value where their shapes do). */
+function differences(
+  path: Path,
+  from: unknown,
+  to: unknown,
+): { path: (string | number)[]; from: unknown; to: unknown }[] {
+  if (deepEqual(from, to)) return [];
+  const obj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (Array.isArray(from) && Array.isArray(to) && from.length === to.length) {
+    return from.flatMap((f, i) => differences([...path, i], f, to[i]));
+  }
+  if (obj(from) && obj(to) && deepEqual(Object.keys(from).sort(), Object.keys(to).sort())) {
+    return Object.keys(to).flatMap((k) => differences([...path, k], from[k], to[k]));
+  }
+  return [{ path: [...path], from, to }];
 }
 
 function editJsonnet(file: string, text: string, targets: readonly JsonnetTarget[], site: Site, changes: Change[]) {
