@@ -24,7 +24,7 @@ export async function checkCommand(
   const drift = await (await import("./configure.ts")).siteDrift(config.repoRoot);
   const result = await runCheck(config, options, ui);
   console.log(options.format === "json" ? jsonReport(result) : textReport(result));
-  for (const line of drift ?? []) ui.warn(`error: ${line}; run \`deno task configure\``);
+  for (const line of drift ?? []) console.error(`error: ${line}; run \`deno task configure\``);
   if (options.format === "text") ui.info(`checked in ${((performance.now() - start) / 1000).toFixed(2)}s`);
   return drift?.length || result.findings.some((f) => f.severity === "error") ? 1 : 0;
 }
