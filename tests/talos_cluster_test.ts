@@ -27,6 +27,9 @@ const FAKES = join(REPO, "tests", "fakes");
 const INSTALLER =
   "factory.talos.dev/metal-installer-secureboot/9c4964a2abdf6ef1fd114d60d37dd8288a37731d839860169e456ec7b9ff590e:v1.14.0";
 
+/** A node's address (from site.yaml) as a regular expression. */
+const at = (host: keyof typeof IPS) => IPS[host].replaceAll(".", "\\.");
+
 type Mode = "maintenance" | "installed" | "down" | "foreign";
 
 async function setUp(
@@ -133,7 +136,7 @@ Deno.test("apply refuses an installed node that belongs to another cluster, a mi
     assert.ok(err instanceof HomelabError);
     assert.match(
       err.message,
-      /node-1 \(192\.168\.1\.41\) is installed but does not accept .*talosconfig: .*unknown authority/,
+      new RegExp(`node-1 \\(${at("node-1")}\\) is installed but does not accept .*talosconfig: .*unknown authority`),
     );
     assert.match(err.hint ?? "", /another cluster/);
     assert.ok(!(await t.calls()).some((c) => c.includes("apply-config")));
@@ -200,7 +203,7 @@ Deno.test("a rolling upgrade stops when the second node never comes back; the th
       (e) => e,
     );
     assert.ok(err instanceof UpgradeError, String(err));
-    assert.match(err.message, /^node-2 \(192\.168\.1\.42\) did not come back healthy/);
+    assert.match(err.message, new RegExp(`^node-2 \\(${at("node-2")}\\) did not come back healthy`));
     assert.match(err.hint ?? "", /upgraded: node-1; not started: node-3/);
     assert.equal(await t.version("node-1"), "v1.14.0");
     assert.equal(await t.version("node-3"), "v1.13.9");
@@ -223,7 +226,7 @@ Deno.test("a rolling upgrade stops when etcd is unhealthy after a node's upgrade
       (e) => e,
     );
     assert.ok(err instanceof UpgradeError, `the upgrade went on past node-1's unhealthy etcd: ${JSON.stringify(err)}`);
-    assert.match(err.message, /^node-1 \(192\.168\.1\.41\) did not come back healthy/);
+    assert.match(err.message, new RegExp(`^node-1 \\(${at("node-1")}\\) did not come back healthy`));
     assert.match(err.message, /last seen: version v1\.14\.0, etcd not healthy, node Ready/);
     assert.match(err.hint ?? "", /upgraded: none; not started: node-2, node-3/);
     // node-1 is on the new version and answered Ready: only etcd held the upgrade back.
@@ -307,7 +310,9 @@ Deno.test("upgrade refuses a node in maintenance mode and says to apply it first
     assert.ok(err instanceof UpgradeError);
     assert.match(
       err.message,
-      /node-1 \(192\.168\.1\.41\) is in maintenance mode: install it with `deno task talos apply` first/,
+      new RegExp(
+        `node-1 \\(${at("node-1")}\\) is in maintenance mode: install it with \`deno task talos apply\` first`,
+      ),
     );
     assert.ok(!(await t.calls()).some((c) => / upgrade --image /.test(c)));
   });
