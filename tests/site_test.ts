@@ -301,6 +301,13 @@ Deno.test("configure on the example site.yaml: asks on a terminal and writes the
     assert.match(said.join(""), /site\.yaml still holds the example values .*put yours in it/);
     assert.equal(await Deno.readTextFile(join(root, "site.yaml")), before, "nobody asked: site.yaml unchanged");
 
+    const wrong = await configureCommand(cfg, { ask: (q) => (q === "The cluster's AS number" ? "23456" : "") }, ui)
+      .then(() => undefined, (e) => e);
+    assert.ok(wrong instanceof InputError, String(wrong));
+    assert.match(wrong.message, /bgp\.localASN: 23456 is AS_TRANS/);
+    assert.match(wrong.hint ?? "", /your answers neither/);
+    assert.equal(await Deno.readTextFile(join(root, "site.yaml")), before, "a wrong answer: site.yaml unchanged");
+
     said.length = 0;
     const answers: Record<string, string> = {
       "DNS zone for the services (argocd.ZONE, grafana.ZONE …)": "home.example.net",

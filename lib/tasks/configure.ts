@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { parseDocument } from "yaml";
 import type { Config } from "../config.ts";
+import { InputError } from "../errors.ts";
 import type { Ui } from "../ui.ts";
 import { type Change, formatChange, loadSite, planConfigure, siteError, writePlan } from "../site/configure.ts";
 import { isExample, parseSite, type Site, SITE_PATHS } from "../site/site.ts";
@@ -85,14 +86,16 @@ export async function configureCommand(config: Config, options: ConfigureOptions
       );
     } else if (answered !== text) {
       const parsed = parseSite(answered);
-      if (!parsed.site) throw siteError(parsed.problems, `${SITE_PATHS.site} (your answers; nothing was written)`);
+      if (!parsed.site) throw unsaved(siteError(parsed.problems));
       newSite = answered;
       site = parsed.site;
       text = answered;
       problems = parsed.problems;
     }
   }
-  const plan = await planConfigure(root, { site, text, problems });
+  const plan = await planConfigure(root, { site, text, problems }).catch((err) => {
+    throw newSite !== undefined && err instanceof InputError ? unsaved(err) : err;
+  });
   if (newSite !== undefined) (plan.files as Map<string, string>).set(SITE_PATHS.site, newSite);
   if (options.check) {
     for (const c of plan.changes) console.log(drift(c));
@@ -122,6 +125,14 @@ export async function configureCommand(config: Config, options: ConfigureOptions
     `wrote ${plan.files.size} file(s); review with \`git diff\`, then \`deno task check\` and commit`,
   );
   return 0;
+}
+
+/** A mistake in the answers: the same paragraph, saying that nothing (site.yaml included) was written. */
+function unsaved(err: InputError): InputError {
+  return new InputError(err.message.replace(/^site\.yaml: /, ""), {
+    file: SITE_PATHS.site,
+    hint: "nothing was written, your answers neither; run `deno task configure` again, or put them in site.yaml",
+  });
 }
 
 /** A `--check` line: where a file disagrees and what site.yaml says. */
