@@ -256,5 +256,6 @@ Deno.test("init --adopt says what replacing the Talos bundle and Argo CD key mea
     assert.deepEqual(asked, [], "--yes asks nothing");
     assert.notDeepEqual(await read(), before);
     assert.match(said.join(""), /commit the re-created files: git add \.sops\.yaml .*talsecret\.sops\.yaml/);
+    assert.match(said.join(""), /site\.yaml, then `deno task configure`/, "adopting points at configure");
   });
 });

@@ -23,8 +23,9 @@ import { consoleUi } from "../lib/ui.ts";
 import type { BootstrapDeps } from "../lib/bootstrap/bootstrap.ts";
 import { fakeTool, patience, REPO } from "./helpers.ts";
 import { owner, realToolsPath, scratchRepo } from "./secrets_helpers.ts";
+import { IPS } from "./site_values.ts";
 
-export const IPS = { "node-1": "192.168.1.41", "node-2": "192.168.1.42", "node-3": "192.168.1.43" };
+export { IPS };
 export const FIXTURES = join(REPO, "tests", "fixtures", "bootstrap");
 
 /** The fixture rendering of the bootstrap Applications, with the real root app's output for `env`. */

@@ -18,6 +18,7 @@ const TASKS: Record<string, string> = {
   charts: "charts",
   bootstrap: "bootstrap",
   dev: "dev",
+  configure: "configure",
 };
 
 for (const [task, entry] of Object.entries(TASKS)) {

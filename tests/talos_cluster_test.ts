@@ -21,11 +21,14 @@ import {
 import { checkTalconfig, parseEnv, TALOS_PATHS } from "../lib/talos/talconfig.ts";
 import { consoleUi } from "../lib/ui.ts";
 import { eventually, patience, REPO, SYSTEM_PATH, withTempDir } from "./helpers.ts";
+import { CLUSTER, IPS } from "./site_values.ts";
 
 const FAKES = join(REPO, "tests", "fakes");
 const INSTALLER =
   "factory.talos.dev/metal-installer-secureboot/9c4964a2abdf6ef1fd114d60d37dd8288a37731d839860169e456ec7b9ff590e:v1.14.0";
-const IPS = { "node-1": "192.168.1.41", "node-2": "192.168.1.42", "node-3": "192.168.1.43" };
+
+/** A node's address (from site.yaml) as a regular expression. */
+const at = (host: keyof typeof IPS) => IPS[host].replaceAll(".", "\\.");
 
 type Mode = "maintenance" | "installed" | "down" | "foreign";
 
@@ -45,7 +48,7 @@ async function setUp(
     await Deno.writeTextFile(join(fake, "nodes", ip, "version"), n.version ?? "v1.13.9");
     if (n.upgrade) await Deno.writeTextFile(join(fake, "nodes", ip, "upgrade"), n.upgrade);
     await Deno.mkdir(join(root, TALOS_PATHS.out), { recursive: true });
-    await Deno.writeTextFile(join(root, TALOS_PATHS.out, `homelab-${host}.yaml`), "# config\n");
+    await Deno.writeTextFile(join(root, TALOS_PATHS.out, `${CLUSTER}-${host}.yaml`), "# config\n");
   }
   await Deno.writeTextFile(join(fake, "calls.log"), "");
   const text = await Deno.readTextFile(join(REPO, TALOS_PATHS.talconfig));
@@ -89,13 +92,15 @@ Deno.test("apply: --insecure for a node in maintenance mode, credentials and mod
       applies[0],
       `--nodes ${IPS["node-1"]} --endpoints ${
         IPS["node-1"]
-      } apply-config --file ${t.root}/talos/clusterconfig/homelab-node-1.yaml --insecure`,
+      } apply-config --file ${t.root}/talos/clusterconfig/${CLUSTER}-node-1.yaml --insecure`,
     );
     assert.equal(
       applies[1],
-      `--talosconfig ${t.root}/talos/clusterconfig/talosconfig --context homelab --nodes ${IPS["node-2"]} --endpoints ${
+      `--talosconfig ${t.root}/talos/clusterconfig/talosconfig --context ${CLUSTER} --nodes ${
         IPS["node-2"]
-      } apply-config --file ${t.root}/talos/clusterconfig/homelab-node-2.yaml --mode auto`,
+      } --endpoints ${
+        IPS["node-2"]
+      } apply-config --file ${t.root}/talos/clusterconfig/${CLUSTER}-node-2.yaml --mode auto`,
     );
     assert.equal(await t.mode("node-1"), "installed");
   });
@@ -113,7 +118,7 @@ Deno.test("apply --dry-run prints the exact commands and changes nothing", async
     assert.deepEqual(t.printed, [
       `talosctl --nodes ${IPS["node-1"]} --endpoints ${
         IPS["node-1"]
-      } apply-config --file ${t.root}/talos/clusterconfig/homelab-node-1.yaml --insecure`,
+      } apply-config --file ${t.root}/talos/clusterconfig/${CLUSTER}-node-1.yaml --insecure`,
     ]);
     assert.ok((await t.calls()).every((c) => c.includes("get machinestatus")), "only read-only calls ran");
     assert.equal(await t.mode("node-1"), "maintenance");
@@ -131,13 +136,13 @@ Deno.test("apply refuses an installed node that belongs to another cluster, a mi
     assert.ok(err instanceof HomelabError);
     assert.match(
       err.message,
-      /node-1 \(192\.168\.1\.41\) is installed but does not accept .*talosconfig: .*unknown authority/,
+      new RegExp(`node-1 \\(${at("node-1")}\\) is installed but does not accept .*talosconfig: .*unknown authority`),
     );
     assert.match(err.hint ?? "", /another cluster/);
     assert.ok(!(await t.calls()).some((c) => c.includes("apply-config")));
 
     await assert.rejects(apply(t.cluster, { node: "node-9" }), /no node 'node-9'.*/);
-    await Deno.remove(join(t.root, TALOS_PATHS.out, "homelab-node-2.yaml"));
+    await Deno.remove(join(t.root, TALOS_PATHS.out, `${CLUSTER}-node-2.yaml`));
     await assert.rejects(apply(t.cluster), (e) => e instanceof InputError && /talos genconfig/.test(e.hint ?? ""));
   });
 });
@@ -199,7 +204,7 @@ Deno.test("a rolling upgrade stops when the second node never comes back; the th
       (e) => e,
     );
     assert.ok(err instanceof UpgradeError, String(err));
-    assert.match(err.message, /^node-2 \(192\.168\.1\.42\) did not come back healthy/);
+    assert.match(err.message, new RegExp(`^node-2 \\(${at("node-2")}\\) did not come back healthy`));
     assert.match(err.hint ?? "", /upgraded: node-1; not started: node-3/);
     assert.equal(await t.version("node-1"), "v1.14.0");
     assert.equal(await t.version("node-3"), "v1.13.9");
@@ -222,7 +227,7 @@ Deno.test("a rolling upgrade stops when etcd is unhealthy after a node's upgrade
       (e) => e,
     );
     assert.ok(err instanceof UpgradeError, `the upgrade went on past node-1's unhealthy etcd: ${JSON.stringify(err)}`);
-    assert.match(err.message, /^node-1 \(192\.168\.1\.41\) did not come back healthy/);
+    assert.match(err.message, new RegExp(`^node-1 \\(${at("node-1")}\\) did not come back healthy`));
     assert.match(err.message, /last seen: version v1\.14\.0, etcd not healthy, node Ready/);
     assert.match(err.hint ?? "", /upgraded: none; not started: node-2, node-3/);
     // node-1 is on the new version and answered Ready: only etcd held the upgrade back.
@@ -306,7 +311,9 @@ Deno.test("upgrade refuses a node in maintenance mode and says to apply it first
     assert.ok(err instanceof UpgradeError);
     assert.match(
       err.message,
-      /node-1 \(192\.168\.1\.41\) is in maintenance mode: install it with `deno task talos apply` first/,
+      new RegExp(
+        `node-1 \\(${at("node-1")}\\) is in maintenance mode: install it with \`deno task talos apply\` first`,
+      ),
     );
     assert.ok(!(await t.calls()).some((c) => / upgrade --image /.test(c)));
   });

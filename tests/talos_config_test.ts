@@ -12,6 +12,7 @@ import { genconfig, gensecret, loadTalconfig, schematicReport } from "../lib/tal
 import { TALOS_PATHS } from "../lib/talos/talconfig.ts";
 import { REPO, withTempDir } from "./helpers.ts";
 import { git, keyOf, owner, scratchRepo, sopsWithKey } from "./secrets_helpers.ts";
+import { CLUSTER, SITE } from "./site_values.ts";
 
 const FIXTURES = join(REPO, "tests", "fixtures", "talconfig");
 
@@ -37,6 +38,7 @@ async function listing(dir: string): Promise<string[]> {
 Deno.test("every invalid talconfig fixture is rejected with its own message and nothing is written", async () => {
   await withTempDir(async (dir) => {
     const { root, alice } = await talosRepo(dir);
+    await Deno.copyFile(join(FIXTURES, "talenv.yaml"), join(root, TALOS_PATHS.talenv));
     await gensecret(alice.ctx);
     const fixtures = [...Deno.readDirSync(join(FIXTURES, "invalid"))].map((e) => e.name).sort();
     assert.ok(fixtures.length >= 8, `${fixtures.length} fixtures`);
@@ -58,6 +60,7 @@ Deno.test("every invalid talconfig fixture is rejected with its own message and 
 Deno.test("the valid fixtures (the repository's own, and one with a worker) pass", async () => {
   await withTempDir(async (dir) => {
     const { root, alice } = await talosRepo(dir);
+    await Deno.copyFile(join(FIXTURES, "talenv.yaml"), join(root, TALOS_PATHS.talenv));
     for (const name of ["repository.yaml", "with-worker.yaml"]) {
       await Deno.copyFile(join(FIXTURES, "valid", name), join(root, TALOS_PATHS.talconfig));
       const config = await loadTalconfig(alice.ctx);
@@ -105,9 +108,7 @@ Deno.test("gensecret → encrypted bundle → genconfig of the real talconfig: t
 
     const files = await genconfig(alice.ctx);
     assert.deepEqual(files, [
-      "talos/clusterconfig/homelab-node-1.yaml",
-      "talos/clusterconfig/homelab-node-2.yaml",
-      "talos/clusterconfig/homelab-node-3.yaml",
+      ...SITE.nodes.map((n) => `talos/clusterconfig/${CLUSTER}-${n.hostname}.yaml`).sort(),
       "talos/clusterconfig/talosconfig",
     ]);
     for (const f of files) {
@@ -128,7 +129,7 @@ Deno.test("gensecret → encrypted bundle → genconfig of the real talconfig: t
     assert.deepEqual(kind("KubeAdmissionControlConfig", "PodSecurity")[0]?.configuration.exemptions.namespaces, [
       "kube-system",
     ]);
-    assert.equal(kind("Layer2VIPConfig")[0]?.name, "192.168.1.40");
+    assert.equal(kind("Layer2VIPConfig")[0]?.name, SITE.lan.vip);
     assert.ok(kind("Layer2VIPConfig")[0]?.link, "the VIP sits on the node's interface");
     assert.equal(kind("KubeFlannelConfig").length, 0, "no CNI");
     assert.equal(v1.cluster.network?.cni, undefined);
@@ -147,7 +148,7 @@ Deno.test("gensecret → encrypted bundle → genconfig of the real talconfig: t
     assert.deepEqual(v1.machine.kernel.modules.map((m: { name: string }) => m.name), ["drbd", "drbd_transport_tcp"]);
     assert.deepEqual(v1.machine.kernel.modules[0].parameters, ["usermode_helper=disabled"]);
     assert.equal(kind("ResolverConfig")[0]?.hostDNS.forwardKubeDNSToHost, false);
-    assert.equal(v1.cluster.controlPlane.endpoint, "https://192.168.1.40:6443");
+    assert.equal(v1.cluster.controlPlane.endpoint, `https://${SITE.lan.vip}:6443`);
   });
 });
 

@@ -20,8 +20,11 @@ export async function checkCommand(
   // A machine with Go but without the tools gets them built first (once), as `test` and `dev` do.
   await ensureTools(config, "check", ui);
   const start = performance.now();
+  // The files configure owns agree with site.yaml (`deno task configure --check`); an invalid site.yaml stops here.
+  const drift = await (await import("./configure.ts")).siteDrift(config.repoRoot);
   const result = await runCheck(config, options, ui);
   console.log(options.format === "json" ? jsonReport(result) : textReport(result));
+  for (const line of drift ?? []) console.error(`error: ${line}; run \`deno task configure\``);
   if (options.format === "text") ui.info(`checked in ${((performance.now() - start) / 1000).toFixed(2)}s`);
-  return result.findings.some((f) => f.severity === "error") ? 1 : 0;
+  return drift?.length || result.findings.some((f) => f.severity === "error") ? 1 : 0;
 }

@@ -63,6 +63,9 @@ export async function initCommand(
   if (r.adopted.length) {
     say(`commit the re-created files: git add .sops.yaml ${r.adopted.map((a) => a.file).join(" ")} && git commit`);
   }
+  if (options.adopt) {
+    say("first make the clone yours: your domain, addresses and repository in site.yaml, then `deno task configure`");
+  }
   if (!r.changed) say("secrets: nothing to do, everything is set up");
   return 0;
 }
