@@ -148,6 +148,8 @@ export async function runTask(spec: TaskCommand, args: string[], verbose: boolea
     console.log(helpText(help.cmd, help.path));
     return await exitWith(0);
   }
+  const unknown = unknownCommand(spec, args);
+  if (unknown) return await exitWith(errorCode(unknown, verbose));
   const { Command, Option } = await import("commander");
   let code = 0;
   const act = (fn: NonNullable<TaskCommand["action"]>) =>
@@ -178,6 +180,21 @@ export async function runTask(spec: TaskCommand, args: string[], verbose: boolea
     code = errorCode(err, verbose);
   }
   return await exitWith(code);
+}
+
+/**
+ * A usage error when `args` starts with a word that names none of the task's subcommands (and
+ * the task takes no arguments of its own): `secrets frobnicate`, `dev up`. It lists the valid ones.
+ */
+export function unknownCommand(spec: TaskCommand, args: readonly string[]): UsageError | undefined {
+  const word = args[0];
+  if (!spec.commands?.length || spec.arguments?.length || word === undefined) return undefined;
+  if (word.startsWith("-") || word === "help" || spec.commands.some((c) => c.name === word)) return undefined;
+  const names = spec.commands.map((c) => c.name);
+  return new UsageError(
+    `unknown command '${word}' for ${spec.name}; ${spec.name}'s commands are ${names.join(", ")}`,
+    `run \`deno task ${spec.name} --help\` to see what each one does`,
+  );
 }
 
 /** Prints an error as the paragraph a task ends with and returns the exit code. */
