@@ -10,6 +10,7 @@ import { isMap, isScalar, LineCounter, parseAllDocuments, parseDocument } from "
 import { checkChartValues, type Values } from "./chart_rules.ts";
 import { cmd, type Runner } from "./cmd.ts";
 import { InputError, UsageError } from "./errors.ts";
+import { table } from "./readme.ts";
 import { ENCRYPTED_FILE } from "./secrets/sopsconfig.ts";
 import { parseSopsFile } from "./secrets/sopsfile.ts";
 
@@ -418,13 +419,6 @@ export async function checkStacks(root: string): Promise<StackProblem[]> {
   for (const dir of await kustomizationRoots(root)) all.push(...await checkKustomization(root, dir));
   all.push(...await checkEnvironments(root));
   return all;
-}
-
-/** A Markdown table as `deno fmt` writes it: columns padded to their widest cell. */
-export function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0].map((_, i) => Math.max(3, ...rows.map((r) => r[i].length)));
-  const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
-  return [line(rows[0]), line(widths.map((w) => "-".repeat(w))), ...rows.slice(1).map(line)].join("\n") + "\n";
 }
 
 /** The StorageClasses an environment has without any component (kind's own class in dev). */

@@ -8,6 +8,7 @@ import { basename, join } from "node:path";
 import { isSeq, parseDocument, stringify } from "yaml";
 import { secret } from "../cmd.ts";
 import { InputError, UsageError } from "../errors.ts";
+import { addReadmeRows } from "../readme.ts";
 import { type SecretsContext, sopsOf } from "./context.ts";
 import { writeAtomic } from "./sops.ts";
 import { PATHS } from "./sopsconfig.ts";
@@ -61,7 +62,8 @@ files:
 
 /**
  * `secrets new COMPONENT NAME`: an encrypted Secret skeleton `COMPONENT/NAME.sops.yaml` and the
- * KSOPS generator that feeds it to kustomize. The plaintext goes to sops through a pipe.
+ * KSOPS generator that feeds it to kustomize, each with its row in the component's README table.
+ * The plaintext goes to sops through a pipe.
  */
 export async function newSecret(
   ctx: SecretsContext,
@@ -100,6 +102,22 @@ export async function newSecret(
     if (err instanceof InputError) throw err;
     generator = generatorText(`${name}.sops.yaml`);
   }
+  const generatorIsNew = !await Deno.stat(generatorPath).then(() => true, () => false);
+  // The component's README table names each of its files: the new ones get their rows.
+  const readmePath = join(ctx.root, dir, "README.md");
+  const readmeText = await Deno.readTextFile(readmePath).catch((err) => {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  });
+  const readme = readmeText === undefined ? undefined : addReadmeRows(readmeText, [
+    [
+      `\`${name}.sops.yaml\``,
+      `the \`${name}\` Secret, encrypted; \`deno task secrets edit ${file}\` fills in its values`,
+    ],
+    ...(generatorIsNew
+      ? [[`\`${GENERATOR}\``, "KSOPS generator: the encrypted files kustomize decrypts into Secrets"] as const]
+      : []),
+  ]);
   let generators = kustomization.get("generators");
   if (!isSeq(generators)) {
     kustomization.set("generators", kustomization.createNode([]));
@@ -122,5 +140,6 @@ export async function newSecret(
   await sopsOf(ctx).encryptTo(file, secret(plaintext));
   await writeAtomic(generatorPath, generator);
   await writeAtomic(kustomizationPath, kustomization.toString({ lineWidth: 0 }));
+  if (readme !== undefined && readme !== readmeText) await writeAtomic(readmePath, readme);
   return file;
 }
