@@ -8,19 +8,22 @@
 
 import { dirname, join } from "node:path";
 import { type Arg, cmd, type Runner, type Secret, secret } from "../cmd.ts";
+import { osErrorAt } from "../errors.ts";
 
 const ENV = { SOPS_DISABLE_VERSION_CHECK: "1" };
 
 /** Writes `text` next to `path` and renames it into place (ciphertext and public data only). */
 export async function writeAtomic(path: string, text: string): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
+  await Deno.mkdir(dirname(path), { recursive: true }).catch((err) => {
+    throw osErrorAt(err, dirname(path), "mkdir");
+  });
   const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
     await Deno.writeTextFile(tmp, text);
     await Deno.rename(tmp, path);
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
-    throw err;
+    throw osErrorAt(err, path, "writefile");
   }
 }
 
