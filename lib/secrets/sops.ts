@@ -8,6 +8,7 @@
 
 import { dirname, join } from "node:path";
 import { type Arg, cmd, type Runner, type Secret, secret } from "../cmd.ts";
+import { onExit } from "../cleanup.ts";
 import { osErrorAt } from "../errors.ts";
 
 const ENV = { SOPS_DISABLE_VERSION_CHECK: "1" };
@@ -27,16 +28,73 @@ export async function writeAtomic(path: string, text: string): Promise<void> {
   }
 }
 
+/**
+ * Writes every file of `files` (path → text), or none of them: each is first written beside its
+ * target, then all are renamed into place in one uninterrupted step (no signal is handled in
+ * between). A failure puts back what was there; an interrupt while staging removes the staged
+ * copies. Ciphertext and public data only.
+ */
+export async function writeAllOrNothing(files: ReadonlyMap<string, string>): Promise<void> {
+  const staged: [tmp: string, path: string][] = [];
+  const removeStaged = onExit(() => {
+    for (const [tmp] of staged) {
+      try {
+        Deno.removeSync(tmp);
+      } catch {
+        // renamed into place, or never written
+      }
+    }
+  });
+  try {
+    for (const [path, text] of files) {
+      await Deno.mkdir(dirname(path), { recursive: true }).catch((err) => {
+        throw osErrorAt(err, dirname(path), "mkdir");
+      });
+      const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+      staged.push([tmp, path]);
+      await Deno.writeTextFile(tmp, text).catch((err) => {
+        throw osErrorAt(err, path, "writefile");
+      });
+    }
+    // From here on nothing is awaited: the files change together, before a Ctrl-C is seen.
+    const originals = staged.map(([, path]) => {
+      try {
+        return Deno.readFileSync(path);
+      } catch {
+        return undefined;
+      }
+    });
+    let done = 0;
+    try {
+      for (const [tmp, path] of staged) {
+        Deno.renameSync(tmp, path);
+        done++;
+      }
+    } catch (err) {
+      for (let i = 0; i < done; i++) {
+        const original = originals[i];
+        if (original === undefined) Deno.removeSync(staged[i][1]);
+        else Deno.writeFileSync(staged[i][1], original);
+      }
+      throw osErrorAt(err, staged[done][1], "writefile");
+    }
+  } finally {
+    await removeStaged();
+  }
+}
+
 /** sops operations on files given relative to `root`. */
 export class Sops {
-  constructor(readonly runner: Runner, readonly root: string) {}
+  /** `config`: another `.sops.yaml` to take the creation rules from (a file in `root`, by its name). */
+  constructor(readonly runner: Runner, readonly root: string, readonly config?: string) {}
 
   #cmd(
     args: Arg[],
     options: { stdin?: Arg; secretOutput?: boolean; readOnly?: boolean; env?: Record<string, Arg>; inherit?: boolean } =
       {},
   ) {
-    return cmd("sops", args, { cwd: this.root, ...options, env: { ...ENV, ...options.env } });
+    const config: Record<string, string> = this.config === undefined ? {} : { SOPS_CONFIG: this.config };
+    return cmd("sops", args, { cwd: this.root, ...options, env: { ...ENV, ...config, ...options.env } });
   }
 
   /** Encrypts `plaintext` as the file `relPath` would be (its creation rule) and returns the ciphertext. */

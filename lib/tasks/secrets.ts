@@ -61,7 +61,7 @@ export async function initCommand(
     return 1;
   }
   if (r.adopted.length) {
-    say(`commit the re-created files: git add .sops.yaml ${r.adopted.map((a) => a.file).join(" ")} && git commit`);
+    say(`commit the re-created files: git add ${r.toCommit.join(" ")} && git commit`);
   }
   if (!r.changed) say("secrets: nothing to do, everything is set up");
   return 0;
