@@ -20,7 +20,7 @@
  * @module
  */
 
-import { exitWith, interruptedWith } from "./cleanup.ts";
+import { exitWith, interruptedWith, processTempDir } from "./cleanup.ts";
 import { formatError, HomelabError, UsageError } from "./errors.ts";
 
 /** One option, in commander's notation (`--for <purposes...>`, `--no-decrypt`, `-q, --quiet`). */
@@ -150,6 +150,13 @@ export async function runTask(spec: TaskCommand, args: string[], verbose: boolea
   }
   const unknown = unknownCommand(spec, args);
   if (unknown) return await exitWith(errorCode(unknown, verbose));
+  // Whatever the task and its tools put in TMPDIR goes into the task's own folder: removed when the
+  // task ends, and by the next task when this one is killed outright.
+  try {
+    Deno.env.set("TMPDIR", await processTempDir());
+  } catch (err) {
+    return await exitWith(errorCode(err, verbose));
+  }
   const { Command, Option } = await import("commander");
   let code = 0;
   const act = (fn: NonNullable<TaskCommand["action"]>) =>

@@ -6,10 +6,11 @@
  */
 
 import { privateTempDir } from "../cleanup.ts";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { CommandError } from "../cmd.ts";
 import { HomelabError, InputError } from "../errors.ts";
 import { listFiles, type SecretsContext, sopsOf } from "./context.ts";
+import { writeAtomic } from "./sops.ts";
 import { describeSources, findKeys, type KeySearch } from "./keys.ts";
 import { parseSopsFile, type SopsMeta } from "./sopsfile.ts";
 import { ENCRYPTED_FILE, readSopsConfig, ruleFor } from "./sopsconfig.ts";
@@ -162,7 +163,11 @@ export function decryptError(file: string, err: CommandError): InputError {
     });
 }
 
-/** `secrets edit FILE`: `sops edit` with its plaintext copy in a private temporary directory. */
+/**
+ * `secrets edit FILE`: `sops edit` of a copy of the file, with its plaintext copy in a private
+ * temporary directory; the re-encrypted copy replaces the file only when sops and the editor
+ * finished well, so nothing lands in the repository after the task has gone.
+ */
 export async function editFile(ctx: SecretsContext, file: string): Promise<void> {
   await requireKeyFor(ctx, file);
   // sops edit opens a tampered file with nothing but "MAC mismatch": say what it means first.
@@ -170,5 +175,8 @@ export async function editFile(ctx: SecretsContext, file: string): Promise<void>
     throw err instanceof CommandError ? decryptError(file, err) : err;
   });
   const tmp = await privateTempDir("homelab-edit-");
-  await sopsOf(ctx).edit(file, tmp);
+  const copy = join(tmp, "copy", basename(file));
+  await Deno.mkdir(dirname(copy), { mode: 0o700 });
+  await Deno.copyFile(join(ctx.root, file), copy);
+  if (await sopsOf(ctx).edit(copy, tmp)) await writeAtomic(join(ctx.root, file), await Deno.readTextFile(copy));
 }
