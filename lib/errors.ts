@@ -194,6 +194,19 @@ export function osErrorAt(err: unknown, path: string, syscall: string): unknown 
   return new HomelabError(`${attempted(at)}: ${reason}`, { hint, cause: err });
 }
 
+/**
+ * What a failed read says about the file, to follow its name: "does not exist", "is a folder,
+ * not a file", or "cannot be read: " and why (permission denied, a loop of symbolic links, …).
+ */
+export function unreadable(err: unknown): string {
+  const e = osErrorOf(err);
+  if (!e) return `cannot be read: ${err instanceof Error ? err.message : String(err)}`;
+  if (e.code === "ENOENT") return "does not exist";
+  if (e.code === "EISDIR") return "is a folder, not a file";
+  if (e.code === "ENOTDIR") return "does not exist (a part of its path is a file, not a folder)";
+  return `cannot be read: ${reasonAndHint(e)[0]}`;
+}
+
 /** Formats an error as the paragraph a task prints. */
 export function formatError(err: unknown, verbose = false): string {
   if (err instanceof HomelabError) {

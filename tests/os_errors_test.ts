@@ -8,11 +8,11 @@
  * is a regular file (ENOTDIR), or an existing file where a folder is wanted (EEXIST).
  */
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
-import { init, newSecret, writeTalosBundle } from "../lib/secrets/lifecycle.ts";
+import { join } from "node:path";
+import { writeTalosBundle } from "../lib/secrets/lifecycle.ts";
 import { describeOsError, formatError } from "../lib/errors.ts";
-import { denoDir, REPO, withTempDir } from "./helpers.ts";
-import { copyTooling, git, owner, realToolsPath, scratchRepo } from "./secrets_helpers.ts";
+import { REPO, withTempDir } from "./helpers.ts";
+import { assertParagraph, copyTooling, git, scratchRepo, taskRepo as setUp } from "./secrets_helpers.ts";
 
 /** Makes `paths` refuse writes for the length of `fn`, then gives them back. */
 async function readOnly<T>(paths: readonly string[], fn: () => Promise<T>): Promise<T> {
@@ -29,45 +29,6 @@ async function readOnly<T>(paths: readonly string[], fn: () => Promise<T>): Prom
   } finally {
     await set(false);
   }
-}
-
-/** A scratch repository with the tooling, initialised by alice, holding system/demo/db.sops.yaml. */
-async function setUp(dir: string) {
-  const root = await scratchRepo(dir);
-  await copyTooling(root);
-  const alice = await owner(dir, "alice", root);
-  await init(alice.ctx);
-  await newSecret(alice.ctx, "system/demo", "db");
-  git(root, "add", "-A");
-  git(root, "commit", "-q", "--no-verify", "-m", "secrets");
-  const env = {
-    HOME: join(dir, "alice"),
-    PATH: `${dirname(Deno.execPath())}:${await realToolsPath()}`,
-    DENO_DIR: denoDir(),
-    NO_COLOR: "1",
-  };
-  const run = async (task: string, args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) => {
-    const cwd = options.cwd ?? root;
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", join(cwd, "tasks", `${task}.ts`), ...args],
-      cwd,
-      env: { ...env, ...options.env },
-      clearEnv: true,
-      stdin: "null",
-    }).output();
-    const text = new TextDecoder();
-    return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
-  };
-  return { root, alice, env, run };
-}
-
-/** One paragraph: `error: …` matching `what`, a `hint:` line, no stack trace, exit 1. */
-function assertParagraph(r: { code: number; stderr: string }, what: RegExp): void {
-  assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /^error: /m, r.stderr);
-  assert.match(r.stderr, what, r.stderr);
-  assert.match(r.stderr, /^hint: \S/m, r.stderr);
-  assert.doesNotMatch(r.stderr, /^\s+at |\.ts:\d+:\d+|Uncaught|PermissionDenied|NotADirectory/m, r.stderr);
 }
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

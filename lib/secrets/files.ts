@@ -8,11 +8,11 @@
 import { privateTempDir } from "../cleanup.ts";
 import { basename, dirname, join } from "node:path";
 import { CommandError } from "../cmd.ts";
-import { HomelabError, InputError } from "../errors.ts";
+import { HomelabError, InputError, unreadable } from "../errors.ts";
 import { listFiles, type SecretsContext, sopsOf } from "./context.ts";
 import { writeAtomic } from "./sops.ts";
-import { describeSources, findKeys, type KeySearch } from "./keys.ts";
-import { parseSopsFile, type SopsMeta } from "./sopsfile.ts";
+import { describeSources, findKeys, type KeySearch, keyWarningLines } from "./keys.ts";
+import { damagedError, damageOf, parseSopsFile, type SopsMeta } from "./sopsfile.ts";
 import { ENCRYPTED_FILE, readSopsConfig, ruleFor } from "./sopsconfig.ts";
 
 /** A file is encrypted for keys none of which we hold. */
@@ -65,12 +65,19 @@ export function requireSecretFile(file: string): void {
   }
 }
 
-/** A file of the repository as text; a missing one is an error naming it. */
+/** A file of the repository as text; a missing or unreadable one is an error naming it and saying which. */
 async function readRepoFile(ctx: SecretsContext, file: string): Promise<string> {
   try {
     return await Deno.readTextFile(join(ctx.root, file));
-  } catch {
-    throw new InputError("does not exist", { file, hint: "check the path (relative to the repository root)" });
+  } catch (err) {
+    const reason = unreadable(err);
+    throw new InputError(reason, {
+      file,
+      hint: reason === "does not exist"
+        ? "check the path (relative to the repository root)"
+        : "name a file you can read",
+      cause: err,
+    });
   }
 }
 
@@ -78,6 +85,8 @@ export async function readMeta(ctx: SecretsContext, file: string): Promise<SopsM
   requireSecretFile(file);
   const text = await readRepoFile(ctx, file);
   const meta = parseSopsFile(text, file).meta;
+  const damaged = damageOf(text);
+  if (damaged) throw damagedError(file, damaged);
   if (!meta) {
     const sopsConfig = await readSopsConfig(ctx.root);
     throw new InputError("is not encrypted (no sops metadata)", {
@@ -98,6 +107,7 @@ export const NO_RULE_FIX = "secret files live under system/, platform/, apps/ or
 export async function requireKeyFor(ctx: SecretsContext, file: string): Promise<SopsMeta> {
   const meta = await readMeta(ctx, file);
   const keys = await findKeys(ctx.config, ctx.runner, ctx.ageKey);
+  for (const w of keyWarningLines(keys)) ctx.ui.warn(w);
   if (!meta.recipients.some((r) => keys.identities.some((i) => i.recipient === r))) {
     throw new KeyPathError(file, meta.recipients, keys);
   }

@@ -11,7 +11,15 @@ import { onExit } from "../cleanup.ts";
 import { cmd, type Secret, secret } from "../cmd.ts";
 import { osErrorAt } from "../errors.ts";
 import { type SecretsContext, sopsOf } from "./context.ts";
-import { createKeyFile, findKeys, generateKey, parseKeys, personalKeyFile, recipientOf } from "./keys.ts";
+import {
+  createKeyFile,
+  findKeys,
+  generateKey,
+  keyWarningLines,
+  parseKeys,
+  personalKeyFile,
+  recipientOf,
+} from "./keys.ts";
 import { Sops, writeAllOrNothing } from "./sops.ts";
 import { parseSopsFile, skeleton } from "./sopsfile.ts";
 import { PATHS, readSopsConfig, setRecipients } from "./sopsconfig.ts";
@@ -79,6 +87,7 @@ export async function init(ctx: SecretsContext, options: { adopt?: boolean } = {
     await createKeyFile(ctx.runner, createdKey);
     keys = await findKeys(ctx.config, ctx.runner, ctx.ageKey);
   }
+  for (const w of keyWarningLines(keys)) ctx.ui.warn(w);
   const mine = new Set(keys.identities.map((i) => i.recipient));
   const sopsConfig = await readSopsConfig(ctx.root);
   const personal = sopsConfig.personal && mine.has(sopsConfig.personal)
