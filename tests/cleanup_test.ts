@@ -31,3 +31,56 @@ Deno.test("makes one", async () => {
     assert.equal(left, false, `${made} was left behind`);
   });
 });
+
+Deno.test("a process killed outright leaves its private temp dirs (a control plane's keys, say) only until the next one starts", async () => {
+  await withTempDir(async (dir) => {
+    const tmp = join(dir, "tmp");
+    await Deno.mkdir(tmp);
+    const marker = join(dir, "made");
+    const fifo = join(dir, "hold");
+    assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
+    const cleanup = new URL(`file://${REPO}/lib/cleanup.ts`).href;
+    const script = join(dir, "holder.ts");
+    // Makes a private dir as startControlPlane does, says where, and waits on the fifo forever.
+    await Deno.writeTextFile(
+      script,
+      `import { privateTempDir } from "${cleanup}";
+const d = await privateTempDir("homelab-cp-");
+await Deno.writeTextFile(\`\${d}/key.pem\`, "secret");
+await Deno.writeTextFile(${JSON.stringify(marker)}, d);
+await Deno.readTextFile(${JSON.stringify(fifo)});
+`,
+    );
+    const env = { DENO_DIR: denoDir(), NO_COLOR: "1", TMPDIR: tmp };
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-check", script],
+      cwd: REPO,
+      env,
+      clearEnv: true,
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let made = "";
+    for (let i = 0; i < 600 && !made; i++) {
+      made = await Deno.readTextFile(marker).catch(() => "");
+      if (!made) await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill("SIGKILL");
+    await child.status;
+    assert.ok(made.startsWith(`${tmp}/homelab-${child.pid}-`), made);
+    assert.ok((await Deno.stat(made)).isDirectory, "killed outright, it could not clean up");
+
+    // The next process that needs a private dir sweeps the dead one's.
+    const next = new Deno.Command(Deno.execPath(), {
+      args: ["eval", `import { privateTempDir } from "${cleanup}"; await privateTempDir("x-");`],
+      cwd: REPO,
+      env,
+      clearEnv: true,
+    });
+    const out = await next.output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    const left: string[] = [];
+    for await (const e of Deno.readDir(tmp)) left.push(e.name);
+    assert.deepEqual(left, [], "the dead process's folder is still there");
+  });
+});
