@@ -380,3 +380,35 @@ Deno.test("the sweep removes the folders of dead tasks only: a live task's and o
     assert.deepEqual((await entries(tmp)).sort(), [`homelab-${Deno.pid}-${mine}-live`, "homelab-other-thing"].sort());
   });
 });
+
+Deno.test("`secrets edit` puts the edited file in place; leaving it unchanged is no error and changes nothing", async () => {
+  await withTempDir(async (dir) => {
+    const { root, tmp, env } = await setUp(dir);
+    const file = "system/demo/db.sops.yaml";
+    const before = await Deno.readTextFile(join(root, file));
+    const edit = async (editor: string) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", join(root, "tasks", "secrets.ts"), "edit", file],
+        cwd: root,
+        env: { ...env, EDITOR: editor },
+        clearEnv: true,
+        stdin: "null",
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    };
+    await edit("true");
+    assert.equal(await Deno.readTextFile(join(root, file)), before);
+    await edit(await fakeTool(join(dir, "bin"), "change", `sed -i s/REPLACE-ME/changed/ "$1"`));
+    const after = await Deno.readTextFile(join(root, file));
+    assert.notEqual(after, before);
+    assert.doesNotMatch(after, /changed|REPLACE-ME/, "plaintext in the repository");
+    const decrypted = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(root, "tasks", "secrets.ts"), "decrypt", file],
+      cwd: root,
+      env,
+      clearEnv: true,
+    }).output();
+    assert.match(new TextDecoder().decode(decrypted.stdout), /value: changed/);
+    assert.deepEqual(await entries(tmp), []);
+  });
+});
