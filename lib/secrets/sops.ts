@@ -8,8 +8,8 @@
 
 import { dirname, join } from "node:path";
 import { type Arg, cmd, type Command, CommandError, type Runner, type Secret, secret } from "../cmd.ts";
-import { onExit } from "../cleanup.ts";
-import { osErrorAt } from "../errors.ts";
+import { interruptedWith, onExit } from "../cleanup.ts";
+import { HomelabError, osErrorAt } from "../errors.ts";
 
 const ENV = { SOPS_DISABLE_VERSION_CHECK: "1" };
 /** sops's exit code when an edit left the file as it was. */
@@ -58,6 +58,8 @@ export async function writeAllOrNothing(files: ReadonlyMap<string, string>): Pro
         throw osErrorAt(err, path, "writefile");
       });
     }
+    // Interrupted while staging: the exit path is removing the staged copies; change nothing.
+    if (interruptedWith() !== undefined) throw new HomelabError("interrupted; nothing was changed");
     // From here on nothing is awaited: the files change together, before a Ctrl-C is seen.
     const originals = staged.map(([, path]) => {
       try {
