@@ -58,14 +58,35 @@ export interface OsError {
   readonly dest?: string;
 }
 
+/** The errno names of a file system's refusals (a network error or a bug is not one of them). */
+const FILE_SYSTEM_CODES = new Set([
+  "EACCES",
+  "EPERM",
+  "EROFS",
+  "ENOENT",
+  "ENOTDIR",
+  "EISDIR",
+  "EEXIST",
+  "ENOTEMPTY",
+  "ENOSPC",
+  "EDQUOT",
+  "ELOOP",
+  "ENAMETOOLONG",
+  "EBUSY",
+  "ETXTBSY",
+  "EMFILE",
+  "ENFILE",
+  "EXDEV",
+]);
+
 /**
- * The operating-system error in `err`, if it is one: Deno's (`Deno.errors.PermissionDenied`, …,
+ * The file-system error in `err`, if it is one: Deno's (`Deno.errors.PermissionDenied`, …,
  * whose message ends in `(os error N): SYSCALL 'PATH'`) or node:fs's (`code`, `syscall`, `path`).
  */
 export function osErrorOf(err: unknown): OsError | undefined {
   if (!(err instanceof Error) || err instanceof HomelabError) return undefined;
   const code = (err as { code?: unknown }).code;
-  if (typeof code !== "string" || !/^E[A-Z0-9]+$/.test(code)) return undefined;
+  if (typeof code !== "string" || !FILE_SYSTEM_CODES.has(code)) return undefined;
   const node = err as { syscall?: unknown; path?: unknown; dest?: unknown };
   if (typeof node.path === "string") {
     return {
@@ -166,6 +187,8 @@ function reasonAndHint(e: OsError): [string, string] {
     case "EMFILE":
     case "ENFILE":
       return ["too many open files", "raise the open-file limit (`ulimit -n`) or close other programs"];
+    case "EXDEV":
+      return ["it is on another file system", `keep ${t} and its new place on the same file system`];
     default:
       return [e.code, `check ${t}`];
   }

@@ -139,5 +139,9 @@ Deno.test("operating-system errors of Deno and of node:fs become one paragraph n
     const renamed = await Deno.rename(join(dir, "nope"), join(dir, "b")).catch((e) => e);
     assert.match(describeOsError(renamed)!.message, new RegExp(`^cannot move ${esc(join(dir, "nope"))} to .*b: it`));
     assert.equal(describeOsError(new Error("a bug")), undefined);
+    // Not the file system's: a refused connection is no "cannot write …".
+    const refused = await Deno.connect({ hostname: "127.0.0.1", port: 1 }).catch((e) => e);
+    assert.equal(refused.code, "ECONNREFUSED");
+    assert.equal(describeOsError(refused), undefined);
   });
 });
