@@ -194,9 +194,20 @@ export async function runTask(spec: TaskCommand, args: string[], verbose: boolea
  * the task takes no arguments of its own): `secrets frobnicate`, `dev up`. It lists the valid ones.
  */
 export function unknownCommand(spec: TaskCommand, args: readonly string[]): UsageError | undefined {
-  const word = args[0];
-  if (!spec.commands?.length || spec.arguments?.length || word === undefined) return undefined;
-  if (word.startsWith("-") || word === "help" || spec.commands.some((c) => c.name === word)) return undefined;
+  if (!spec.commands?.length || spec.arguments?.length) return undefined;
+  // The first word that is neither an option of the task nor an option's value.
+  let word: string | undefined;
+  for (let i = 0; i < args.length && word === undefined; i++) {
+    const arg = args[i];
+    if (arg === "--") return undefined;
+    if (!arg.startsWith("-")) {
+      word = arg;
+      continue;
+    }
+    const option = spec.options?.find((o) => o.flags.split(/[ ,]+/).includes(arg.split("=")[0]));
+    if (option && /[<[]/.test(option.flags) && !arg.includes("=")) i++;
+  }
+  if (word === undefined || word === "help" || spec.commands.some((c) => c.name === word)) return undefined;
   const names = spec.commands.map((c) => c.name);
   return new UsageError(
     `unknown command '${word}' for ${spec.name}; ${spec.name}'s commands are ${names.join(", ")}`,
