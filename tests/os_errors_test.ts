@@ -47,6 +47,12 @@ Deno.test("a read-only repository: new app, secrets new, secrets init say which 
       const r = await run("new", ["app", "photos"]);
       assertParagraph(r, new RegExp(`cannot create the folder ${esc(join(root, "apps/photos"))}${DENIED.source}`));
     });
+    // components.json cannot be changed: the app's folder is not left behind either.
+    await readOnly([join(root, "root"), join(root, "root/components.json")], async () => {
+      const r = await run("new", ["app", "photos"]);
+      assertParagraph(r, new RegExp(`cannot write ${esc(join(root, "root/components.json"))}${DENIED.source}`));
+    });
+    await assert.rejects(Deno.stat(join(root, "apps/photos")), Deno.errors.NotFound);
     await readOnly([join(root, "system/demo")], async () => {
       const r = await run("secrets", ["new", "system/demo", "api"]);
       assertParagraph(r, new RegExp(`cannot write ${esc(join(root, "system/demo/api.sops.yaml"))}${DENIED.source}`));
