@@ -151,3 +151,23 @@ Deno.test("operating-system errors of Deno and of node:fs become one paragraph n
     assert.equal(describeOsError(refused), undefined);
   });
 });
+
+Deno.test({
+  name: "secrets new that cannot update the README changes nothing: no secret, generator or kustomization entry",
+  // Only the immutable flag refuses replacing one file in a writable folder; mode bits do not.
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const { root, run } = await setUp(dir);
+      const readme = join(root, "system/demo/README.md");
+      await Deno.writeTextFile(readme, "# demo\n\n| Path | Purpose |\n| --- | --- |\n| `namespace.yaml` | it |\n");
+      git(root, "add", "-A");
+      git(root, "commit", "-q", "--no-verify", "-m", "readme");
+      await readOnly([readme], async () => {
+        const r = await run("secrets", ["new", "system/demo", "api"]);
+        assertParagraph(r, new RegExp(`cannot write ${esc(readme)}${DENIED.source}`));
+      });
+      assert.equal(git(root, "status", "--porcelain", "--untracked-files=all"), "");
+    });
+  },
+});

@@ -10,7 +10,7 @@ import { secret } from "../cmd.ts";
 import { InputError, UsageError } from "../errors.ts";
 import { addReadmeRows } from "../readme.ts";
 import { type SecretsContext, sopsOf } from "./context.ts";
-import { writeAtomic } from "./sops.ts";
+import { writeAllOrNothing } from "./sops.ts";
 import { PATHS } from "./sopsconfig.ts";
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -137,9 +137,15 @@ export async function newSecret(
     type: "Opaque",
     stringData: Object.fromEntries(keys.map((k) => [k, "REPLACE-ME"])),
   });
-  await sopsOf(ctx).encryptTo(file, secret(plaintext));
-  await writeAtomic(generatorPath, generator);
-  await writeAtomic(kustomizationPath, kustomization.toString({ lineWidth: 0 }));
-  if (readme !== undefined && readme !== readmeText) await writeAtomic(readmePath, readme);
+  // The secret, its generator, the kustomization and the README change together, or none does.
+  const ciphertext = await sopsOf(ctx).encrypt(file, secret(plaintext));
+  await writeAllOrNothing(
+    new Map([
+      [join(ctx.root, file), ciphertext],
+      [generatorPath, generator],
+      [kustomizationPath, kustomization.toString({ lineWidth: 0 })],
+      ...(readme !== undefined && readme !== readmeText ? [[readmePath, readme] as [string, string]] : []),
+    ]),
+  );
   return file;
 }
