@@ -150,14 +150,12 @@ function installSignalHandlers(): void {
 const privateDirs = new Set<string>();
 let unloadHook = false;
 
-/** A new directory only the current user can read (0700), removed when the process ends. */
-export async function privateTempDir(prefix: string): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix });
+function removeOnUnload(dir: string): void {
   privateDirs.add(dir);
   if (!unloadHook) {
     unloadHook = true;
     globalThis.addEventListener("unload", () => {
-      for (const d of privateDirs) {
+      for (const d of [...privateDirs].reverse()) {
         try {
           Deno.removeSync(d, { recursive: true });
         } catch {
@@ -166,6 +164,77 @@ export async function privateTempDir(prefix: string): Promise<string> {
       }
     });
   }
+}
+
+/** What a process's own folder is called: its pid and start time, so a later process can tell it died. */
+const PROCESS_DIR = /^homelab-(\d+)-(\d+)-/;
+
+/**
+ * When process `pid` started (clock ticks since boot, from `/proc/PID/stat`); undefined when it
+ * does not run, or the system does not say. With the pid, this names a process uniquely: a
+ * reused pid has another start time.
+ */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Fields after the command name (which may hold spaces and parentheses): state is field 3, starttime 22.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes the folders that processes which have died left in `base` (killed outright, so their
+ * exit path never ran): each is named after its owner's pid and start time.
+ */
+export async function sweepStaleDirs(base: string): Promise<string[]> {
+  if (processStartTime(Deno.pid) === undefined) return []; // no /proc: cannot tell the dead from the living
+  const swept: string[] = [];
+  for await (const e of Deno.readDir(base)) {
+    const m = PROCESS_DIR.exec(e.name);
+    if (!m || !e.isDirectory || processStartTime(Number(m[1])) === m[2]) continue;
+    const path = `${base}/${e.name}`;
+    const stat = await Deno.lstat(path).catch(() => undefined);
+    if (stat?.uid !== Deno.uid()) continue; // another user's
+    await Deno.remove(path, { recursive: true }).then(() => swept.push(path), () => {});
+  }
+  return swept;
+}
+
+let processDir: Promise<string> | undefined;
+
+/**
+ * This process's own temporary folder (0700, in TMPDIR, named after its pid and start time), made
+ * on first use after sweeping the folders of dead processes. Every private temporary folder and
+ * the TMPDIR of every tool this process runs is inside it; it is removed when the process ends,
+ * and by the next start when the process was killed outright.
+ */
+export function processTempDir(): Promise<string> {
+  processDir ??= (async () => {
+    const base = Deno.env.get("TMPDIR") || "/tmp";
+    await sweepStaleDirs(base).catch(() => {});
+    const dir = await Deno.makeTempDir({
+      dir: base,
+      prefix: `homelab-${Deno.pid}-${processStartTime(Deno.pid) ?? 0}-`,
+    });
+    removeOnUnload(dir);
+    // Registered before anything else is awaited, so a Ctrl-C from here on removes it; it was
+    // registered first, so it is removed last, after what is inside it.
+    onExit(async () => {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      privateDirs.delete(dir);
+    });
+    await Deno.chmod(dir, 0o700);
+    return dir;
+  })();
+  return processDir;
+}
+
+/** A new directory only the current user can read (0700), removed when the process ends. */
+export async function privateTempDir(prefix: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ dir: await processTempDir(), prefix });
+  removeOnUnload(dir);
   // Registered before anything else is awaited, so a Ctrl-C from here on removes it.
   onExit(async () => {
     await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { exitWith, interruptedWith } from "./cleanup.ts";
+import { exitWith, interruptedWith, processTempDir } from "./cleanup.ts";
 import { formatError, HomelabError, UsageError } from "./errors.ts";
 
 /** One option, in commander's notation (`--for <purposes...>`, `--no-decrypt`, `-q, --quiet`). */
@@ -148,6 +148,15 @@ export async function runTask(spec: TaskCommand, args: string[], verbose: boolea
     console.log(helpText(help.cmd, help.path));
     return await exitWith(0);
   }
+  const unknown = unknownCommand(spec, args);
+  if (unknown) return await exitWith(errorCode(unknown, verbose));
+  // Whatever the task and its tools put in TMPDIR goes into the task's own folder: removed when the
+  // task ends, and by the next task when this one is killed outright.
+  try {
+    Deno.env.set("TMPDIR", await processTempDir());
+  } catch (err) {
+    return await exitWith(errorCode(err, verbose));
+  }
   const { Command, Option } = await import("commander");
   let code = 0;
   const act = (fn: NonNullable<TaskCommand["action"]>) =>
@@ -178,6 +187,32 @@ export async function runTask(spec: TaskCommand, args: string[], verbose: boolea
     code = errorCode(err, verbose);
   }
   return await exitWith(code);
+}
+
+/**
+ * A usage error when `args` starts with a word that names none of the task's subcommands (and
+ * the task takes no arguments of its own): `secrets frobnicate`, `dev up`. It lists the valid ones.
+ */
+export function unknownCommand(spec: TaskCommand, args: readonly string[]): UsageError | undefined {
+  if (!spec.commands?.length || spec.arguments?.length) return undefined;
+  // The first word that is neither an option of the task nor an option's value.
+  let word: string | undefined;
+  for (let i = 0; i < args.length && word === undefined; i++) {
+    const arg = args[i];
+    if (arg === "--") return undefined;
+    if (!arg.startsWith("-")) {
+      word = arg;
+      continue;
+    }
+    const option = spec.options?.find((o) => o.flags.split(/[ ,]+/).includes(arg.split("=")[0]));
+    if (option && /[<[]/.test(option.flags) && !arg.includes("=")) i++;
+  }
+  if (word === undefined || word === "help" || spec.commands.some((c) => c.name === word)) return undefined;
+  const names = spec.commands.map((c) => c.name);
+  return new UsageError(
+    `unknown command '${word}' for ${spec.name}; ${spec.name}'s commands are ${names.join(", ")}`,
+    `run \`deno task ${spec.name} --help\` to see what each one does`,
+  );
 }
 
 /** Prints an error as the paragraph a task ends with and returns the exit code. */

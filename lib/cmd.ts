@@ -6,7 +6,8 @@
  * would run (`--dry-run`), logged with secret values replaced by `<redacted>`, and run with a
  * timeout. Each tool runs as the leader of its own process group, and the task's exit path
  * (`lib/cleanup.ts`) stops that whole group, so neither the tool nor anything it started (an
- * editor, a pager) outlives the task, however it ends. A failure becomes a {@link CommandError} carrying the tool, the exit code and the
+ * editor, a pager) outlives the task, however it ends. Tools get the task's own temporary folder
+ * as TMPDIR (`lib/cleanup.ts`), so what they leave there goes with it. A failure becomes a {@link CommandError} carrying the tool, the exit code and the
  * tail of its standard error, with secret values scrubbed from it.
  *
  * ```ts
@@ -19,7 +20,7 @@
  * @module
  */
 
-import { killGroup, stopProcessGroup, trackProcessGroup } from "./cleanup.ts";
+import { killGroup, processTempDir, stopProcessGroup, trackProcessGroup } from "./cleanup.ts";
 import { HomelabError } from "./errors.ts";
 import { findOnPath } from "./path.ts";
 
@@ -81,6 +82,12 @@ export interface Command {
   readonly timeout?: number;
   /** Let the tool write straight to this process's terminal (its output is then not captured). */
   readonly inherit?: boolean;
+  /**
+   * Run the tool under a guard that kills it and everything it started as soon as this process
+   * ends, even when this process is killed outright (SIGKILL), so nothing it does lands after the
+   * task is gone. Not with `stdin`.
+   */
+  readonly guarded?: boolean;
 }
 
 /** Builds a {@link Command}. */
@@ -262,7 +269,7 @@ export class Runner {
     const exe = await this.resolve(c.tool);
     this.#options.log?.(`$ ${line}`);
 
-    const env: Record<string, string> = { ...this.#options.env };
+    const env: Record<string, string> = { ...this.#options.env, TMPDIR: await processTempDir() };
     for (const [key, value] of Object.entries(c.env ?? {})) env[key] = reveal(value);
     const timeout = c.timeout ?? this.#options.defaultTimeout;
     const secrets = secretsOf(c);
@@ -273,6 +280,7 @@ export class Runner {
         cwd: c.cwd,
         stdin: c.stdin === undefined ? undefined : reveal(c.stdin),
         inherit: c.inherit ?? false,
+        guarded: c.guarded ?? false,
         timeout,
       });
     } catch (err) {
@@ -313,19 +321,35 @@ const decoder = new TextDecoder();
 async function spawn(
   exe: string,
   args: string[],
-  options: { env: Record<string, string>; cwd?: string; stdin?: string; inherit: boolean; timeout?: number },
+  options: {
+    env: Record<string, string>;
+    cwd?: string;
+    stdin?: string;
+    inherit: boolean;
+    guarded?: boolean;
+    timeout?: number;
+  },
 ): Promise<Result & { timedOut: boolean }> {
+  if (options.guarded) {
+    // The guard reads its standard input, a pipe from this process, and the tool reads what this
+    // process's standard input is (the terminal, for an editor).
+    const bash = (await findOnPath("bash", options.env.PATH ?? "")) ?? "/bin/bash";
+    args = ["-c", KILL_GROUP_GUARD, "guard", options.inherit ? ownStdin() : "/dev/null", exe, ...args];
+    exe = bash;
+  }
   const child = new Deno.Command(exe, {
     args,
     env: options.env,
     clearEnv: true,
     cwd: options.cwd,
-    stdin: options.stdin !== undefined ? "piped" : options.inherit ? "inherit" : "null",
+    stdin: options.stdin !== undefined || options.guarded ? "piped" : options.inherit ? "inherit" : "null",
     stdout: options.inherit ? "inherit" : "piped",
     stderr: options.inherit ? "inherit" : "piped",
     detached: true,
   }).spawn();
-  const exited = child.status;
+  // A guard's pipe stays open, written to never, until the tool has ended (or this process has).
+  const guardPipe = options.guarded ? child.stdin.getWriter() : undefined;
+  const exited = child.status.finally(() => guardPipe?.close().catch(() => {}));
   const untrack = trackProcessGroup(child.pid, exited);
   let timedOut = false;
   const timer = options.timeout === undefined ? undefined : setTimeout(() => {
@@ -355,6 +379,31 @@ async function spawn(
   } finally {
     clearTimeout(timer);
     untrack();
+  }
+}
+
+/**
+ * Runs a program (its arguments after the file its standard input comes from) in the guard's
+ * process group, and kills the whole group (the program and whatever it started, an editor say)
+ * as soon as the guard's standard input closes: the task ended in any way, even SIGKILL.
+ */
+const KILL_GROUP_GUARD = `input=$1; shift
+exec 3<&0
+"$@" <"$input" 3<&- &
+child=$!
+{ while read -r _ <&3; do :; done; kill -KILL 0; } &
+watch=$!
+wait "$child"; code=$?
+kill "$watch" 2>/dev/null
+exit "$code"`;
+
+/** The file this process's standard input is (a terminal, a file), or /dev/null for a pipe or nothing. */
+function ownStdin(): string {
+  try {
+    const target = Deno.readLinkSync("/proc/self/fd/0");
+    return target.startsWith("/") ? target : "/dev/null";
+  } catch {
+    return Deno.stdin.isTerminal() ? "/dev/tty" : "/dev/null";
   }
 }
 
@@ -421,7 +470,7 @@ export interface Daemon {
 export async function startDaemon(runner: Runner, c: Command, logFile: string): Promise<Daemon> {
   const exe = await runner.resolve(c.tool);
   runner.log(`$ ${render(c)} &`);
-  const env: Record<string, string> = { ...runner.env };
+  const env: Record<string, string> = { ...runner.env, TMPDIR: await processTempDir() };
   for (const [key, value] of Object.entries(c.env ?? {})) env[key] = reveal(value);
   const pidFile = `${logFile}.pid`;
   const log = await Deno.open(logFile, { create: true, append: true, mode: 0o600 });

@@ -10,6 +10,8 @@ import { isMap, isScalar, LineCounter, parseAllDocuments, parseDocument } from "
 import { checkChartValues, type Values } from "./chart_rules.ts";
 import { cmd, type Runner } from "./cmd.ts";
 import { InputError, UsageError } from "./errors.ts";
+import { writeAllOrNothing } from "./atomic.ts";
+import { table } from "./readme.ts";
 import { ENCRYPTED_FILE } from "./secrets/sopsconfig.ts";
 import { parseSopsFile } from "./secrets/sopsfile.ts";
 
@@ -420,13 +422,6 @@ export async function checkStacks(root: string): Promise<StackProblem[]> {
   return all;
 }
 
-/** A Markdown table as `deno fmt` writes it: columns padded to their widest cell. */
-export function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0].map((_, i) => Math.max(3, ...rows.map((r) => r[i].length)));
-  const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
-  return [line(rows[0]), line(widths.map((w) => "-".repeat(w))), ...rows.slice(1).map(line)].join("\n") + "\n";
-}
-
 /** The StorageClasses an environment has without any component (kind's own class in dev). */
 export const BUILTIN_STORAGE_CLASSES: Record<"prod" | "dev", readonly string[]> = { prod: [], dev: ["standard"] };
 
@@ -575,8 +570,6 @@ ${
 Secrets: \`deno task secrets new ${dir} NAME\` adds an encrypted Secret and its KSOPS generator.
 `,
   };
-  await Deno.mkdir(join(root, dir), { recursive: true });
-  for (const [f, text] of Object.entries(files)) await Deno.writeTextFile(join(root, dir, f), text);
   const waves = list.apps.map((c) => c.wave);
   const entry: Component = {
     name,
@@ -590,6 +583,12 @@ Secrets: \`deno task secrets new ${dir} NAME\` adds an encrypted Secret and its 
     isArrayInsertion: true,
     formattingOptions: { insertSpaces: true, tabSize: 2, eol: "\n" },
   });
-  await Deno.writeTextFile(join(root, COMPONENTS_FILE), applyEdits(componentsText, edits));
+  // The app's files and its entry in components.json land together, or none of them does.
+  await writeAllOrNothing(
+    new Map([
+      ...Object.entries(files).map(([f, text]): [string, string] => [join(root, dir, f), text]),
+      [join(root, COMPONENTS_FILE), applyEdits(componentsText, edits)],
+    ]),
+  );
   return [...Object.keys(files).map((f) => `${dir}/${f}`), COMPONENTS_FILE];
 }

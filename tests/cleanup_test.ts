@@ -100,3 +100,103 @@ Deno.test("a cleanup registered while the task is already exiting still runs, on
     ]);
   });
 });
+
+Deno.test("a process killed outright leaves its private temp dirs (a control plane's keys, say) only until the next one starts", async () => {
+  await withTempDir(async (dir) => {
+    const tmp = join(dir, "tmp");
+    await Deno.mkdir(tmp);
+    const marker = join(dir, "made");
+    const fifo = join(dir, "hold");
+    assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
+    const cleanup = new URL(`file://${REPO}/lib/cleanup.ts`).href;
+    const script = join(dir, "holder.ts");
+    // Makes a private dir as startControlPlane does, says where, and waits on the fifo forever.
+    await Deno.writeTextFile(
+      script,
+      `import { privateTempDir } from "${cleanup}";
+const d = await privateTempDir("homelab-cp-");
+await Deno.writeTextFile(\`\${d}/key.pem\`, "secret");
+await Deno.writeTextFile(${JSON.stringify(marker)}, d);
+await Deno.readTextFile(${JSON.stringify(fifo)});
+`,
+    );
+    const env = { DENO_DIR: denoDir(), NO_COLOR: "1", TMPDIR: tmp };
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-check", script],
+      cwd: REPO,
+      env,
+      clearEnv: true,
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let made = "";
+    for (let i = 0; i < 600 && !made; i++) {
+      made = await Deno.readTextFile(marker).catch(() => "");
+      if (!made) await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill("SIGKILL");
+    await child.status;
+    assert.ok(made.startsWith(`${tmp}/homelab-${child.pid}-`), made);
+    assert.ok((await Deno.stat(made)).isDirectory, "killed outright, it could not clean up");
+
+    // The next process that needs a private dir sweeps the dead one's.
+    const next = new Deno.Command(Deno.execPath(), {
+      args: ["eval", `import { privateTempDir } from "${cleanup}"; await privateTempDir("x-");`],
+      cwd: REPO,
+      env,
+      clearEnv: true,
+    });
+    const out = await next.output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    const left: string[] = [];
+    for await (const e of Deno.readDir(tmp)) left.push(e.name);
+    assert.deepEqual(left, [], "the dead process's folder is still there");
+  });
+});
+
+Deno.test("a control plane whose task was killed outright: its folder, keys included, goes at the next start", async () => {
+  await withTempDir(async (dir) => {
+    const tmp = join(dir, "tmp");
+    await Deno.mkdir(tmp);
+    // The tools are found as the kube tests find them (this process's PATH and HOME).
+    const env = { DENO_DIR: denoDir(), NO_COLOR: "1", TMPDIR: tmp };
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(REPO, "tests/fixtures/controlplane/hold.ts")],
+      env,
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    // hold.ts prints its daemons and folder once the control plane is up, then waits.
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    reader.releaseLock();
+    child.stdout.cancel().catch(() => {});
+    child.kill("SIGKILL");
+    await child.status;
+    const info = JSON.parse(text) as { pids: number[]; dir: string };
+    assert.ok(info.dir.startsWith(`${tmp}/homelab-${child.pid}-`), info.dir);
+    assert.ok((await Deno.stat(join(info.dir))).isDirectory);
+    // The guards stop the daemons when the pipe from the killed task closes; wait until they have.
+    const running = (pid: number) => Deno.stat(`/proc/${pid}`).then(() => true, () => false);
+    for (let i = 0; i < 300 && (await Promise.all(info.pids.map(running))).some(Boolean); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const next = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { privateTempDir } from "${new URL(`file://${REPO}/lib/cleanup.ts`).href}";
+await privateTempDir("x-");`,
+      ],
+      env,
+      clearEnv: true,
+    }).output();
+    assert.ok(next.success, new TextDecoder().decode(next.stderr));
+    await assert.rejects(Deno.stat(info.dir), Deno.errors.NotFound, `${info.dir} is still there`);
+    assert.deepEqual([...Deno.readDirSync(tmp)], []);
+  });
+});

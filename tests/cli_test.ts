@@ -42,6 +42,25 @@ Deno.test("doctor rejects a purpose it does not know, listing the valid ones", a
   assert.match(r.stderr, /Allowed choices are secrets, talos, check, server, test/);
 });
 
+Deno.test("an unknown subcommand is a usage error listing the valid ones, without a stack trace", async () => {
+  for (
+    const [task, word, valid] of [
+      ["secrets", "frobnicate", /secrets's commands are init, .*edit, .*rotate/],
+      ["talos", "reboot", /talos's commands are .*genconfig, .*upgrade-k8s/],
+      ["dev", "up", /dev's commands are down, status/],
+      ["dev", "--from cilium --dry-run up", /dev's commands are down, status/],
+      ["new", "thing", /new's commands are app/],
+    ] as const
+  ) {
+    const r = await runTask(task, word.split(" "), env);
+    assert.equal(r.code, 2, `${task} ${word}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^error: unknown command '${word.split(" ").pop()}' for ${task}`, "m"));
+    assert.match(r.stderr, valid);
+    assert.match(r.stderr, new RegExp(`^hint: run \`deno task ${task} --help\``, "m"));
+    assert.doesNotMatch(r.stderr, /^\s+at /m);
+  }
+});
+
 Deno.test("render and diff reject an environment they do not know, listing the valid ones", async () => {
   for (const task of ["render", "diff"]) {
     const r = await runTask(task, ["--env", "staging"], env);

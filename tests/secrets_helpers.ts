@@ -11,7 +11,7 @@ import { type Config, loadConfig } from "../lib/config.ts";
 import type { SecretsContext } from "../lib/secrets/context.ts";
 import { Toolbox } from "../lib/toolbox.ts";
 import { consoleUi } from "../lib/ui.ts";
-import { git, REPO, SYSTEM_PATH } from "./helpers.ts";
+import { denoDir, git, REPO, SYSTEM_PATH } from "./helpers.ts";
 
 /** Directories holding the real tools the secrets code runs (fails naming a missing tool). */
 export async function realToolsPath(tools = ["sops", "age", "age-keygen", "talhelper", "git"]): Promise<string> {
@@ -122,4 +122,47 @@ export async function copyTooling(root: string): Promise<void> {
   for (const file of ["deno.json", "deno.lock", ".deno-version"]) {
     await Deno.copyFile(join(REPO, file), join(root, file));
   }
+}
+
+/**
+ * A scratch repository with the tooling, initialised by alice, holding system/demo/db.sops.yaml,
+ * and `run` for a task of it as a process (alice's HOME, the real tools).
+ */
+export async function taskRepo(dir: string) {
+  const { init, newSecret } = await import("../lib/secrets/lifecycle.ts");
+  const root = await scratchRepo(dir);
+  await copyTooling(root);
+  const alice = await owner(dir, "alice", root);
+  await init(alice.ctx);
+  await newSecret(alice.ctx, "system/demo", "db");
+  git(root, "add", "-A");
+  git(root, "commit", "-q", "--no-verify", "-m", "secrets");
+  const env = {
+    HOME: join(dir, "alice"),
+    PATH: `${dirname(Deno.execPath())}:${await realToolsPath()}`,
+    DENO_DIR: denoDir(),
+    NO_COLOR: "1",
+  };
+  const run = async (task: string, args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) => {
+    const cwd = options.cwd ?? root;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(cwd, "tasks", `${task}.ts`), ...args],
+      cwd,
+      env: { ...env, ...options.env },
+      clearEnv: true,
+      stdin: "null",
+    }).output();
+    const text = new TextDecoder();
+    return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+  };
+  return { root, alice, env, run };
+}
+
+/** One paragraph: `error: …` matching `what`, a `hint:` line, no stack trace, exit `code`. */
+export function assertParagraph(r: { code: number; stderr: string }, what: RegExp, code = 1): void {
+  assert.equal(r.code, code, r.stderr);
+  assert.match(r.stderr, /^error: /m, r.stderr);
+  assert.match(r.stderr, what, r.stderr);
+  assert.match(r.stderr, /^hint: \S/m, r.stderr);
+  assert.doesNotMatch(r.stderr, /^\s+at |\.ts:\d+:\d+|Uncaught|PermissionDenied|NotADirectory/m, r.stderr);
 }

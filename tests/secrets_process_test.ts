@@ -256,3 +256,159 @@ exec "${realTalhelper}/talhelper" "$@"`,
     }
   });
 });
+
+/** Opens `fifo` without blocking and writes a line: a reader blocked on it goes on; none, nothing happens. */
+async function release(fifo: string): Promise<void> {
+  await new Deno.Command("bash", { args: ["-c", `exec 3<>"$0"; echo go >&3`, fifo] }).output();
+}
+
+async function mkfifo(path: string): Promise<string> {
+  assert.ok((await new Deno.Command("mkfifo", { args: [path] }).output()).success);
+  return path;
+}
+
+/** Waits until none of `pids` runs; false when some still run after `seconds`. */
+async function allEnded(pids: number[], seconds = 30): Promise<boolean> {
+  for (let i = 0; i < seconds * 10 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+  return !pids.some(alive);
+}
+
+Deno.test("`secrets edit` killed outright: sops and the editor die with it, the file is not written, its folder is swept", async () => {
+  await withTempDir(async (dir) => {
+    const { root, tmp, env } = await setUp(dir);
+    const file = join(root, "system/demo/db.sops.yaml");
+    const before = await Deno.readTextFile(file);
+    const fifo = await mkfifo(join(dir, "hold"));
+    const marker = join(dir, "editor.pid");
+    // An editor that stops at a known point, then (if it is let go) changes the value and saves.
+    const editor = await fakeTool(
+      join(dir, "bin"),
+      "editor",
+      `echo $$ > "${marker}"; read -r _ < "${fifo}"; sed -i s/REPLACE-ME/changed/ "$1"`,
+    );
+    const wrapped = await sopsWrapper(dir, join(dir, "sops.pid"));
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(root, "tasks", "secrets.ts"), "edit", "system/demo/db.sops.yaml"],
+      cwd: root,
+      env: { ...env, EDITOR: editor, PATH: `${wrapped}:${env.PATH}` },
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const pids = [Number(await waitFor(marker)), Number(await waitFor(join(dir, "sops.pid")))];
+    try {
+      child.kill("SIGKILL");
+      await child.status;
+      assert.ok(await allEnded(pids), "sops or the editor outlived the task");
+    } finally {
+      // Let a surviving editor save, and sops write what it writes, before looking at the file.
+      await release(fifo);
+      await allEnded(pids);
+      pids.forEach(kill);
+    }
+    assert.equal(await Deno.readTextFile(file), before, "the edit was written after the task had died");
+    assert.equal(git(root, "status", "--porcelain"), "");
+
+    // The dead task's folder (with sops's plaintext copy) is left; the next task sweeps it.
+    assert.equal((await entries(tmp)).length, 1);
+    const next = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(root, "tasks", "secrets.ts"), "check", "--no-decrypt"],
+      cwd: root,
+      env,
+      clearEnv: true,
+    }).output();
+    assert.equal(next.code, 0, new TextDecoder().decode(next.stderr));
+    assert.deepEqual(await entries(tmp), []);
+  });
+});
+
+Deno.test("tools' own temporary folders are inside the task's, and go with it on Ctrl-C", async () => {
+  await withTempDir(async (dir) => {
+    const { root, tmp, env } = await setUp(dir);
+    const fifo = await mkfifo(join(dir, "hold"));
+    const marker = join(dir, "sops.tmp");
+    // A sops that makes its own temporary folder (as kustomize and helm do), says where, and stops.
+    await fakeTool(join(dir, "fake"), "sops", `d=$(mktemp -d); echo "$d" > "${marker}"; read -r _ < "${fifo}"`);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(root, "tasks", "secrets.ts"), "decrypt", "system/demo/db.sops.yaml"],
+      cwd: root,
+      env: { ...env, PATH: `${join(dir, "fake")}:${env.PATH}` },
+      clearEnv: true,
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    try {
+      const made = await waitFor(marker);
+      const task = (await entries(tmp)).filter((e) => e.startsWith("homelab-"));
+      assert.equal(task.length, 1, `${await entries(tmp)}`);
+      assert.ok(made.startsWith(join(tmp, task[0]) + "/"), `${made} is not inside the task's folder`);
+      child.kill("SIGINT");
+      assert.equal((await child.status).code, 130);
+      assert.deepEqual(await entries(tmp), [], "a tool's temporary folder was left behind");
+    } finally {
+      await release(fifo);
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // ended
+      }
+      await child.output().catch(() => {});
+    }
+  });
+});
+
+Deno.test("the sweep removes the folders of dead tasks only: a live task's and other folders stay", async () => {
+  await withTempDir(async (dir) => {
+    const { root, tmp, env } = await setUp(dir);
+    const { processStartTime } = await import("../lib/cleanup.ts");
+    const mine = processStartTime(Deno.pid)!;
+    // This test process runs: its folder stays. Its pid with another start time is a dead task
+    // whose pid was reused: swept. So is a pid that runs no process.
+    const live = join(tmp, `homelab-${Deno.pid}-${mine}-live`);
+    const reused = join(tmp, `homelab-${Deno.pid}-${Number(mine) + 1}-reused`);
+    const gone = join(tmp, `homelab-4194303-1-gone`);
+    const other = join(tmp, "homelab-other-thing");
+    for (const d of [live, reused, gone, other]) await Deno.mkdir(join(d, "inside"), { recursive: true });
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(root, "tasks", "secrets.ts"), "check", "--no-decrypt"],
+      cwd: root,
+      env,
+      clearEnv: true,
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.deepEqual((await entries(tmp)).sort(), [`homelab-${Deno.pid}-${mine}-live`, "homelab-other-thing"].sort());
+  });
+});
+
+Deno.test("`secrets edit` puts the edited file in place; leaving it unchanged is no error and changes nothing", async () => {
+  await withTempDir(async (dir) => {
+    const { root, tmp, env } = await setUp(dir);
+    const file = "system/demo/db.sops.yaml";
+    const before = await Deno.readTextFile(join(root, file));
+    const edit = async (editor: string) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", join(root, "tasks", "secrets.ts"), "edit", file],
+        cwd: root,
+        env: { ...env, EDITOR: editor },
+        clearEnv: true,
+        stdin: "null",
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    };
+    await edit("true");
+    assert.equal(await Deno.readTextFile(join(root, file)), before);
+    await edit(await fakeTool(join(dir, "bin"), "change", `sed -i s/REPLACE-ME/changed/ "$1"`));
+    const after = await Deno.readTextFile(join(root, file));
+    assert.notEqual(after, before);
+    assert.doesNotMatch(after, /changed|REPLACE-ME/, "plaintext in the repository");
+    const decrypted = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(root, "tasks", "secrets.ts"), "decrypt", file],
+      cwd: root,
+      env,
+      clearEnv: true,
+    }).output();
+    assert.match(new TextDecoder().decode(decrypted.stdout), /value: changed/);
+    assert.deepEqual(await entries(tmp), []);
+  });
+});

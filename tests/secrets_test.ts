@@ -12,7 +12,9 @@ import { parseKeys } from "../lib/secrets/keys.ts";
 import { sopsOf } from "../lib/secrets/context.ts";
 import { HOOK_MARKER } from "../lib/secrets/lifecycle.ts";
 import { PATHS, readSopsConfig } from "../lib/secrets/sopsconfig.ts";
-import { fakeTool, withTempDir } from "./helpers.ts";
+import { fakeTool, REPO, withTempDir } from "./helpers.ts";
+import { unlistedInReadme } from "../lib/readme.ts";
+import { checkKustomization, newApp } from "../lib/stacks.ts";
 import { HomelabError } from "../lib/errors.ts";
 import { git, keyOf, newKey, owner, scratchRepo, sopsWithKey } from "./secrets_helpers.ts";
 
@@ -307,5 +309,27 @@ awk -v r="${argocd}" '
     const file = "system/demo/db.sops.yaml";
     assert.equal((await sopsWithKey(root, argocdKey, "decrypt", file)).ok, false);
     assert.ok((await sopsWithKey(root, personalKey, "decrypt", file)).ok);
+  });
+});
+
+Deno.test("`new app` then `secrets new` in it: the README table lists each new file, and the tree passes its checks", async () => {
+  await withTempDir(async (dir) => {
+    const root = await scratchRepo(dir);
+    await Deno.mkdir(join(root, "root"));
+    await Deno.copyFile(join(REPO, "root/components.json"), join(root, "root/components.json"));
+    const a = await owner(dir, "alice", root);
+    await init(a.ctx);
+    await newApp(root, "photos", "a photo library");
+    await newSecret(a.ctx, "apps/photos", "db");
+    await newSecret(a.ctx, "apps/photos", "s3");
+    assert.deepEqual(await unlistedInReadme(root, "apps/photos"), []);
+    const readme = await Deno.readTextFile(join(root, "apps/photos/README.md"));
+    assert.equal(readme.match(/`secret-generator\.yaml`/g)?.length, 1, readme);
+    assert.match(readme, /^\| `db\.sops\.yaml` +\| the `db` Secret, encrypted;/m);
+    const fmt = await new Deno.Command(Deno.execPath(), {
+      args: ["fmt", "--check", "--config", join(REPO, "deno.json"), join(root, "apps/photos/README.md")],
+    }).output();
+    assert.ok(fmt.success, `deno fmt --check: ${new TextDecoder().decode(fmt.stderr)}`);
+    assert.deepEqual(await checkKustomization(root, "apps/photos"), []);
   });
 });

@@ -10,10 +10,11 @@
 
 import { join } from "node:path";
 import { CommandError } from "../cmd.ts";
+import { unreadable } from "../errors.ts";
 import { listFiles, type SecretsContext, sopsOf, stagedFiles } from "./context.ts";
-import { AGE_SECRET_KEY, findKeys } from "./keys.ts";
+import { AGE_SECRET_KEY, findKeys, keyWarnings } from "./keys.ts";
 import { decryptError, NO_RULE_FIX } from "./lifecycle.ts";
-import { parseSopsFile, plaintextSecrets, plaintextValues } from "./sopsfile.ts";
+import { damagedError, damageOf, parseSopsFile, plaintextSecrets, plaintextValues } from "./sopsfile.ts";
 import { ENCRYPTED_FILE, PATHS, readSopsConfig, ruleFor, type SopsConfig } from "./sopsconfig.ts";
 
 /** One problem found in one file. */
@@ -68,6 +69,12 @@ export function checkText(file: string, text: string, sopsConfig: SopsConfig | u
         reason: `is not valid YAML/JSON (${(err as Error).message.split("\n")[0]})`,
         fix: "restore it from git, or re-create it with `deno task secrets edit`",
       });
+      return findings;
+    }
+    const damaged = damageOf(text);
+    if (damaged) {
+      const err = damagedError(file, damaged);
+      findings.push({ file, level: "error", reason: err.message.slice(file.length + 2), fix: err.hint! });
       return findings;
     }
     if (!parsed.meta) {
@@ -157,12 +164,16 @@ export async function checkSecrets(ctx: SecretsContext, options: CheckOptions = 
     files = options.files ?? await listFiles(ctx);
     read = (f) => Deno.readTextFile(join(ctx.root, f));
     for (const file of options.files ?? []) {
-      if (!await Deno.stat(join(ctx.root, file)).then(() => true, () => false)) {
+      const failed = await Deno.readTextFile(join(ctx.root, file)).then(() => undefined, (err) => err);
+      if (failed !== undefined) {
+        const reason = unreadable(failed);
         findings.push({
           file,
           level: "error",
-          reason: "does not exist",
-          fix: "check the path (relative to the repository root, or to where you ran the task)",
+          reason,
+          fix: reason === "does not exist"
+            ? "check the path (relative to the repository root, or to where you ran the task)"
+            : "name a file you can read",
         });
       }
     }
@@ -208,7 +219,12 @@ async function verifyDecryption(
   const keys = await findKeys(ctx.config, ctx.runner, ctx.ageKey);
   const mine = new Set(keys.identities.map((i) => i.recipient));
   const sops = sopsOf(ctx);
-  const findings: Finding[] = [];
+  const findings: Finding[] = keyWarnings(keys).map((w) => ({
+    file: w.where,
+    level: "warning",
+    reason: w.problem,
+    fix: "fix it (age-keygen writes lines AGE-SECRET-KEY-1…), or unset the variable that names it",
+  }));
   for (const { file, recipients } of files) {
     if (!recipients.some((r) => mine.has(r))) {
       findings.push({

@@ -77,7 +77,8 @@ Deno.test("check: an encrypted file for other recipients than its rule is a warn
   const enc = "ENC[AES256_GCM,data:abc=,iv:x,tag:y,type:str]";
   const file = (recipients: string[]) =>
     `kind: Secret\nstringData:\n  a: ${enc}\nsops:\n  encrypted_regex: ^(data|stringData)$\n  age:\n` +
-    recipients.map((r) => `    - recipient: ${r}\n`).join("");
+    recipients.map((r) => `    - recipient: ${r}\n      enc: "x\\n-----END AGE ENCRYPTED FILE-----\\n"\n`).join("") +
+    `  lastmodified: "2026-01-01T00:00:00Z"\n  mac: ${enc}\n  version: 3.11.0\n`;
   assert.deepEqual(checkText("system/demo/s.sops.yaml", file(["age1argo", "age1me"]), config), []);
   const stale = checkText("system/demo/s.sops.yaml", file(["age1me"]), config);
   assert.deepEqual(stale.map((f) => f.level), ["warning"]);

@@ -6,12 +6,13 @@
  */
 
 import { privateTempDir } from "../cleanup.ts";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { CommandError } from "../cmd.ts";
-import { HomelabError, InputError } from "../errors.ts";
+import { HomelabError, InputError, unreadable } from "../errors.ts";
 import { listFiles, type SecretsContext, sopsOf } from "./context.ts";
-import { describeSources, findKeys, type KeySearch } from "./keys.ts";
-import { parseSopsFile, type SopsMeta } from "./sopsfile.ts";
+import { writeAtomic } from "./sops.ts";
+import { describeSources, findKeys, type KeySearch, keyWarningLines } from "./keys.ts";
+import { damagedError, damageOf, parseSopsFile, type SopsMeta } from "./sopsfile.ts";
 import { ENCRYPTED_FILE, readSopsConfig, ruleFor } from "./sopsconfig.ts";
 
 /** A file is encrypted for keys none of which we hold. */
@@ -64,12 +65,19 @@ export function requireSecretFile(file: string): void {
   }
 }
 
-/** A file of the repository as text; a missing one is an error naming it. */
+/** A file of the repository as text; a missing or unreadable one is an error naming it and saying which. */
 async function readRepoFile(ctx: SecretsContext, file: string): Promise<string> {
   try {
     return await Deno.readTextFile(join(ctx.root, file));
-  } catch {
-    throw new InputError("does not exist", { file, hint: "check the path (relative to the repository root)" });
+  } catch (err) {
+    const reason = unreadable(err);
+    throw new InputError(reason, {
+      file,
+      hint: reason === "does not exist"
+        ? "check the path (relative to the repository root)"
+        : "name a file you can read",
+      cause: err,
+    });
   }
 }
 
@@ -77,6 +85,8 @@ export async function readMeta(ctx: SecretsContext, file: string): Promise<SopsM
   requireSecretFile(file);
   const text = await readRepoFile(ctx, file);
   const meta = parseSopsFile(text, file).meta;
+  const damaged = damageOf(text);
+  if (damaged) throw damagedError(file, damaged);
   if (!meta) {
     const sopsConfig = await readSopsConfig(ctx.root);
     throw new InputError("is not encrypted (no sops metadata)", {
@@ -97,6 +107,7 @@ export const NO_RULE_FIX = "secret files live under system/, platform/, apps/ or
 export async function requireKeyFor(ctx: SecretsContext, file: string): Promise<SopsMeta> {
   const meta = await readMeta(ctx, file);
   const keys = await findKeys(ctx.config, ctx.runner, ctx.ageKey);
+  for (const w of keyWarningLines(keys)) ctx.ui.warn(w);
   if (!meta.recipients.some((r) => keys.identities.some((i) => i.recipient === r))) {
     throw new KeyPathError(file, meta.recipients, keys);
   }
@@ -162,7 +173,11 @@ export function decryptError(file: string, err: CommandError): InputError {
     });
 }
 
-/** `secrets edit FILE`: `sops edit` with its plaintext copy in a private temporary directory. */
+/**
+ * `secrets edit FILE`: `sops edit` of a copy of the file, with its plaintext copy in a private
+ * temporary directory; the re-encrypted copy replaces the file only when sops and the editor
+ * finished well, so nothing lands in the repository after the task has gone.
+ */
 export async function editFile(ctx: SecretsContext, file: string): Promise<void> {
   await requireKeyFor(ctx, file);
   // sops edit opens a tampered file with nothing but "MAC mismatch": say what it means first.
@@ -170,5 +185,8 @@ export async function editFile(ctx: SecretsContext, file: string): Promise<void>
     throw err instanceof CommandError ? decryptError(file, err) : err;
   });
   const tmp = await privateTempDir("homelab-edit-");
-  await sopsOf(ctx).edit(file, tmp);
+  const copy = join(tmp, "copy", basename(file));
+  await Deno.mkdir(dirname(copy), { mode: 0o700 });
+  await Deno.copyFile(join(ctx.root, file), copy);
+  if (await sopsOf(ctx).edit(copy, tmp)) await writeAtomic(join(ctx.root, file), await Deno.readTextFile(copy));
 }

@@ -27,6 +27,8 @@ export interface KeySource {
   readonly exists: boolean;
   /** The recipients of the keys found there. */
   readonly recipients: readonly string[];
+  /** Lines (1-based) that are neither blank, a comment, nor an age private key. */
+  readonly garbled: readonly number[];
 }
 
 /** A private key we hold. */
@@ -67,6 +69,10 @@ export async function findKeys(config: Config, runner: Runner, ageKey?: Secret):
   const identities: Identity[] = [];
   const add = async (via: KeySource["via"], path: string | undefined, set: boolean, text: string | undefined) => {
     const keys = text === undefined ? [] : parseKeys(text);
+    const garbled = (text ?? "").split("\n").flatMap((l, i) => {
+      const t = l.trim();
+      return t && !t.startsWith("#") && !(AGE_SECRET_KEY.test(t) && t.length === AGE_KEY_LENGTH) ? [i + 1] : [];
+    });
     const recipients: string[] = [];
     for (const k of keys) {
       const key = secret(k);
@@ -74,7 +80,7 @@ export async function findKeys(config: Config, runner: Runner, ageKey?: Secret):
       recipients.push(recipient);
       identities.push({ recipient, key, via, path });
     }
-    sources.push({ via, path, set, exists: text !== undefined, recipients });
+    sources.push({ via, path, set, exists: text !== undefined, recipients, garbled });
   };
   const read = (path: string) => Deno.readTextFile(path).catch(() => undefined);
 
@@ -90,6 +96,44 @@ export async function findKeys(config: Config, runner: Runner, ageKey?: Secret):
     await add("default", config.defaultAgeKeyFile, true, await read(config.defaultAgeKeyFile));
   }
   return { sources, identities };
+}
+
+/** The length of an age private key's text. */
+const AGE_KEY_LENGTH = AGE_KEY_PREFIX.length + 1 + 58;
+
+/**
+ * What is wrong with the places keys are looked for, even when some key works: sops skips a
+ * `SOPS_AGE_KEY_FILE` that is missing or garbled without a word and goes on with the other keys,
+ * so the owner would not learn that the file they meant is not used.
+ */
+export function keyWarnings(search: KeySearch): { where: string; problem: string }[] {
+  const out: { where: string; problem: string }[] = [];
+  const others = search.identities.length ? "; sops uses the other keys it finds" : "";
+  for (const s of search.sources) {
+    const where = s.via === "default" ? s.path! : s.path ? `${s.via}=${s.path}` : s.via;
+    if (!s.set) continue;
+    if (!s.exists) {
+      if (s.via === "SOPS_AGE_KEY_FILE") out.push({ where, problem: `does not exist${others}` });
+      continue;
+    }
+    const n = s.garbled.length;
+    if (n) {
+      const lines = s.via === "SOPS_AGE_KEY" ? "" : `line${n > 1 ? "s" : ""} ${s.garbled.join(", ")} `;
+      out.push({
+        where,
+        problem: `${lines}${n > 1 ? "are" : "is"} not an age private key (${AGE_KEY_PREFIX}1 and 58 more ` +
+          `characters), so sops ignores ${n > 1 ? "them" : "it"}${others}`,
+      });
+    } else if (!s.recipients.length && s.via !== "default") {
+      out.push({ where, problem: `holds no age private key${others}` });
+    }
+  }
+  return out;
+}
+
+/** {@link keyWarnings} as lines: `WHERE: PROBLEM`. */
+export function keyWarningLines(search: KeySearch): string[] {
+  return keyWarnings(search).map((w) => `${w.where}: ${w.problem}`);
 }
 
 /** Describes where keys were looked for, for error messages. */

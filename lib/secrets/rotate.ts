@@ -7,7 +7,7 @@
 import { type Secret, secret } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
 import { type SecretsContext, sopsOf } from "./context.ts";
-import { findKeys, type KeySearch, parseKeys, recipientOf } from "./keys.ts";
+import { findKeys, type KeySearch, keyWarningLines, parseKeys, recipientOf } from "./keys.ts";
 import { PATHS } from "./sopsconfig.ts";
 import { encryptedFiles, KeyPathError, readMeta } from "./files.ts";
 
@@ -63,6 +63,7 @@ async function keysAtHand(ctx: SecretsContext, keys: KeySearch): Promise<Map<str
  */
 export async function rotate(ctx: SecretsContext, options: { dataKey?: boolean } = {}): Promise<Rotation[]> {
   const keys = await findKeys(ctx.config, ctx.runner, ctx.ageKey);
+  for (const w of keyWarningLines(keys)) ctx.ui.warn(w);
   const mine = new Set(keys.identities.map((i) => i.recipient));
   const files = await encryptedFiles(ctx);
   const locked = files.filter((f) => !f.meta.recipients.some((r) => mine.has(r)));

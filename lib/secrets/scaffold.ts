@@ -8,8 +8,9 @@ import { basename, join } from "node:path";
 import { isSeq, parseDocument, stringify } from "yaml";
 import { secret } from "../cmd.ts";
 import { InputError, UsageError } from "../errors.ts";
+import { addReadmeRows } from "../readme.ts";
 import { type SecretsContext, sopsOf } from "./context.ts";
-import { writeAtomic } from "./sops.ts";
+import { writeAllOrNothing } from "./sops.ts";
 import { PATHS } from "./sopsconfig.ts";
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -61,7 +62,8 @@ files:
 
 /**
  * `secrets new COMPONENT NAME`: an encrypted Secret skeleton `COMPONENT/NAME.sops.yaml` and the
- * KSOPS generator that feeds it to kustomize. The plaintext goes to sops through a pipe.
+ * KSOPS generator that feeds it to kustomize, each with its row in the component's README table.
+ * The plaintext goes to sops through a pipe.
  */
 export async function newSecret(
   ctx: SecretsContext,
@@ -100,6 +102,22 @@ export async function newSecret(
     if (err instanceof InputError) throw err;
     generator = generatorText(`${name}.sops.yaml`);
   }
+  const generatorIsNew = !await Deno.stat(generatorPath).then(() => true, () => false);
+  // The component's README table names each of its files: the new ones get their rows.
+  const readmePath = join(ctx.root, dir, "README.md");
+  const readmeText = await Deno.readTextFile(readmePath).catch((err) => {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  });
+  const readme = readmeText === undefined ? undefined : addReadmeRows(readmeText, [
+    [
+      `\`${name}.sops.yaml\``,
+      `the \`${name}\` Secret, encrypted; \`deno task secrets edit ${file}\` fills in its values`,
+    ],
+    ...(generatorIsNew
+      ? [[`\`${GENERATOR}\``, "KSOPS generator: the encrypted files kustomize decrypts into Secrets"] as const]
+      : []),
+  ]);
   let generators = kustomization.get("generators");
   if (!isSeq(generators)) {
     kustomization.set("generators", kustomization.createNode([]));
@@ -119,8 +137,15 @@ export async function newSecret(
     type: "Opaque",
     stringData: Object.fromEntries(keys.map((k) => [k, "REPLACE-ME"])),
   });
-  await sopsOf(ctx).encryptTo(file, secret(plaintext));
-  await writeAtomic(generatorPath, generator);
-  await writeAtomic(kustomizationPath, kustomization.toString({ lineWidth: 0 }));
+  // The secret, its generator, the kustomization and the README change together, or none does.
+  const ciphertext = await sopsOf(ctx).encrypt(file, secret(plaintext));
+  await writeAllOrNothing(
+    new Map([
+      [join(ctx.root, file), ciphertext],
+      [generatorPath, generator],
+      [kustomizationPath, kustomization.toString({ lineWidth: 0 })],
+      ...(readme !== undefined && readme !== readmeText ? [[readmePath, readme] as [string, string]] : []),
+    ]),
+  );
   return file;
 }

@@ -6,34 +6,30 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
-import { type Arg, cmd, type Runner, type Secret, secret } from "../cmd.ts";
+import { join } from "node:path";
+import { type Arg, cmd, type Command, CommandError, type Runner, type Secret, secret } from "../cmd.ts";
 
 const ENV = { SOPS_DISABLE_VERSION_CHECK: "1" };
+/** sops's exit code when an edit left the file as it was. */
+const UNCHANGED = 200;
 
-/** Writes `text` next to `path` and renames it into place (ciphertext and public data only). */
-export async function writeAtomic(path: string, text: string): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    await Deno.writeTextFile(tmp, text);
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
-}
+import { writeAtomic } from "../atomic.ts";
+
+export { writeAllOrNothing, writeAtomic } from "../atomic.ts";
 
 /** sops operations on files given relative to `root`. */
 export class Sops {
-  constructor(readonly runner: Runner, readonly root: string) {}
+  /** `config`: another `.sops.yaml` to take the creation rules from (a file in `root`, by its name). */
+  constructor(readonly runner: Runner, readonly root: string, readonly config?: string) {}
 
   #cmd(
     args: Arg[],
-    options: { stdin?: Arg; secretOutput?: boolean; readOnly?: boolean; env?: Record<string, Arg>; inherit?: boolean } =
-      {},
+    options: Pick<Command, "stdin" | "secretOutput" | "readOnly" | "inherit" | "guarded"> & {
+      env?: Record<string, Arg>;
+    } = {},
   ) {
-    return cmd("sops", args, { cwd: this.root, ...options, env: { ...ENV, ...options.env } });
+    const config: Record<string, string> = this.config === undefined ? {} : { SOPS_CONFIG: this.config };
+    return cmd("sops", args, { cwd: this.root, ...options, env: { ...ENV, ...config, ...options.env } });
   }
 
   /** Encrypts `plaintext` as the file `relPath` would be (its creation rule) and returns the ciphertext. */
@@ -67,9 +63,18 @@ export class Sops {
     await this.runner.run(this.#cmd(["decrypt", relPath], { inherit: true, readOnly: true }));
   }
 
-  /** Opens the file in $EDITOR through `sops edit`; its plaintext copy lives in `tmpdir`. */
-  async edit(relPath: string, tmpdir: string): Promise<void> {
-    await this.runner.run(this.#cmd(["edit", relPath], { inherit: true, env: { TMPDIR: tmpdir } }));
+  /**
+   * Opens `path` in $EDITOR through `sops edit`; its plaintext copy lives in `tmpdir`. sops and the
+   * editor die with this process, however it ends. False when the file was left unchanged.
+   */
+  async edit(path: string, tmpdir: string): Promise<boolean> {
+    try {
+      await this.runner.run(this.#cmd(["edit", path], { inherit: true, guarded: true, env: { TMPDIR: tmpdir } }));
+      return true;
+    } catch (err) {
+      if (err instanceof CommandError && err.code === UNCHANGED) return false;
+      throw err;
+    }
   }
 
   /** Re-wraps the data key for the recipients `.sops.yaml` gives the file now. */

@@ -30,6 +30,58 @@ export function isCiphertext(value: unknown): boolean {
   return typeof value === "string" && ENC.test(value);
 }
 
+/** The fields sops writes into every file's metadata. */
+const SOPS_FIELDS = ["lastmodified", "mac", "version"];
+const AGE_END = "-----END AGE ENCRYPTED FILE-----";
+
+/** An {@link InputError} for a file that {@link damageOf} found not whole. */
+export function damagedError(file: string, reason: string): InputError {
+  return new InputError(`is damaged, probably cut off (truncated): ${reason}`, {
+    file,
+    hint: `restore it from git (\`git checkout -- ${file}\`); if it was never committed, create it again ` +
+      "with `deno task secrets new`",
+  });
+}
+
+/** Why the YAML text of a file sops wrote cannot be whole; undefined when it looks whole or does not parse. */
+export function damageOf(text: string): string | undefined {
+  const doc = parseDocument(text, { uniqueKeys: false });
+  if (doc.errors.length) return undefined;
+  const data = doc.toJS() as Record<string, unknown> | null;
+  if (!data || typeof data !== "object" || Array.isArray(data)) return undefined;
+  const { sops, ...tree } = data;
+  return damage(tree, sops);
+}
+
+/**
+ * Why a file sops wrote cannot be whole (a value or the metadata cut off); undefined when it
+ * looks whole, or was never encrypted (plaintext has neither ciphertext nor metadata).
+ */
+function damage(tree: unknown, sops: unknown): string | undefined {
+  let cut = false;
+  let ciphertext = false;
+  const walk = (node: unknown) => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === "object") Object.values(node).forEach(walk);
+    else if (typeof node === "string" && node.startsWith("ENC[")) {
+      if (isCiphertext(node)) ciphertext = true;
+      else cut = true;
+    }
+  };
+  walk(tree);
+  if (cut) return "an encrypted value ends early (ENC[… without its end)";
+  if (sops === undefined) return ciphertext ? "its values are encrypted but its sops metadata is missing" : undefined;
+  if (!sops || typeof sops !== "object") return "its sops metadata is empty";
+  const s = sops as Record<string, unknown>;
+  const missing = SOPS_FIELDS.filter((f) => s[f] === undefined || s[f] === null);
+  if (missing.length) return `its sops metadata lacks ${missing.join(", ")}`;
+  const age = Array.isArray(s.age) ? s.age as Record<string, unknown>[] : [];
+  if (age.some((a) => typeof a?.recipient !== "string" || typeof a.enc !== "string" || !a.enc.includes(AGE_END))) {
+    return "an age recipient's entry ends early";
+  }
+  return undefined;
+}
+
 /**
  * Parses a YAML (or JSON) file's text. Invalid YAML is an {@link InputError} naming `file` (when
  * given) and the line.

@@ -8,7 +8,7 @@
 import { isAbsolute, join } from "node:path";
 import { onExit } from "../cleanup.ts";
 import { cmd, type Command } from "../cmd.ts";
-import { HomelabError, InputError } from "../errors.ts";
+import { HomelabError, InputError, osErrorAt, unreadable } from "../errors.ts";
 import type { RepoContext } from "../context.ts";
 import { sopsOf } from "../secrets/context.ts";
 import { requireKeyFor } from "../secrets/lifecycle.ts";
@@ -23,7 +23,11 @@ export type TalosContext = RepoContext;
 async function readRepoFile(ctx: TalosContext, file: string, hint: string): Promise<string> {
   try {
     return await Deno.readTextFile(isAbsolute(file) ? file : join(ctx.root, file));
-  } catch {
+  } catch (err) {
+    const reason = unreadable(err);
+    if (reason !== "does not exist") {
+      throw new InputError(reason, { file, hint: "name a file you can read", cause: err });
+    }
     throw new InputError(isAbsolute(file) ? "does not exist" : "is missing", {
       file,
       hint: isAbsolute(file) ? "check the path" : hint,
@@ -193,7 +197,9 @@ export async function genconfig(ctx: TalosContext): Promise<string[]> {
   }
 
   const out = join(ctx.root, TALOS_PATHS.out);
-  const staging = await Deno.makeTempDir({ dir: join(ctx.root, "talos"), prefix: ".clusterconfig-" });
+  const staging = await Deno.makeTempDir({ dir: join(ctx.root, "talos"), prefix: ".clusterconfig-" }).catch((err) => {
+    throw osErrorAt(err, join(ctx.root, "talos"), "tmpdir");
+  });
   const removeStaging = onExit(() => Deno.remove(staging, { recursive: true }).catch(() => {}));
   try {
     await Deno.chmod(staging, 0o700);

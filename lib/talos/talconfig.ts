@@ -54,11 +54,21 @@ export interface Problem {
   readonly fix: string;
 }
 
+/**
+ * A YAML parser's message ("… at line 5, column 3:" and the lines around it with a caret under
+ * the column) with its code frame kept, each frame line marked `|`.
+ */
+export function withFrame(message: string): string {
+  const [first, ...rest] = message.trimEnd().split("\n");
+  const frame = rest.filter((l, i) => i > 0 || l.trim() !== "");
+  return frame.length ? `${first}\n${frame.map((l) => `      | ${l}`).join("\n")}` : first;
+}
+
 /** `talenv.yaml`'s values (a flat map of strings). */
 export function parseEnv(text: string, file: string): Record<string, string> {
   const doc = parseDocument(text);
   if (doc.errors.length) {
-    throw new InputError(doc.errors[0].message.split("\n")[0], { file, line: doc.errors[0].linePos?.[0]?.line });
+    throw new InputError(withFrame(doc.errors[0].message), { file, line: doc.errors[0].linePos?.[0]?.line });
   }
   const value = doc.toJS() ?? {};
   if (typeof value !== "object" || Array.isArray(value)) throw new InputError("must be a map of NAME: value", { file });
@@ -129,7 +139,7 @@ export function checkTalconfig(
   const doc = parseDocument(text, { lineCounter: lines });
   if (doc.errors.length) {
     const e = doc.errors[0];
-    problems.push({ line: e.linePos?.[0]?.line, message: e.message.split("\n")[0], fix: "fix the YAML syntax" });
+    problems.push({ line: e.linePos?.[0]?.line, message: withFrame(e.message), fix: "fix the YAML syntax" });
     return { config: { clusterName: "", talosVersion: "", kubernetesVersion: "", endpoint: "", nodes: [] }, problems };
   }
   const lineOf = (path: (string | number)[]): number | undefined => {

@@ -69,6 +69,14 @@ export async function writeRendering(rendering: Rendering, out: string): Promise
   return written;
 }
 
+/** Creates `out` and proves it writable (a file written and removed). */
+async function prepareOut(out: string): Promise<void> {
+  await Deno.mkdir(out, { recursive: true });
+  const probe = join(out, `.render-${crypto.randomUUID().slice(0, 8)}.tmp`);
+  await Deno.writeTextFile(probe, "");
+  await Deno.remove(probe);
+}
+
 /** `deno task render`: returns the exit code. */
 export async function renderCommand(
   config: Config,
@@ -76,6 +84,8 @@ export async function renderCommand(
   ui: Ui,
   stdout: (text: string) => void = (t) => Deno.stdout.writeSync(new TextEncoder().encode(t)),
 ): Promise<number> {
+  // A folder that cannot be written fails now, not after the whole render.
+  if (options.out) await prepareOut(resolve(options.out));
   const start = performance.now();
   const rendering = await render(config, options, ui);
   const failed = report(rendering, ui, performance.now() - start);

@@ -61,7 +61,7 @@ export async function initCommand(
     return 1;
   }
   if (r.adopted.length) {
-    say(`commit the re-created files: git add .sops.yaml ${r.adopted.map((a) => a.file).join(" ")} && git commit`);
+    say(`commit the re-created files: git add ${r.toCommit.join(" ")} && git commit`);
   }
   if (options.adopt) {
     say("first make the clone yours: your domain, addresses and repository in site.yaml, then `deno task configure`");
