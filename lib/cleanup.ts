@@ -97,6 +97,7 @@ let chain: Promise<void> = Promise.resolve();
  * while cleanups run (a signal arriving as the task ends) waits for those to finish too.
  */
 export function runCleanups(): Promise<void> {
+  stopping++;
   const running = [...children.entries()];
   children.clear();
   const pending = [...cleanups].reverse();
@@ -110,8 +111,19 @@ export function runCleanups(): Promise<void> {
         // Best effort: one failed cleanup must not stop the others.
       }
     }
-  });
+  }).finally(() => stopping--);
   return chain;
+}
+
+/** Runs of {@link runCleanups} under way. */
+let stopping = 0;
+
+/**
+ * Whether the exit path is under way: work that fails now may have failed only because its tool
+ * was stopped (a cleanup that reports where the work stood should still report).
+ */
+export function exitUnderWay(): boolean {
+  return stopping > 0;
 }
 
 let signalled: number | undefined;

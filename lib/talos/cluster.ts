@@ -8,7 +8,7 @@
  */
 
 import { join } from "node:path";
-import { onExit } from "../cleanup.ts";
+import { exitUnderWay, onExit } from "../cleanup.ts";
 import { type Arg, cmd, type Command, CommandError } from "../cmd.ts";
 import { HomelabError, InputError, UsageError } from "../errors.ts";
 import { duration } from "../ui.ts";
@@ -302,9 +302,13 @@ export async function upgrade(
     );
   });
   try {
-    return await upgradeNodes(cluster, installer, nodes, timing, done, (n) => current = n);
-  } finally {
+    const upgraded = await upgradeNodes(cluster, installer, nodes, timing, done, (n) => current = n);
     finished = true;
+    return upgraded;
+  } catch (err) {
+    // Failed because Ctrl-C stopped talosctl: the exit path still says where the upgrade stands.
+    if (!exitUnderWay()) finished = true;
+    throw err;
   }
 }
 
