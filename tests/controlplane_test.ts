@@ -2,40 +2,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { KubeObject } from "../lib/render/model.ts";
 import { waitFor } from "../lib/kube/wait.ts";
-import { alive, processTree, REPO_PATH, survivors, withControlPlane } from "./kube_helpers.ts";
+import { alive, processTree, REPO_PATH, socketsOf, survivors, withControlPlane } from "./kube_helpers.ts";
 import { denoDir } from "./helpers.ts";
 
 /** Local addresses of the TCP sockets in LISTEN state that `pids` hold. */
 async function listeners(pids: readonly number[]): Promise<string[]> {
-  const inodes = new Set<string>();
-  for (const pid of pids) {
-    for (const fd of await Array.fromAsync(Deno.readDir(`/proc/${pid}/fd`)).catch(() => [])) {
-      const target = await Deno.readLink(`/proc/${pid}/fd/${fd.name}`).catch(() => "");
-      const m = /^socket:\[(\d+)\]$/.exec(target);
-      if (m) inodes.add(m[1]);
-    }
-  }
-  const found: string[] = [];
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    const lines = (await Deno.readTextFile(file).catch(() => "")).split("\n").slice(1);
-    for (const line of lines) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 10 || f[3] !== "0A" || !inodes.has(f[9])) continue; // 0A = LISTEN
-      found.push(decodeAddress(f[1]));
-    }
-  }
-  return found;
-}
-
-/** `0100007F:1F90` → `127.0.0.1:8080`; IPv6 addresses come as 32 hex digits. */
-function decodeAddress(hex: string): string {
-  const [addr, port] = hex.split(":");
-  const p = parseInt(port, 16);
-  if (addr.length === 8) {
-    const b = addr.match(/../g)!.map((x) => parseInt(x, 16)).reverse();
-    return `${b.join(".")}:${p}`;
-  }
-  return `[${addr}]:${p}`;
+  return (await socketsOf(pids)).filter((s) => s.proto.startsWith("tcp") && s.state === "0A").map((s) => s.local);
 }
 
 Deno.test("the control plane listens only on 127.0.0.1, runs pods on kwok nodes, and stops without a trace", async (t) => {
