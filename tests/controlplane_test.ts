@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { KubeObject } from "../lib/render/model.ts";
+import { NODE_LEASE_SECONDS } from "../lib/kube/controlplane.ts";
 import { waitFor } from "../lib/kube/wait.ts";
 import { alive, processTree, REPO_PATH, socketsOf, survivors, withControlPlane } from "./kube_helpers.ts";
 import { denoDir } from "./helpers.ts";
@@ -28,6 +29,30 @@ Deno.test("the control plane listens only on 127.0.0.1, runs pods on kwok nodes,
       const addrs = await listeners(pids);
       assert.ok(addrs.length >= 3, `expected the daemons' listeners, found ${addrs.join(", ")}`);
       for (const a of addrs) assert.match(a, /^127\.0\.0\.1:\d+$/, `a daemon listens on ${a}`);
+    });
+
+    await t.step("the node holds a Lease that kwok renews, so it stays Ready", async () => {
+      // Without a renewed Lease the node lifecycle controller marks the node NotReady once its
+      // grace period has passed; the renewal itself shows long before that.
+      type Lease = { spec?: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string } };
+      const path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-1";
+      // kwok renews every quarter of the lease duration: wait up to two renewals and some slack.
+      const deadline = Date.now() + NODE_LEASE_SECONDS * 1000 / 2 + 15_000;
+      const seen: string[] = [];
+      let lease: Lease | undefined;
+      while (seen.length < 2 && Date.now() < deadline) {
+        const r = await cp.client.request<Lease>("GET", path);
+        lease = r.status === 200 ? r.body : undefined;
+        const renewed = lease?.spec?.renewTime;
+        if (renewed && !seen.includes(renewed)) seen.push(renewed);
+        await new Promise((res) => setTimeout(res, 250));
+      }
+      assert.ok(lease, "no Lease for node-1 in kube-node-lease");
+      assert.equal(lease.spec?.leaseDurationSeconds, NODE_LEASE_SECONDS);
+      assert.ok(lease.spec?.holderIdentity, JSON.stringify(lease));
+      assert.equal(seen.length, 2, `the Lease was not renewed (renewTime stayed ${seen.join(", ")})`);
+      assert.ok(Date.parse(seen[1]) > Date.parse(seen[0]), seen.join(" → "));
+      await waitFor(cp.client, { apiVersion: "v1", kind: "Node", metadata: { name: "node-1" } }, { timeout: 1000 });
     });
 
     await t.step("keys, kubeconfig and data are private", async () => {

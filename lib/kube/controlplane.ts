@@ -130,6 +130,9 @@ async function until(
   void watchers;
 }
 
+/** How long a node's Lease lasts; kwok renews it every quarter of that, as the kubelet does. */
+export const NODE_LEASE_SECONDS = 40;
+
 /** Where kwok's Stage definitions are: beside the binary, where `deno task tools` puts them. */
 async function kwokStages(runner: Runner): Promise<string[]> {
   const exe = await Deno.realPath(await runner.resolve("kwok"));
@@ -330,6 +333,9 @@ export async function startControlPlane(runner: Runner, options: ControlPlaneOpt
             "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
             `--server-address=127.0.0.1:${freePort()}`,
+            // Hold and renew a Lease per node, as a kubelet does: without one the node lifecycle
+            // controller marks every node NotReady after its grace period (a minute or less).
+            `--node-lease-duration-seconds=${NODE_LEASE_SECONDS}`,
             ...stages.map((s) => `--config=${s}`),
           ]),
           join(dir, "logs", "kwok.log"),
