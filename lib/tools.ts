@@ -71,8 +71,18 @@ export interface RepoModuleBuild {
   readonly packages: readonly GoPackage[];
   readonly ldflags?: readonly string[];
   readonly tags?: readonly string[];
-  /** Data files that ship inside a dependency module, copied beside the binaries. */
-  readonly data?: { readonly module: string; readonly from: string; readonly to: string };
+  /**
+   * Data that ships inside a dependency module, copied beside the binaries: a directory, or a
+   * file (made executable: a helper script the binary runs from PATH).
+   */
+  readonly data?: RepoData | readonly RepoData[];
+}
+
+/** A directory or file of a dependency module (`from`, in the module) and where it goes beside the binaries. */
+export interface RepoData {
+  readonly module: string;
+  readonly from: string;
+  readonly to: string;
 }
 
 export type Build = ModuleBuild | RepoModuleBuild | Unavailable;
@@ -448,7 +458,15 @@ export const TOOLS: readonly ToolSpec[] = [
       ldflags: ["-s", "-w", ...argocdVersionFlags(V.argocd, ARGOCD_KUBECTL)],
       // Its own CRDs (Application, AppProject, ApplicationSet), for a control plane that has no
       // rendered Argo CD installation.
-      data: { module: "github.com/argoproj/argo-cd/v3", from: "manifests/crds", to: "crds" },
+      data: [
+        { module: "github.com/argoproj/argo-cd/v3", from: "manifests/crds", to: "crds" },
+        // The repo-server runs it from PATH for every revision it reads (Argo CD's image has it in /usr/local/bin).
+        {
+          module: "github.com/argoproj/argo-cd/v3",
+          from: "hack/git-verify-wrapper.sh",
+          to: "bin/git-verify-wrapper.sh",
+        },
+      ],
     },
     nix: "argocd",
     neededFor: ["rehearse", "test"],
