@@ -47,6 +47,9 @@
               pkgs.kubernetes
               pkgs.etcd
               pkgs.kwok
+              # Argo CD (the multi-call binary) for the rehearsal; its Redis (miniredis) is this
+              # repository's own program, built by `deno task tools`.
+              pkgs.argocd
               pkgs.jq
             ];
           };

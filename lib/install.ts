@@ -108,15 +108,20 @@ export async function buildTool(
     await prepareModule(config, spec, build, src);
     const commands = buildCommands(spec, work, out, { ...config.env });
     for (const c of commands) await runner.run(c);
-    if (build.kind === "repo-module" && build.data) {
+    for (const data of build.kind === "repo-module" ? [build.data ?? []].flat() : []) {
       const dir = await runner.output(
-        cmd("go", ["list", "-m", "-f", "{{.Dir}}", build.data.module], {
+        cmd("go", ["list", "-m", "-f", "{{.Dir}}", data.module], {
           cwd: commands[0].cwd,
           env: commands[0].env,
           readOnly: true,
         }),
       );
-      await copyTree(join(dir, build.data.from), join(out, build.data.to));
+      const from = join(dir, data.from);
+      if ((await Deno.stat(from)).isDirectory) await copyTree(from, join(out, data.to));
+      else {
+        await Deno.mkdir(dirname(join(out, data.to)), { recursive: true });
+        await Deno.writeFile(join(out, data.to), await Deno.readFile(from), { mode: 0o755 });
+      }
     }
 
     // Check the new build where it is, before anything replaces a working install.

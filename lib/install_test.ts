@@ -239,3 +239,31 @@ Deno.test("data files a tool needs are copied from its module beside the binary"
     await Deno.remove(cacheDirOf(config, kwok), { recursive: true });
   });
 });
+
+Deno.test("a tool's data can be several directories and files; a file is copied executable", async () => {
+  await withTempDir(async (dir) => {
+    const argocd = toolSpec("argocd")!;
+    const moduleDir = join(dir, "modcache", "argo-cd");
+    await Deno.mkdir(join(moduleDir, "manifests/crds"), { recursive: true });
+    await Deno.mkdir(join(moduleDir, "hack"), { recursive: true });
+    await Deno.writeTextFile(
+      join(moduleDir, "manifests/crds/application-crd.yaml"),
+      "kind: CustomResourceDefinition\n",
+    );
+    await Deno.writeTextFile(join(moduleDir, "hack/git-verify-wrapper.sh"), "#!/bin/sh\necho verified\n");
+    // As read-only as the module cache.
+    await Deno.chmod(join(moduleDir, "hack/git-verify-wrapper.sh"), 0o444);
+    const { config, toolbox, runner } = await setup(dir, {
+      FAKE_VERSION_OUTPUT: `argocd: v${argocd.version}+unknown`,
+      FAKE_MODULE_DIR: moduleDir,
+    });
+    await buildTool(config, runner, toolbox, argocd);
+    const home = cacheDirOf(config, argocd);
+    assert.equal(await Deno.readTextFile(join(home, "crds/application-crd.yaml")), "kind: CustomResourceDefinition\n");
+    const helper = join(home, "bin/git-verify-wrapper.sh");
+    assert.equal((await Deno.stat(helper)).mode! & 0o111, 0o111, "the helper script is not executable");
+    const r = await new Deno.Command(helper, { stdout: "piped" }).output();
+    assert.equal(new TextDecoder().decode(r.stdout), "verified\n");
+    await Deno.remove(home, { recursive: true });
+  });
+});

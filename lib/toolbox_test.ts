@@ -114,6 +114,8 @@ Deno.test("version patterns read each tool's own version output", () => {
     etcd: "etcd Version: 3.7.0\nGit SHA: Not provided (use ./build instead of go build)\nGo Version: go1.26.8\n",
     kwok: "kwok version v0.8.0 go1.26.8 (linux/amd64)\n",
     psa: "psa 1.37.2\n",
+    argocd: "argocd: v3.6.1+unknown\n",
+    miniredis: "miniredis v2.39.0\n",
   };
   for (const spec of TOOLS) {
     const sample = samples[spec.name];
@@ -126,6 +128,9 @@ Deno.test("version patterns read each tool's own version output", () => {
   // A kubectl built without the version ldflags must not pass for the pinned one.
   const kubectl = toolSpec("kubectl")!;
   assert.notEqual(parseVersion(kubectl, "Client Version: v0.0.0-master+$Format:%H$"), kubectl.version);
+  // Neither is an Argo CD built without them (its fallback version).
+  const argocd = toolSpec("argocd")!;
+  assert.notEqual(parseVersion(argocd, "argocd: v99.99.99+unknown"), argocd.version);
 });
 
 Deno.test("a binary replaced by one of the same size but another version is checked again", async () => {

@@ -21,6 +21,7 @@ export const PURPOSES = {
   test: { task: "deno task test", ageKey: false, containers: false },
   bootstrap: { task: "deno task bootstrap", ageKey: true, containers: false },
   dev: { task: "deno task dev", ageKey: false, containers: true },
+  rehearse: { task: "deno task rehearse", ageKey: false, containers: false },
 } as const satisfies Record<string, { task: string; ageKey: boolean; containers: boolean }>;
 
 export type Purpose = keyof typeof PURPOSES;
@@ -70,8 +71,18 @@ export interface RepoModuleBuild {
   readonly packages: readonly GoPackage[];
   readonly ldflags?: readonly string[];
   readonly tags?: readonly string[];
-  /** Data files that ship inside a dependency module, copied beside the binaries. */
-  readonly data?: { readonly module: string; readonly from: string; readonly to: string };
+  /**
+   * Data that ships inside a dependency module, copied beside the binaries: a directory, or a
+   * file (made executable: a helper script the binary runs from PATH).
+   */
+  readonly data?: RepoData | readonly RepoData[];
+}
+
+/** A directory or file of a dependency module (`from`, in the module) and where it goes beside the binaries. */
+export interface RepoData {
+  readonly module: string;
+  readonly from: string;
+  readonly to: string;
 }
 
 export type Build = ModuleBuild | RepoModuleBuild | Unavailable;
@@ -135,6 +146,24 @@ function kubeVersionFlags(version: string): string[] {
 }
 
 /**
+ * Argo CD's version variables (`github.com/argoproj/argo-cd/v3/common`), as its Makefile sets
+ * them. The release commit is not known from the module, so the version prints as
+ * `v3.6.1+unknown`; kubectlVersion is the k8s.io/kubectl that release's go.mod replaces to.
+ */
+function argocdVersionFlags(version: string, kubectl: string): string[] {
+  const pkg = "github.com/argoproj/argo-cd/v3/common";
+  return [
+    `-X ${pkg}.version=${version}`,
+    `-X ${pkg}.buildDate=1970-01-01T00:00:00Z`,
+    `-X ${pkg}.gitTreeState=clean`,
+    `-X ${pkg}.kubectlVersion=${kubectl}`,
+  ];
+}
+
+/** The k8s.io/kubectl the pinned Argo CD release builds with (its go.mod's replace; tests/pins_test.ts). */
+export const ARGOCD_KUBECTL = "v0.37.0";
+
+/**
  * helm and kustomize are the versions the pinned Argo CD release bundles (its
  * `hack/tool-versions.sh`), so render builds exactly what the cluster builds; they move with the
  * argo-cd chart only (lib/render/argocd.ts holds the table and a test ties the three together).
@@ -158,6 +187,14 @@ const V = {
   kwok: "0.8.0",
   /** Pod Security checks: k8s.io/pod-security-admission of the pinned Kubernetes (v0.N.M for 1.N.M). */
   psa: "1.37.2",
+  /**
+   * Argo CD for the rehearsal. The cluster's release (lib/render/argocd.ts) cannot be built from
+   * the Go module proxy (its go.mod names its nested gitops-engine at a version the proxy does
+   * not serve); this is the nearest release that can be (see the README's tools section).
+   */
+  argocd: "3.6.1",
+  /** The Redis of the rehearsal's Argo CD: the miniredis version that Argo CD release requires. */
+  miniredis: "2.39.0",
 } as const;
 
 /** The pinned versions, by tool (for tests that compare them with other pins). */
@@ -407,6 +444,47 @@ export const TOOLS: readonly ToolSpec[] = [
       ldflags: ["-s", "-w", `-X main.version=${V.psa}`],
     },
     neededFor: ["check", "test", "bootstrap"],
+  },
+  {
+    name: "argocd",
+    version: V.argocd,
+    role: "Argo CD's repo-server and application-controller (one multi-call binary) for the rehearsal",
+    // The binary named `argocd` is the CLI; ARGOCD_BINARY_NAME picks a server (argocd-repo-server, …).
+    versionArgs: ["version", "--client", "--short"],
+    versionPattern: /^argocd: v(\d+\.\d+\.\d+)/m,
+    build: {
+      kind: "repo-module",
+      dir: "tools/go/argocd",
+      packages: [{ pkg: "github.com/argoproj/argo-cd/v3/cmd", binary: "argocd" }],
+      ldflags: ["-s", "-w", ...argocdVersionFlags(V.argocd, ARGOCD_KUBECTL)],
+      // Its own CRDs (Application, AppProject, ApplicationSet), for a control plane that has no
+      // rendered Argo CD installation.
+      data: [
+        { module: "github.com/argoproj/argo-cd/v3", from: "manifests/crds", to: "crds" },
+        // The repo-server runs it from PATH for every revision it reads (Argo CD's image has it in /usr/local/bin).
+        {
+          module: "github.com/argoproj/argo-cd/v3",
+          from: "hack/git-verify-wrapper.sh",
+          to: "bin/git-verify-wrapper.sh",
+        },
+      ],
+    },
+    nix: "argocd",
+    neededFor: ["rehearse", "test"],
+  },
+  {
+    name: "miniredis",
+    version: V.miniredis,
+    role: "the Redis of the rehearsal's Argo CD (in memory, on 127.0.0.1)",
+    versionArgs: ["--version"],
+    versionPattern: /^miniredis v(\d+\.\d+\.\d+)/m,
+    build: {
+      kind: "repo-module",
+      dir: "tools/go/miniredis",
+      packages: [{ pkg: ".", binary: "miniredis" }],
+      ldflags: ["-s", "-w", `-X main.version=${V.miniredis}`],
+    },
+    neededFor: ["rehearse", "test"],
   },
 ];
 

@@ -3,41 +3,14 @@ import { join } from "node:path";
 import { Runner } from "../lib/cmd.ts";
 import { startControlPlane } from "../lib/kube/controlplane.ts";
 import type { KubeObject } from "../lib/render/model.ts";
+import { NODE_LEASE_SECONDS } from "../lib/kube/controlplane.ts";
 import { waitFor } from "../lib/kube/wait.ts";
-import { alive, processTree, REPO_PATH, survivors, toolRunner, withControlPlane } from "./kube_helpers.ts";
+import { alive, processTree, REPO_PATH, socketsOf, survivors, toolRunner, withControlPlane } from "./kube_helpers.ts";
 import { denoDir, fakeTool, patience, withTempDir } from "./helpers.ts";
 
 /** Local addresses of the TCP sockets in LISTEN state that `pids` hold. */
 async function listeners(pids: readonly number[]): Promise<string[]> {
-  const inodes = new Set<string>();
-  for (const pid of pids) {
-    for (const fd of await Array.fromAsync(Deno.readDir(`/proc/${pid}/fd`)).catch(() => [])) {
-      const target = await Deno.readLink(`/proc/${pid}/fd/${fd.name}`).catch(() => "");
-      const m = /^socket:\[(\d+)\]$/.exec(target);
-      if (m) inodes.add(m[1]);
-    }
-  }
-  const found: string[] = [];
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    const lines = (await Deno.readTextFile(file).catch(() => "")).split("\n").slice(1);
-    for (const line of lines) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 10 || f[3] !== "0A" || !inodes.has(f[9])) continue; // 0A = LISTEN
-      found.push(decodeAddress(f[1]));
-    }
-  }
-  return found;
-}
-
-/** `0100007F:1F90` → `127.0.0.1:8080`; IPv6 addresses come as 32 hex digits. */
-function decodeAddress(hex: string): string {
-  const [addr, port] = hex.split(":");
-  const p = parseInt(port, 16);
-  if (addr.length === 8) {
-    const b = addr.match(/../g)!.map((x) => parseInt(x, 16)).reverse();
-    return `${b.join(".")}:${p}`;
-  }
-  return `[${addr}]:${p}`;
+  return (await socketsOf(pids)).filter((s) => s.proto.startsWith("tcp") && s.state === "0A").map((s) => s.local);
 }
 
 Deno.test("the control plane listens only on 127.0.0.1, runs pods on kwok nodes, and stops without a trace", async (t) => {
@@ -58,6 +31,32 @@ Deno.test("the control plane listens only on 127.0.0.1, runs pods on kwok nodes,
       const addrs = await listeners(pids);
       assert.ok(addrs.length >= 3, `expected the daemons' listeners, found ${addrs.join(", ")}`);
       for (const a of addrs) assert.match(a, /^127\.0\.0\.1:\d+$/, `a daemon listens on ${a}`);
+    });
+
+    await t.step("the node holds a Lease that kwok renews, so it stays Ready", async () => {
+      // Without a renewed Lease the node lifecycle controller marks the node NotReady once its
+      // grace period has passed; the renewal itself shows long before that.
+      type Lease = { spec?: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string } };
+      const path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-1";
+      // kwok renews every quarter of the lease duration: wait up to two renewals and some slack.
+      const deadline = Date.now() + patience(NODE_LEASE_SECONDS * 1000 / 2 + 15_000);
+      const seen: string[] = [];
+      let lease: Lease | undefined;
+      while (seen.length < 2 && Date.now() < deadline) {
+        const r = await cp.client.request<Lease>("GET", path);
+        lease = r.status === 200 ? r.body : undefined;
+        const renewed = lease?.spec?.renewTime;
+        if (renewed && !seen.includes(renewed)) seen.push(renewed);
+        await new Promise((res) => setTimeout(res, 250));
+      }
+      assert.ok(lease, "no Lease for node-1 in kube-node-lease");
+      assert.equal(lease.spec?.leaseDurationSeconds, NODE_LEASE_SECONDS);
+      assert.ok(lease.spec?.holderIdentity, JSON.stringify(lease));
+      assert.equal(seen.length, 2, `the Lease was not renewed (renewTime stayed ${seen.join(", ")})`);
+      assert.ok(Date.parse(seen[1]) > Date.parse(seen[0]), seen.join(" → "));
+      await waitFor(cp.client, { apiVersion: "v1", kind: "Node", metadata: { name: "node-1" } }, {
+        timeout: patience(5_000),
+      });
     });
 
     await t.step("keys, kubeconfig and data are private", async () => {

@@ -117,6 +117,8 @@ const VERSION_OUTPUT: Record<string, (v: string) => string> = {
   etcd: (v) => `etcd Version: ${v}`,
   kwok: (v) => `kwok version v${v}`,
   psa: (v) => `psa v${v}`,
+  argocd: (v) => `argocd: v${v}+unknown`,
+  miniredis: (v) => `miniredis v${v}`,
 };
 
 Deno.test("doctor checks only what the existing tasks need: ksops and a container engine fail nothing", async () => {

@@ -47,6 +47,59 @@ export async function survivors(pids: readonly number[], withinMs = 15_000): Pro
   }
 }
 
+/** One IP socket a process holds, from /proc/<pid>/net/{tcp,tcp6,udp,udp6}. */
+export interface SocketEntry {
+  readonly proto: "tcp" | "tcp6" | "udp" | "udp6";
+  readonly local: string;
+  readonly remote: string;
+  /** The kernel's state code: `0A` LISTEN, `01` ESTABLISHED, `02` SYN_SENT, `07` UDP unconnected … */
+  readonly state: string;
+}
+
+/** Every IP socket `pids` hold (their file descriptors matched with the kernel's socket tables). */
+export async function socketsOf(pids: readonly number[]): Promise<SocketEntry[]> {
+  const found: SocketEntry[] = [];
+  for (const pid of pids) {
+    const inodes = new Set<string>();
+    for (const fd of await Array.fromAsync(Deno.readDir(`/proc/${pid}/fd`)).catch(() => [])) {
+      const target = await Deno.readLink(`/proc/${pid}/fd/${fd.name}`).catch(() => "");
+      const m = /^socket:\[(\d+)\]$/.exec(target);
+      if (m) inodes.add(m[1]);
+    }
+    for (const proto of ["tcp", "tcp6", "udp", "udp6"] as const) {
+      const lines = (await Deno.readTextFile(`/proc/${pid}/net/${proto}`).catch(() => "")).split("\n").slice(1);
+      for (const line of lines) {
+        const f = line.trim().split(/\s+/);
+        if (f.length < 10 || !inodes.has(f[9])) continue;
+        found.push({ proto, local: decodeAddress(f[1]), remote: decodeAddress(f[2]), state: f[3] });
+      }
+    }
+  }
+  return found;
+}
+
+/** `0100007F:1F90` → `127.0.0.1:8080`; `…000001000000:01BB` (tcp6, 32 hex digits) → `[::1]:443`. */
+export function decodeAddress(hex: string): string {
+  const [addr, port] = hex.split(":");
+  const p = parseInt(port, 16);
+  // The kernel prints each 32-bit word in host (little-endian) byte order.
+  const bytes = addr.match(/.{8}/g)!.flatMap((w) => w.match(/../g)!.reverse()).map((x) => parseInt(x, 16));
+  if (bytes.length === 4) return `${bytes.join(".")}:${p}`;
+  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 255 && bytes[11] === 255) {
+    return `[::ffff:${bytes.slice(12).join(".")}]:${p}`;
+  }
+  const groups = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
+  return `[${groups.join(":").replace(/(^|:)0(:0)+(:|$)/, "::")}]:${p}`;
+}
+
+/** Whether an address (as {@link decodeAddress} prints it) is loopback or unspecified (no peer). */
+export function onThisMachine(address: string): boolean {
+  const host = address.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  return /^127\./.test(host) || /^::ffff:127\./.test(host) || host === "::1" || host === "0.0.0.0" ||
+    host === "::" || host === "::ffff:0.0.0.0";
+}
+
 /** Starts a control plane, runs `fn`, and stops it however `fn` ends. */
 export async function withControlPlane<T>(
   options: ControlPlaneOptions,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { PINS } from "../lib/tools.ts";
+import { ARGOCD_KUBECTL, PINS } from "../lib/tools.ts";
 import { REPO } from "./helpers.ts";
 
 const goMod = (name: string) => Deno.readTextFile(join(REPO, "tools/go", name, "go.mod"));
@@ -40,4 +40,14 @@ Deno.test("psa evaluates pods with the Pod Security code of the cluster's Kubern
   assert.equal(PINS.psa, k8s, "lib/tools.ts psa ≠ talconfig kubernetesVersion");
   const staging = `v0.${k8s!.split(".").slice(1).join(".")}`;
   assert.equal(required(await goMod("psa"), "k8s.io/pod-security-admission"), staging);
+});
+
+Deno.test("Argo CD is built from the pinned release, with the miniredis and kubectl that release uses", async () => {
+  const argocd = await goMod("argocd");
+  assert.equal(required(argocd, "github.com/argoproj/argo-cd/v3"), `v${PINS.argocd}`);
+  // gitops-engine comes from its own module, tagged with the release.
+  assert.equal(required(argocd, "github.com/argoproj/argo-cd/gitops-engine/v3"), `v${PINS.argocd}`);
+  assert.equal(required(argocd, "github.com/alicebob/miniredis/v2"), `v${PINS.miniredis}`);
+  assert.equal(required(await goMod("miniredis"), "github.com/alicebob/miniredis/v2"), `v${PINS.miniredis}`);
+  assert.equal(/^\s*k8s\.io\/kubectl => k8s\.io\/kubectl (\S+)$/m.exec(argocd)?.[1], ARGOCD_KUBECTL);
 });

@@ -59,3 +59,60 @@ Deno.test("helm templates a chart that needs a current Kubernetes without being 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("argocd is Argo CD's multi-call binary: ARGOCD_BINARY_NAME runs the repo-server or the application-controller", async () => {
+  const argocd = await toolbox.resolve("argocd");
+  const help = async (name: string) => {
+    const r = await runner.run(
+      cmd(argocd, ["--help"], { env: { ARGOCD_BINARY_NAME: name }, readOnly: true }),
+      { check: false },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout;
+  };
+  // The flags the rehearsal starts them with.
+  const repoServer = await help("argocd-repo-server");
+  for (const flag of ["--address", "--port", "--redis", "--disable-tls", "--metrics-address"]) {
+    assert.ok(repoServer.includes(flag), `argocd-repo-server has no ${flag}:\n${repoServer}`);
+  }
+  const controller = await help("argocd-application-controller");
+  for (const flag of ["--kubeconfig", "--repo-server", "--repo-server-plaintext", "--redis", "--metrics-port"]) {
+    assert.ok(controller.includes(flag), `argocd-application-controller has no ${flag}:\n${controller}`);
+  }
+  assert.notEqual(repoServer, controller);
+});
+
+Deno.test("miniredis answers PING on 127.0.0.1 and stops on SIGTERM", async () => {
+  const child = new Deno.Command(await toolbox.resolve("miniredis"), {
+    args: ["--port", "0"],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let first = "";
+    while (!first.includes("\n")) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      first += value;
+    }
+    lines.releaseLock();
+    const m = /^listening on 127\.0\.0\.1:(\d+)$/m.exec(first);
+    assert.ok(m, `miniredis said: ${first}`);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(m[1]) });
+    try {
+      await conn.write(new TextEncoder().encode("*1\r\n$4\r\nPING\r\n"));
+      const buf = new Uint8Array(64);
+      const n = await conn.read(buf);
+      assert.equal(new TextDecoder().decode(buf.subarray(0, n ?? 0)), "+PONG\r\n");
+    } finally {
+      conn.close();
+    }
+  } finally {
+    child.kill("SIGTERM");
+    const status = await child.status;
+    await child.stdout.cancel().catch(() => {});
+    await child.stderr.cancel().catch(() => {});
+    assert.equal(status.code, 0, "miniredis did not stop cleanly on SIGTERM");
+  }
+});

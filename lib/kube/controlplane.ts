@@ -6,7 +6,9 @@
  *
  * Everything lives in a private temporary directory: throw-away keys and certificates, a static
  * token, etcd's data, the logs and a kubeconfig. Every listener is on 127.0.0.1 with a free
- * port. Every process stops when {@link ControlPlane.stop} is called, when the task ends (also on
+ * port. No packet leaves the machine: every connection kube-apiserver would open to a webhook,
+ * an aggregated API, a kubelet or a Service goes to a proxy that refuses it (lib/kube/egress.ts).
+ * Every process stops when {@link ControlPlane.stop} is called, when the task ends (also on
  * Ctrl-C, SIGTERM, SIGHUP), and even when this process is killed outright (see
  * {@link startDaemon}).
  *
@@ -25,6 +27,7 @@ import { onExit, privateTempDir } from "../cleanup.ts";
 import { cmd, type Daemon, type Runner, startDaemon, tail } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
 import { KubeClient } from "./client.ts";
+import { type EgressGuard, egressSelectorConfiguration, startEgressGuard } from "./egress.ts";
 
 /** What to run besides etcd and kube-apiserver. */
 export interface ControlPlaneOptions {
@@ -56,6 +59,11 @@ export interface ControlPlane {
   /** The private directory (keys, data, logs). */
   readonly dir: string;
   readonly daemons: readonly Daemon[];
+  /**
+   * The proxy every connection the API server would open to a webhook, an aggregated API, a
+   * kubelet or a Service goes through, and is refused by (see lib/kube/egress.ts).
+   */
+  readonly egress: EgressGuard;
   /** Stops every process and removes the directory. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -122,6 +130,9 @@ async function until(
   void watchers;
 }
 
+/** How long a node's Lease lasts; kwok renews it every quarter of that, as the kubelet does. */
+export const NODE_LEASE_SECONDS = 40;
+
 /** Where kwok's Stage definitions are: beside the binary, where `deno task tools` puts them. */
 async function kwokStages(runner: Runner): Promise<string[]> {
   const exe = await Deno.realPath(await runner.resolve("kwok"));
@@ -150,11 +161,13 @@ export async function startControlPlane(runner: Runner, options: ControlPlaneOpt
   const dir = await privateTempDir("homelab-cp-");
   const daemons: Daemon[] = [];
   let client: KubeClient | undefined;
+  let guard: EgressGuard | undefined;
   let stopped: Promise<void> | undefined;
   const stop = () => {
     stopped ??= (async () => {
       client?.close();
       for (const d of [...daemons].reverse()) await d.stop();
+      await guard?.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     })();
     return stopped;
@@ -229,6 +242,11 @@ export async function startControlPlane(runner: Runner, options: ControlPlaneOpt
       `--service-account-signing-key-file=${saKey}`,
       "--profiling=false",
     ];
+    // Connections to anything but etcd go through the egress guard, which refuses them all.
+    guard = startEgressGuard(join(dir, "egress.sock"));
+    const egressConfig = join(dir, "egress.yaml");
+    await writePrivate(egressConfig, egressSelectorConfiguration(guard.socket));
+    args.push(`--egress-selector-config-file=${egressConfig}`);
     if (options.admission) {
       const admission = join(dir, "admission.yaml");
       await writePrivate(admission, options.admission);
@@ -315,6 +333,9 @@ export async function startControlPlane(runner: Runner, options: ControlPlaneOpt
             "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
             `--server-address=127.0.0.1:${freePort()}`,
+            // Hold and renew a Lease per node, as a kubelet does: without one the node lifecycle
+            // controller marks every node NotReady after its grace period (a minute or less).
+            `--node-lease-duration-seconds=${NODE_LEASE_SECONDS}`,
             ...stages.map((s) => `--config=${s}`),
           ]),
           join(dir, "logs", "kwok.log"),
@@ -356,6 +377,7 @@ export async function startControlPlane(runner: Runner, options: ControlPlaneOpt
       client,
       dir,
       daemons,
+      egress: guard,
       async stop() {
         await cancelExit();
       },

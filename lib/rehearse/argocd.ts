@@ -1,0 +1,244 @@
+/**
+ * Argo CD against the local control plane: its Redis (miniredis), repo-server and
+ * application-controller as plain processes of the pinned `argocd` and `miniredis` tools,
+ * started on 127.0.0.1 and stopped with the control plane (the daemon guard of lib/cmd.ts).
+ *
+ * Before the controller starts, the control plane gets what an Argo CD installation holds: the
+ * CRDs of the pinned release (shipped beside the binary by `deno task tools`), the `argocd`
+ * namespace, argocd-cm (with a short reconciliation timeout), argocd-rbac-cm, argocd-secret and
+ * the `default` AppProject that argocd-server would otherwise create.
+ *
+ * ```ts
+ * const argo = await startArgoCD(runner, cp, { reconciliation: "5s" });
+ * // apply Applications in argo.namespace, then follow their status
+ * await argo.stop();
+ * ```
+ *
+ * One thing does not stay on 127.0.0.1: the application-controller's metrics server listens on
+ * every interface (`0.0.0.0:<metrics port>`, fixed in its code; it has no address flag).
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { parse } from "yaml";
+import { onExit } from "../cleanup.ts";
+import { cmd, type Daemon, type Runner, startDaemon } from "../cmd.ts";
+import { HomelabError } from "../errors.ts";
+import { type ControlPlane, freePort } from "../kube/controlplane.ts";
+import { waitFor } from "../kube/wait.ts";
+import type { KubeObject } from "../render/model.ts";
+
+/** Options of {@link startArgoCD}. */
+export interface ArgoCDOptions {
+  /** How often Argo CD compares every Application again (argocd-cm `timeout.reconciliation`). */
+  readonly reconciliation?: string;
+  /** Directories put before the control plane's PATH for the repo-server (helm, kustomize, a `ksops`). */
+  readonly path?: readonly string[];
+  /** Milliseconds to wait for each component. */
+  readonly timeout?: number;
+  /** Told what is happening, one line per step. */
+  readonly log?: (line: string) => void;
+}
+
+/** A running Argo CD. */
+export interface ArgoCD {
+  /** Where its Applications, AppProjects and settings live. */
+  readonly namespace: string;
+  readonly daemons: readonly Daemon[];
+  /** Stops the processes (the control plane keeps running). Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const NAMESPACE = "argocd";
+const PART_OF = { "app.kubernetes.io/part-of": "argocd" };
+
+/** Waits until something accepts TCP connections on 127.0.0.1:`port`; fails when `daemon` exits. */
+async function listening(daemon: Daemon, port: number, timeout: number): Promise<void> {
+  const deadline = Date.now() + timeout;
+  let exited = false;
+  daemon.exited.then(() => exited = true);
+  for (let delay = 20;; delay = Math.min(delay * 1.5, 250)) {
+    if (exited) {
+      const log = await Deno.readTextFile(daemon.logFile).catch(() => "");
+      throw new HomelabError(`${daemon.name} exited before it listened on 127.0.0.1:${port}:\n${log.slice(-2000)}`, {
+        hint: `its whole log is ${daemon.logFile}`,
+      });
+    }
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) {
+      throw new HomelabError(`timed out after ${timeout / 1000}s waiting for ${daemon.name} on 127.0.0.1:${port}`);
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+/** Where `deno task tools` put the argocd binary, its CRDs (`crds/`) and helper scripts (`bin/`). */
+async function argocdHome(runner: Runner): Promise<string> {
+  return dirname(await Deno.realPath(await runner.resolve("argocd")));
+}
+
+/** The CRDs of the pinned Argo CD release, which `deno task tools` puts beside the binary. */
+async function argocdCrds(runner: Runner): Promise<KubeObject[]> {
+  const dir = join(await argocdHome(runner), "crds");
+  const out: KubeObject[] = [];
+  for (const name of ["application-crd.yaml", "appproject-crd.yaml", "applicationset-crd.yaml"]) {
+    const text = await Deno.readTextFile(join(dir, name)).catch(() => {
+      throw new HomelabError(`Argo CD's CRDs are missing (${join(dir, name)})`, {
+        hint: "run `deno task tools argocd --force`: the build copies them from Argo CD's module beside the binary",
+      });
+    });
+    out.push(parse(text) as KubeObject);
+  }
+  return out;
+}
+
+/** The installation Argo CD's processes expect to find in the cluster. */
+function installation(reconciliation: string): KubeObject[] {
+  const secretKey = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
+  return [
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE } },
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "argocd-cm", namespace: NAMESPACE, labels: PART_OF },
+      data: { "timeout.reconciliation": reconciliation },
+    },
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "argocd-rbac-cm", namespace: NAMESPACE, labels: PART_OF },
+    },
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "argocd-secret", namespace: NAMESPACE, labels: PART_OF },
+      data: { "server.secretkey": btoa(secretKey) },
+    },
+    {
+      apiVersion: "argoproj.io/v1alpha1",
+      kind: "AppProject",
+      metadata: { name: "default", namespace: NAMESPACE },
+      spec: {
+        sourceRepos: ["*"],
+        destinations: [{ server: "*", namespace: "*" }],
+        clusterResourceWhitelist: [{ group: "*", kind: "*" }],
+      },
+    },
+  ];
+}
+
+/** Installs and starts Argo CD on `cp`; see the module documentation. */
+export async function startArgoCD(runner: Runner, cp: ControlPlane, options: ArgoCDOptions = {}): Promise<ArgoCD> {
+  const timeout = options.timeout ?? 60_000;
+  const log = options.log ?? (() => {});
+  const dir = join(cp.dir, "argocd");
+  const daemons: Daemon[] = [];
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      for (const d of [...daemons].reverse()) await d.stop();
+    })();
+    return stopped;
+  };
+  // Registered after the control plane's, so it runs first when the task ends.
+  const cancelExit = onExit(stop);
+  try {
+    for (const sub of ["", "tmp", "tls", "ssh", "gnupg", "logs"]) await Deno.mkdir(join(dir, sub), { mode: 0o700 });
+
+    log("installing Argo CD's CRDs and settings");
+    const crds = await argocdCrds(runner);
+    for (const crd of crds) {
+      const r = await cp.client.apply(crd, { fieldManager: "homelab-rehearse" });
+      if (r.status >= 300) {
+        throw new HomelabError(`Argo CD's CRD ${crd.metadata.name} was refused: ${JSON.stringify(r.body)}`);
+      }
+    }
+    for (const crd of crds) await waitFor(cp.client, { ...crd, metadata: { name: crd.metadata.name! } }, { timeout });
+    cp.client.forgetDiscovery();
+    for (const o of installation(options.reconciliation ?? "10s")) {
+      const r = await cp.client.apply(o, { fieldManager: "homelab-rehearse" });
+      if (r.status >= 300) {
+        throw new HomelabError(`${o.kind} ${o.metadata.name} was refused: ${JSON.stringify(r.body)}`);
+      }
+    }
+
+    const env: Record<string, string> = {
+      KUBECONFIG: cp.kubeconfig,
+      // The in-cluster destination (https://kubernetes.default.svc) is the kubeconfig's server.
+      ARGOCD_FAKE_IN_CLUSTER: "true",
+      ARGOCD_GPG_ENABLED: "false",
+      ARGOCD_TLS_DATA_PATH: join(dir, "tls"),
+      ARGOCD_SSH_DATA_PATH: join(dir, "ssh"),
+      GNUPGHOME: join(dir, "gnupg"),
+      ARGOCD_ASK_PASS_SOCK: join(dir, "askpass.sock"),
+      TMPDIR: join(dir, "tmp"),
+      HOME: dir,
+    };
+    // git-verify-wrapper.sh, which the repo-server runs for every revision, then what the caller adds.
+    const helpers = join(await argocdHome(runner), "bin");
+    if (!await Deno.stat(join(helpers, "git-verify-wrapper.sh")).then(() => true, () => false)) {
+      throw new HomelabError(`Argo CD's git-verify-wrapper.sh is missing from ${helpers}`, {
+        hint: "run `deno task tools argocd --force`: the build copies it from Argo CD's module beside the binary",
+      });
+    }
+    env.PATH = [helpers, ...options.path ?? [], runner.env.PATH ?? ""].join(":");
+
+    const redisPort = freePort();
+    log(`starting miniredis on 127.0.0.1:${redisPort}`);
+    const redis = await startDaemon(
+      runner,
+      cmd("miniredis", ["--port", String(redisPort)]),
+      join(dir, "logs", "miniredis.log"),
+    );
+    daemons.push(redis);
+    await listening(redis, redisPort, timeout);
+    const redisAddress = `127.0.0.1:${redisPort}`;
+
+    const repoPort = freePort();
+    log(`starting Argo CD's repo-server on 127.0.0.1:${repoPort}`);
+    const repoServer = await startDaemon(
+      runner,
+      cmd("argocd", [
+        "--address=127.0.0.1",
+        `--port=${repoPort}`,
+        "--metrics-address=127.0.0.1",
+        `--metrics-port=${freePort()}`,
+        `--redis=${redisAddress}`,
+        "--disable-tls",
+        // Its default names a mounted Secret's path, which --disable-tls refuses to go with.
+        "--client-ca-path=",
+        "--loglevel=warn",
+      ], { env: { ...env, ARGOCD_BINARY_NAME: "argocd-repo-server" } }),
+      join(dir, "logs", "repo-server.log"),
+    );
+    daemons.push(repoServer);
+    await listening(repoServer, repoPort, timeout);
+
+    log("starting Argo CD's application-controller");
+    daemons.push(
+      await startDaemon(
+        runner,
+        cmd("argocd", [
+          `--kubeconfig=${cp.kubeconfig}`,
+          `--namespace=${NAMESPACE}`,
+          `--repo-server=127.0.0.1:${repoPort}`,
+          "--repo-server-plaintext",
+          `--redis=${redisAddress}`,
+          `--metrics-port=${freePort()}`,
+          "--loglevel=warn",
+        ], { env: { ...env, ARGOCD_BINARY_NAME: "argocd-application-controller" } }),
+        join(dir, "logs", "application-controller.log"),
+      ),
+    );
+    return { namespace: NAMESPACE, daemons, stop: cancelExit };
+  } catch (err) {
+    await cancelExit();
+    throw err;
+  }
+}
