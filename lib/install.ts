@@ -79,13 +79,9 @@ async function prepareModule(
     if (build.main) await Deno.writeTextFile(join(src, "main.go"), build.main);
     return;
   }
-  // A copy, so the build never writes into the checkout.
-  const from = join(config.repoRoot, build.dir);
-  for await (const e of Deno.readDir(from)) {
-    if (e.isFile && (e.name === "go.mod" || e.name === "go.sum" || e.name.endsWith(".go"))) {
-      await Deno.copyFile(join(from, e.name), join(src, e.name));
-    }
-  }
+  // A copy of the whole folder (what its digest covers, see cacheDirOf), so the build never
+  // writes into the checkout.
+  await copyTree(join(config.repoRoot, build.dir), src);
 }
 
 /** Builds one tool into the cache and links its binaries from `<toolsDir>/bin`. */

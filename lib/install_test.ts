@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CommandError, Runner } from "./cmd.ts";
 import { HomelabError } from "./errors.ts";
-import { buildCommands, buildTool, planTools, wrapperGoMod } from "./install.ts";
+import { buildCommands, buildTool, installTools, planTools, wrapperGoMod } from "./install.ts";
 import { toolsCommand } from "./tasks/tools.ts";
-import { cacheBinDir, cacheDirOf, Toolbox } from "./toolbox.ts";
+import { cacheBinDir, cacheDirOf, sourceDigest, Toolbox } from "./toolbox.ts";
 import { type ModuleBuild, toolSpec } from "./tools.ts";
 import { consoleUi } from "./ui.ts";
 import { fakeTool, SYSTEM_PATH, tempConfig, withTempDir } from "../tests/helpers.ts";
@@ -208,7 +208,10 @@ Deno.test("a committed module is copied, built by one go build with -mod=readonl
     // The generated module is a copy of the committed one, not a made-up go.mod.
     assert.match(calls, /go\.mod: module homelab\.invalid\/tools\/kubernetes/);
     for (const b of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]) {
-      assert.equal(await Deno.readLink(join(cacheBinDir(config), b)), `../kube-apiserver/${kube.version}/${b}`);
+      assert.equal(
+        await Deno.readLink(join(cacheBinDir(config), b)),
+        `../kube-apiserver/${kube.version}-${sourceDigest(join(config.repoRoot, "tools/go/kubernetes"))}/${b}`,
+      );
     }
   });
 });
@@ -237,5 +240,50 @@ Deno.test("data files a tool needs are copied from its module beside the binary"
     const copied = join(cacheDirOf(config, kwok), "stages/pod/fast/pod-ready.yaml");
     assert.equal(await Deno.readTextFile(copied), "kind: Stage\n");
     await Deno.remove(cacheDirOf(config, kwok), { recursive: true });
+  });
+});
+
+Deno.test("a committed module is rebuilt when one of its sources changes, and only then", async () => {
+  await withTempDir(async (dir) => {
+    const psa = toolSpec("psa")!;
+    const { config: base, log } = await setup(dir, { FAKE_VERSION_OUTPUT: `psa ${psa.version}` });
+    // A checkout of its own holding the fixture module, so the test can change it.
+    const root = join(dir, "repo");
+    const moduleDir = join(root, "tools/go/psa");
+    await Deno.mkdir(moduleDir, { recursive: true });
+    await Deno.writeTextFile(join(moduleDir, "go.mod"), "module homelab.invalid/tools/psa\n\ngo 1.26\n");
+    await Deno.writeTextFile(join(moduleDir, "main.go"), "package main\n\nfunc main() { println(1) }\n");
+    const config = { ...base, repoRoot: root };
+    const ui = consoleUi({ write: () => {} });
+    const builds = async () => (await Deno.readTextFile(log).catch(() => "")).match(/^go build/gm)?.length ?? 0;
+    const run = async () => {
+      const toolbox = new Toolbox(config);
+      const runner = new Runner({ env: config.env, resolve: toolbox.resolve });
+      const plans = await planTools(toolbox, [psa]);
+      await installTools(config, runner, toolbox, plans, ui);
+      return plans[0].action;
+    };
+
+    assert.equal(await run(), "build");
+    assert.equal(await builds(), 1);
+    const first = cacheDirOf(config, psa);
+    assert.equal(await run(), "present");
+    assert.equal(await builds(), 1);
+
+    await Deno.writeTextFile(join(moduleDir, "main.go"), "package main\n\nfunc main() { println(2) }\n");
+    assert.equal(await run(), "build");
+    assert.equal(await builds(), 2);
+    assert.notEqual(cacheDirOf(config, psa), first);
+    assert.equal(
+      await Deno.readLink(join(cacheBinDir(config), "psa")),
+      `../psa/${psa.version}-${sourceDigest(moduleDir)}/psa`,
+    );
+    assert.equal(await run(), "present");
+    assert.equal(await builds(), 2);
+
+    // go.sum is a source too.
+    await Deno.writeTextFile(join(moduleDir, "go.sum"), "example.com/x v1.0.0 h1:x=\n");
+    assert.equal(await run(), "build");
+    assert.equal(await builds(), 3);
   });
 });
