@@ -15,7 +15,7 @@ import type { Config } from "./config.ts";
 import { HomelabError } from "./errors.ts";
 import { cacheBinDir, cacheDirOf, type Probe, type Toolbox } from "./toolbox.ts";
 import { binariesOf, type ModuleBuild, type RepoModuleBuild, type ToolSpec } from "./tools.ts";
-import type { Ui } from "./ui.ts";
+import { duration, type Ui } from "./ui.ts";
 
 /** What `deno task tools` decided for one tool. */
 export type Plan =
@@ -160,29 +160,146 @@ export interface Outcome {
   readonly ms?: number;
 }
 
-/** Builds every tool of `plans` that needs it, one after the other, with progress. */
+/**
+ * How long each build took from nothing (empty Go caches, 2 cores, one build at a time), for the
+ * remaining time of a first run; once a tool was built here, its own last time replaces it. A
+ * tool not listed counts {@link DEFAULT_BUILD_MS}.
+ */
+export const COLD_BUILD_MS: Readonly<Record<string, number>> = {
+  sops: 92_000,
+  age: 3_000,
+  talhelper: 65_000,
+  helm: 150_000,
+  kustomize: 40_000,
+  jsonnet: 15_000,
+  kubeconform: 15_000,
+  kind: 20_000,
+  kubectl: 120_000,
+  "kube-apiserver": 420_000,
+  etcd: 90_000,
+  kwok: 90_000,
+  psa: 60_000,
+};
+export const DEFAULT_BUILD_MS = 60_000;
+
+/** How many builds run at once by default (`HOMELAB_TOOLS_JOBS` overrides it). */
+export const DEFAULT_JOBS = 2;
+
+/** The number of concurrent builds: `HOMELAB_TOOLS_JOBS` when it is a positive integer, else the default. */
+export function buildJobs(env: Readonly<Record<string, string>>): number {
+  const n = Number(env.HOMELAB_TOOLS_JOBS);
+  return Number.isInteger(n) && n > 0 ? n : DEFAULT_JOBS;
+}
+
+/** Where the last build time of each tool is kept: `{ "<tool>": ms }`. */
+function buildTimesPath(config: Config): string {
+  return join(config.toolsDir, "build-times.json");
+}
+
+/** The last recorded build time of each tool (empty when none was recorded or the file is unreadable). */
+export async function readBuildTimes(config: Config): Promise<Record<string, number>> {
+  try {
+    const data = JSON.parse(await Deno.readTextFile(buildTimesPath(config)));
+    return data && typeof data === "object" ? data : {};
+  } catch {
+    return {};
+  }
+}
+
+async function writeBuildTimes(config: Config, times: Record<string, number>): Promise<void> {
+  try {
+    await Deno.mkdir(config.toolsDir, { recursive: true });
+    const tmp = `${buildTimesPath(config)}.${crypto.randomUUID()}.tmp`;
+    await Deno.writeTextFile(tmp, JSON.stringify(times, null, 1));
+    await Deno.rename(tmp, buildTimesPath(config));
+  } catch {
+    // Only an estimate is lost.
+  }
+}
+
+/**
+ * Builds every tool of `plans` that needs it, `jobs` at a time (Go compiles one build's packages
+ * on every core already, but its downloads and the linker run on one: a second build fills those
+ * gaps), longest first, with one progress line that gives the tools under way and the time left.
+ *
+ * The time left is the sum of the expected times of what is not done, each tool's time being its
+ * share of the wall clock (a build that ran beside another one is charged half of that while),
+ * so the sum predicts the wall time at the same concurrency. Each build's share is recorded as its
+ * next expected time.
+ */
 export async function installTools(
   config: Config,
   runner: Runner,
   toolbox: Toolbox,
   plans: readonly Plan[],
   ui: Ui,
+  options: { jobs?: number; now?: () => number } = {},
 ): Promise<Outcome[]> {
-  const outcomes: Outcome[] = [];
-  const todo = plans.filter((p) => p.action === "build");
-  let n = 0;
-  for (const plan of plans) {
-    if (plan.action !== "build") {
-      outcomes.push({ name: plan.spec.name, action: plan.action });
-      continue;
+  const now = options.now ?? Date.now;
+  const jobs = Math.max(1, options.jobs ?? buildJobs(config.env));
+  const todo = plans.filter((p) => p.action === "build").map((p) => p.spec);
+  const done = new Map<string, number>();
+  if (todo.length) {
+    const recorded = await readBuildTimes(config);
+    const expected = (name: string) => recorded[name] ?? COLD_BUILD_MS[name] ?? DEFAULT_BUILD_MS;
+    const queue = [...todo].sort((a, b) => expected(b.name) - expected(a.name));
+    // Each running build's share of the wall clock so far.
+    const running = new Map<string, number>();
+    let last = now();
+    const account = () => {
+      const t = now();
+      for (const [name, share] of running) running.set(name, share + (t - last) / running.size);
+      last = t;
+    };
+    const left = () => {
+      account();
+      const queued = queue.reduce((sum, s) => sum + expected(s.name), 0);
+      const under = [...running].reduce((sum, [name, share]) => sum + Math.max(0, expected(name) - share), 0);
+      return queued + under;
+    };
+    const status = () => {
+      const under = running.size ? ` building ${[...running.keys()].join(", ")};` : "";
+      return `[${done.size}/${todo.length}]${under} about ${duration(left())} left`;
+    };
+    let failure: unknown;
+    const worker = async () => {
+      while (queue.length && failure === undefined) {
+        const spec = queue.shift()!;
+        account();
+        running.set(spec.name, 0);
+        const start = now();
+        try {
+          await buildTool(config, runner, toolbox, spec);
+        } catch (e) {
+          failure ??= e;
+          ui.info(`  ${spec.name} ${spec.version}: failed after ${duration(now() - start)}`);
+          account();
+          running.delete(spec.name);
+          return;
+        }
+        account();
+        const share = running.get(spec.name) ?? 0;
+        running.delete(spec.name);
+        done.set(spec.name, now() - start);
+        recorded[spec.name] = Math.round(share);
+        ui.info(`  [${done.size}/${todo.length}] ${spec.name} ${spec.version}: built in ${duration(now() - start)}`);
+      }
+    };
+    const label = `tools: building ${todo.length} tool${todo.length === 1 ? "" : "s"}, ${jobs} at a time ` +
+      `(about ${duration(left())})`;
+    try {
+      await ui.progress(
+        label,
+        async () => {
+          await Promise.all(Array.from({ length: Math.min(jobs, todo.length) }, worker));
+          if (failure !== undefined) throw failure;
+        },
+        30,
+        status,
+      );
+    } finally {
+      await writeBuildTimes(config, recorded);
     }
-    n++;
-    const start = Date.now();
-    await ui.progress(
-      `[${n}/${todo.length}] building ${plan.spec.name} ${plan.spec.version}`,
-      () => buildTool(config, runner, toolbox, plan.spec),
-    );
-    outcomes.push({ name: plan.spec.name, action: "build", ms: Date.now() - start });
   }
-  return outcomes;
+  return plans.map((p) => ({ name: p.spec.name, action: p.action, ms: done.get(p.spec.name) }));
 }

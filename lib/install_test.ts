@@ -287,3 +287,74 @@ Deno.test("a committed module is rebuilt when one of its sources changes, and on
     assert.equal(await builds(), 3);
   });
 });
+
+/** A fake `go` whose builds each wait until `want` builds have started, and fail after a while otherwise. */
+async function rendezvousGo(bin: string, marks: string, want: number): Promise<void> {
+  await fakeTool(
+    bin,
+    "go",
+    `out=; while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
+touch "${marks}/$(basename "$out")"
+for _ in $(seq 600); do
+  [ "$(ls "${marks}" | wc -l)" -ge ${want} ] && break
+  sleep 0.05
+done
+if [ "$(ls "${marks}" | wc -l)" -lt ${want} ]; then echo "go: built alone" >&2; exit 1; fi
+mkdir -p "$(dirname "$out")"
+printf '#!/usr/bin/env bash\\necho "$FAKE_VERSION_OUTPUT"\\n' > "$out"
+chmod +x "$out"`,
+  );
+}
+
+Deno.test("independent tools are built at the same time, as many as the jobs allow", async () => {
+  await withTempDir(async (dir) => {
+    const bin = join(dir, "bin");
+    const marks = join(dir, "marks");
+    await Deno.mkdir(marks);
+    await rendezvousGo(bin, marks, 2);
+    // Both tools print the same line: each pattern finds its version in it.
+    const config = tempConfig(dir, `${bin}:${SYSTEM_PATH}`, {
+      FAKE_VERSION_OUTPUT: `sops ${sops.version}\nv${age.version}`,
+      HOMELAB_TOOLS_JOBS: "2",
+    });
+    const toolbox = new Toolbox(config);
+    const runner = new Runner({ env: config.env, resolve: toolbox.resolve });
+    const plans = await planTools(toolbox, [sops, age]);
+    const outcomes = await installTools(config, runner, toolbox, plans, consoleUi({ write: () => {} }));
+    assert.deepEqual(outcomes.map((o) => [o.name, o.action]), [["sops", "build"], ["age", "build"]]);
+    assert.equal(await new Toolbox(config).resolve("age"), join(cacheDirOf(config, age), "age"));
+  });
+});
+
+Deno.test("the progress line gives the time left from the last recorded build times, longest first", async () => {
+  await withTempDir(async (dir) => {
+    const { config } = await setup(dir, { FAKE_VERSION_OUTPUT: `sops ${sops.version}\nv${age.version}` });
+    await Deno.mkdir(config.toolsDir, { recursive: true });
+    await Deno.writeTextFile(join(config.toolsDir, "build-times.json"), JSON.stringify({ age: 60_000, sops: 120_000 }));
+    const toolbox = new Toolbox(config);
+    const runner = new Runner({ env: config.env, resolve: toolbox.resolve });
+    const shown: string[] = [];
+    let status: (() => string) | undefined;
+    const ui = {
+      info: (line: string) => shown.push(`${line} | ${status?.()}`),
+      warn: () => {},
+      progress: <T>(label: string, fn: () => Promise<T>, _every?: number, s?: () => string) => {
+        shown.push(label);
+        status = s;
+        return fn();
+      },
+    };
+    // A clock that stands still: no time is charged to any build, so the estimate is the recorded one.
+    await installTools(config, runner, toolbox, await planTools(toolbox, [age, sops]), ui, { jobs: 1, now: () => 0 });
+    assert.deepEqual(shown.map((l) => l.replace(/built in \d+s/, "built in Ns")), [
+      "tools: building 2 tools, 1 at a time (about 3m00s)",
+      `  [1/2] sops ${sops.version}: built in Ns | [1/2] about 1m00s left`,
+      `  [2/2] age ${age.version}: built in Ns | [2/2] about 0s left`,
+    ]);
+    // What each build took is what the next run expects.
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(join(config.toolsDir, "build-times.json"))), {
+      age: 0,
+      sops: 0,
+    });
+  });
+});
