@@ -41,6 +41,9 @@
               ksops
               pkgs.go-jsonnet
               pkgs.kubeconform
+              pkgs.actionlint
+              # actionlint checks the workflows' run scripts with it.
+              pkgs.shellcheck
               pkgs.kind
               pkgs.kubectl
               # The local control plane of `check --server` and the tests.

@@ -173,6 +173,7 @@ export const COLD_BUILD_MS: Readonly<Record<string, number>> = {
   kustomize: 40_000,
   jsonnet: 15_000,
   kubeconform: 15_000,
+  actionlint: 30_000,
   kind: 20_000,
   kubectl: 120_000,
   "kube-apiserver": 420_000,

@@ -149,6 +149,7 @@ const V = {
   ksops: "4.5.1",
   jsonnet: "0.22.0",
   kubeconform: "0.8.0",
+  actionlint: "1.7.12",
   kind: "0.33.0",
   kubectl: "1.37.2",
   /** The local control plane: the Kubernetes of talos/talconfig.yaml (a test keeps them equal). */
@@ -309,6 +310,22 @@ export const TOOLS: readonly ToolSpec[] = [
       ldflags: [`-X main.version=v${V.kubeconform}`],
     },
     nix: "kubeconform",
+    neededFor: ["test"],
+  },
+  {
+    name: "actionlint",
+    version: V.actionlint,
+    role: "checks the GitHub workflows (with shellcheck when it is on PATH)",
+    versionArgs: ["-version"],
+    versionPattern: /^v(\d+\.\d+\.\d+)/m,
+    build: {
+      kind: "module",
+      module: `github.com/rhysd/actionlint@v${V.actionlint}`,
+      packages: [{ pkg: "github.com/rhysd/actionlint/cmd/actionlint", binary: "actionlint" }],
+      // Built inside a generated module, the binary cannot read its own version from the build info.
+      ldflags: [`-X github.com/rhysd/actionlint.version=v${V.actionlint}`],
+    },
+    nix: "actionlint",
     neededFor: ["test"],
   },
   {
