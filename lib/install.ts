@@ -34,12 +34,8 @@ export async function planTools(toolbox: Toolbox, specs: readonly ToolSpec[], fo
   }));
 }
 
-/** The Go commands that build one tool into `outDir`, from a scratch directory `work`. */
-export function buildCommands(spec: ToolSpec, work: string, outDir: string, env: Record<string, string>): Command[] {
-  const build = spec.build;
-  if (build.kind === "unavailable") return [];
-  const src = join(work, "src");
-  const goEnv = {
+function goEnvOf(build: ModuleBuild | RepoModuleBuild, env: Record<string, string>): Record<string, string> {
+  return {
     CGO_ENABLED: "0",
     GOWORK: "off",
     // A module that needs a newer Go than the one installed fetches it through the module proxy.
@@ -47,11 +43,44 @@ export function buildCommands(spec: ToolSpec, work: string, outDir: string, env:
     // A committed module's go.sum is the pin: never let the build change it.
     GOFLAGS: [env.GOFLAGS, build.kind === "repo-module" ? "-mod=readonly" : "-mod=mod"].filter(Boolean).join(" "),
   };
+}
+
+const MODULE_REF = /\{minor:([^}]+)\}/g;
+
+/** The modules whose selected version a build's flags name (`{minor:MODULE}`). */
+export function moduleRefs(spec: ToolSpec): string[] {
+  const build = spec.build;
+  if (build.kind === "unavailable") return [];
+  return [...new Set((build.ldflags ?? []).flatMap((f) => [...f.matchAll(MODULE_REF)].map((m) => m[1])))];
+}
+
+/**
+ * The Go commands that build one tool into `outDir`, from a scratch directory `work`. `versions`
+ * holds the selected version of each module of {@link moduleRefs} (unresolved references stay as
+ * they are, as in `--dry-run`).
+ */
+export function buildCommands(
+  spec: ToolSpec,
+  work: string,
+  outDir: string,
+  env: Record<string, string>,
+  versions: Readonly<Record<string, string>> = {},
+): Command[] {
+  const build = spec.build;
+  if (build.kind === "unavailable") return [];
+  const src = join(work, "src");
+  const goEnv = goEnvOf(build, env);
+  const ldflags = (build.ldflags ?? []).map((f) =>
+    f.replace(MODULE_REF, (ref, module: string) => {
+      const minor = /^v\d+\.(\d+)\./.exec(versions[module] ?? "")?.[1];
+      return minor ?? ref;
+    })
+  );
   const flags = [
     "build",
     "-trimpath",
     ...(build.tags?.length ? ["-tags", build.tags.join(",")] : []),
-    ...(build.ldflags?.length ? ["-ldflags", build.ldflags.join(" ")] : []),
+    ...(ldflags.length ? ["-ldflags", ldflags.join(" ")] : []),
   ];
   const options = { cwd: src, env: goEnv, timeout: 45 * 60_000 };
   if (build.kind === "repo-module" && build.packages.length > 1) {
@@ -102,7 +131,20 @@ export async function buildTool(
     const src = join(work, "src");
     const out = join(work, "out");
     await prepareModule(config, spec, build, src);
-    const commands = buildCommands(spec, work, out, { ...config.env });
+    const versions: Record<string, string> = {};
+    for (const module of moduleRefs(spec)) {
+      const version = await runner.output(
+        cmd("go", ["list", "-m", "-f", "{{.Version}}", module], { cwd: src, env: goEnvOf(build, config.env) }),
+      );
+      if (!/^v\d+\.\d+\./.test(version)) {
+        throw new HomelabError(
+          `${spec.name}: its build flags name the version of ${module}, but the module graph gives "${version}"`,
+          { hint: `the ${spec.name} release no longer requires ${module}; fix its ldflags in lib/tools.ts` },
+        );
+      }
+      versions[module] = version;
+    }
+    const commands = buildCommands(spec, work, out, { ...config.env }, versions);
     for (const c of commands) await runner.run(c);
     if (build.kind === "repo-module" && build.data) {
       const dir = await runner.output(

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CommandError, Runner } from "./cmd.ts";
 import { HomelabError } from "./errors.ts";
-import { buildCommands, buildTool, installTools, planTools, wrapperGoMod } from "./install.ts";
+import { buildCommands, buildTool, installTools, moduleRefs, planTools, wrapperGoMod } from "./install.ts";
 import { toolsCommand } from "./tasks/tools.ts";
 import { cacheBinDir, cacheDirOf, sourceDigest, Toolbox } from "./toolbox.ts";
 import { type ModuleBuild, toolSpec } from "./tools.ts";
@@ -356,5 +356,28 @@ Deno.test("the progress line gives the time left from the last recorded build ti
       age: 0,
       sops: 0,
     });
+  });
+});
+
+Deno.test("helm's default Kubernetes minor is read from the module graph of the helm it builds", async () => {
+  await withTempDir(async (dir) => {
+    const helm = toolSpec("helm")!;
+    assert.deepEqual(moduleRefs(helm), ["k8s.io/client-go"]);
+    const { config, toolbox, runner, log } = await setup(dir, {
+      FAKE_VERSION_OUTPUT: `v${helm.version}`,
+      // What the fake `go list` prints: the version the module graph selects.
+      FAKE_MODULE_DIR: "v0.34.2",
+    });
+    await buildTool(config, runner, toolbox, helm);
+    const calls = await Deno.readTextFile(log);
+    assert.match(calls, /^go list -m -f \{\{\.Version\}\} k8s\.io\/client-go$/m);
+    assert.match(calls, /^go build .*-X helm\.sh\/helm\/v3\/pkg\/chartutil\.k8sVersionMinor=34 /m);
+
+    // A graph without the module is an error, not a binary with a placeholder in it.
+    const bad = await setup(join(dir, "bad"), { FAKE_VERSION_OUTPUT: `v${helm.version}`, FAKE_MODULE_DIR: "" });
+    await assert.rejects(
+      buildTool(bad.config, bad.runner, bad.toolbox, helm),
+      (e) => e instanceof HomelabError && /flags name the version of k8s\.io\/client-go/.test(e.message),
+    );
   });
 });
