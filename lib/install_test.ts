@@ -2,7 +2,16 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CommandError, Runner } from "./cmd.ts";
 import { HomelabError } from "./errors.ts";
-import { buildCommands, buildTool, installTools, moduleRefs, planTools, wrapperGoMod } from "./install.ts";
+import {
+  buildCommands,
+  buildJobs,
+  buildTool,
+  DEFAULT_JOBS,
+  installTools,
+  moduleRefs,
+  planTools,
+  wrapperGoMod,
+} from "./install.ts";
 import { toolsCommand } from "./tasks/tools.ts";
 import { cacheBinDir, cacheDirOf, sourceDigest, Toolbox } from "./toolbox.ts";
 import { type ModuleBuild, toolSpec } from "./tools.ts";
@@ -380,4 +389,10 @@ Deno.test("helm's default Kubernetes minor is read from the module graph of the 
       (e) => e instanceof HomelabError && /flags name the version of k8s\.io\/client-go/.test(e.message),
     );
   });
+});
+
+Deno.test("HOMELAB_TOOLS_JOBS sets how many builds run at once; anything but a positive integer keeps the default", () => {
+  assert.equal(buildJobs({ HOMELAB_TOOLS_JOBS: "3" }), 3);
+  for (const bad of ["0", "-1", "1.5", "two", ""]) assert.equal(buildJobs({ HOMELAB_TOOLS_JOBS: bad }), DEFAULT_JOBS);
+  assert.equal(buildJobs({}), DEFAULT_JOBS);
 });
