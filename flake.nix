@@ -1,7 +1,9 @@
 {
   description = "homelab: a dev shell with Deno and the cluster tools";
 
-  # nixpkgs pinned by revision (nixos-unstable, 2026-06-16); Renovate moves it forward.
+  # nixpkgs pinned by revision (nixos-unstable, 2026-06-16); Renovate moves it forward (there is
+  # no flake.lock: the revision here is the pin).
+  # renovate: datasource=git-refs depName=nixpkgs packageName=https://github.com/NixOS/nixpkgs branch=nixos-unstable
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/567a49d1913ce81ac6e9582e3553dd90a955875f";
 
   outputs = { nixpkgs, ... }:
@@ -41,6 +43,9 @@
               ksops
               pkgs.go-jsonnet
               pkgs.kubeconform
+              pkgs.actionlint
+              # actionlint checks the workflows' run scripts with it.
+              pkgs.shellcheck
               pkgs.kind
               pkgs.kubectl
               # The local control plane of `check --server` and the tests.

@@ -2,9 +2,18 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CommandError, Runner } from "./cmd.ts";
 import { HomelabError } from "./errors.ts";
-import { buildCommands, buildTool, planTools, wrapperGoMod } from "./install.ts";
+import {
+  buildCommands,
+  buildJobs,
+  buildTool,
+  DEFAULT_JOBS,
+  installTools,
+  moduleRefs,
+  planTools,
+  wrapperGoMod,
+} from "./install.ts";
 import { toolsCommand } from "./tasks/tools.ts";
-import { cacheBinDir, cacheDirOf, Toolbox } from "./toolbox.ts";
+import { cacheBinDir, cacheDirOf, sourceDigest, Toolbox } from "./toolbox.ts";
 import { type ModuleBuild, toolSpec } from "./tools.ts";
 import { consoleUi } from "./ui.ts";
 import { fakeTool, SYSTEM_PATH, tempConfig, withTempDir } from "../tests/helpers.ts";
@@ -208,7 +217,10 @@ Deno.test("a committed module is copied, built by one go build with -mod=readonl
     // The generated module is a copy of the committed one, not a made-up go.mod.
     assert.match(calls, /go\.mod: module homelab\.invalid\/tools\/kubernetes/);
     for (const b of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]) {
-      assert.equal(await Deno.readLink(join(cacheBinDir(config), b)), `../kube-apiserver/${kube.version}/${b}`);
+      assert.equal(
+        await Deno.readLink(join(cacheBinDir(config), b)),
+        `../kube-apiserver/${kube.version}-${sourceDigest(join(config.repoRoot, "tools/go/kubernetes"))}/${b}`,
+      );
     }
   });
 });
@@ -266,4 +278,149 @@ Deno.test("a tool's data can be several directories and files; a file is copied 
     assert.equal(new TextDecoder().decode(r.stdout), "verified\n");
     await Deno.remove(home, { recursive: true });
   });
+});
+
+Deno.test("a committed module is rebuilt when one of its sources changes, and only then", async () => {
+  await withTempDir(async (dir) => {
+    const psa = toolSpec("psa")!;
+    const { config: base, log } = await setup(dir, { FAKE_VERSION_OUTPUT: `psa ${psa.version}` });
+    // A checkout of its own holding the fixture module, so the test can change it.
+    const root = join(dir, "repo");
+    const moduleDir = join(root, "tools/go/psa");
+    await Deno.mkdir(moduleDir, { recursive: true });
+    await Deno.writeTextFile(join(moduleDir, "go.mod"), "module homelab.invalid/tools/psa\n\ngo 1.26\n");
+    await Deno.writeTextFile(join(moduleDir, "main.go"), "package main\n\nfunc main() { println(1) }\n");
+    const config = { ...base, repoRoot: root };
+    const ui = consoleUi({ write: () => {} });
+    const builds = async () => (await Deno.readTextFile(log).catch(() => "")).match(/^go build/gm)?.length ?? 0;
+    const run = async () => {
+      const toolbox = new Toolbox(config);
+      const runner = new Runner({ env: config.env, resolve: toolbox.resolve });
+      const plans = await planTools(toolbox, [psa]);
+      await installTools(config, runner, toolbox, plans, ui);
+      return plans[0].action;
+    };
+
+    assert.equal(await run(), "build");
+    assert.equal(await builds(), 1);
+    const first = cacheDirOf(config, psa);
+    assert.equal(await run(), "present");
+    assert.equal(await builds(), 1);
+
+    await Deno.writeTextFile(join(moduleDir, "main.go"), "package main\n\nfunc main() { println(2) }\n");
+    assert.equal(await run(), "build");
+    assert.equal(await builds(), 2);
+    assert.notEqual(cacheDirOf(config, psa), first);
+    assert.equal(
+      await Deno.readLink(join(cacheBinDir(config), "psa")),
+      `../psa/${psa.version}-${sourceDigest(moduleDir)}/psa`,
+    );
+    assert.equal(await run(), "present");
+    assert.equal(await builds(), 2);
+
+    // go.sum is a source too.
+    await Deno.writeTextFile(join(moduleDir, "go.sum"), "example.com/x v1.0.0 h1:x=\n");
+    assert.equal(await run(), "build");
+    assert.equal(await builds(), 3);
+  });
+});
+
+/** A fake `go` whose builds each wait until `want` builds have started, and fail after a while otherwise. */
+async function rendezvousGo(bin: string, marks: string, want: number): Promise<void> {
+  await fakeTool(
+    bin,
+    "go",
+    `out=; while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
+touch "${marks}/$(basename "$out")"
+for _ in $(seq 600); do
+  [ "$(ls "${marks}" | wc -l)" -ge ${want} ] && break
+  sleep 0.05
+done
+if [ "$(ls "${marks}" | wc -l)" -lt ${want} ]; then echo "go: built alone" >&2; exit 1; fi
+mkdir -p "$(dirname "$out")"
+printf '#!/usr/bin/env bash\\necho "$FAKE_VERSION_OUTPUT"\\n' > "$out"
+chmod +x "$out"`,
+  );
+}
+
+Deno.test("independent tools are built at the same time, as many as the jobs allow", async () => {
+  await withTempDir(async (dir) => {
+    const bin = join(dir, "bin");
+    const marks = join(dir, "marks");
+    await Deno.mkdir(marks);
+    await rendezvousGo(bin, marks, 2);
+    // Both tools print the same line: each pattern finds its version in it.
+    const config = tempConfig(dir, `${bin}:${SYSTEM_PATH}`, {
+      FAKE_VERSION_OUTPUT: `sops ${sops.version}\nv${age.version}`,
+      HOMELAB_TOOLS_JOBS: "2",
+    });
+    const toolbox = new Toolbox(config);
+    const runner = new Runner({ env: config.env, resolve: toolbox.resolve });
+    const plans = await planTools(toolbox, [sops, age]);
+    const outcomes = await installTools(config, runner, toolbox, plans, consoleUi({ write: () => {} }));
+    assert.deepEqual(outcomes.map((o) => [o.name, o.action]), [["sops", "build"], ["age", "build"]]);
+    assert.equal(await new Toolbox(config).resolve("age"), join(cacheDirOf(config, age), "age"));
+  });
+});
+
+Deno.test("the progress line gives the time left from the last recorded build times, longest first", async () => {
+  await withTempDir(async (dir) => {
+    const { config } = await setup(dir, { FAKE_VERSION_OUTPUT: `sops ${sops.version}\nv${age.version}` });
+    await Deno.mkdir(config.toolsDir, { recursive: true });
+    await Deno.writeTextFile(join(config.toolsDir, "build-times.json"), JSON.stringify({ age: 60_000, sops: 120_000 }));
+    const toolbox = new Toolbox(config);
+    const runner = new Runner({ env: config.env, resolve: toolbox.resolve });
+    const shown: string[] = [];
+    let status: (() => string) | undefined;
+    const ui = {
+      info: (line: string) => shown.push(`${line} | ${status?.()}`),
+      warn: () => {},
+      progress: <T>(label: string, fn: () => Promise<T>, _every?: number, s?: () => string) => {
+        shown.push(label);
+        status = s;
+        return fn();
+      },
+    };
+    // A clock that stands still: no time is charged to any build, so the estimate is the recorded one.
+    await installTools(config, runner, toolbox, await planTools(toolbox, [age, sops]), ui, { jobs: 1, now: () => 0 });
+    assert.deepEqual(shown.map((l) => l.replace(/built in \d+s/, "built in Ns")), [
+      "tools: building 2 tools, 1 at a time (about 3m00s)",
+      `  [1/2] sops ${sops.version}: built in Ns | [1/2] about 1m00s left`,
+      `  [2/2] age ${age.version}: built in Ns | [2/2] about 0s left`,
+    ]);
+    // What each build took is what the next run expects.
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(join(config.toolsDir, "build-times.json"))), {
+      age: 0,
+      sops: 0,
+    });
+  });
+});
+
+Deno.test("helm's default Kubernetes minor is read from the module graph of the helm it builds", async () => {
+  await withTempDir(async (dir) => {
+    const helm = toolSpec("helm")!;
+    assert.deepEqual(moduleRefs(helm), ["k8s.io/client-go"]);
+    const { config, toolbox, runner, log } = await setup(dir, {
+      FAKE_VERSION_OUTPUT: `v${helm.version}`,
+      // What the fake `go list` prints: the version the module graph selects.
+      FAKE_MODULE_DIR: "v0.34.2",
+    });
+    await buildTool(config, runner, toolbox, helm);
+    const calls = await Deno.readTextFile(log);
+    assert.match(calls, /^go list -m -f \{\{\.Version\}\} k8s\.io\/client-go$/m);
+    assert.match(calls, /^go build .*-X helm\.sh\/helm\/v3\/pkg\/chartutil\.k8sVersionMinor=34 /m);
+
+    // A graph without the module is an error, not a binary with a placeholder in it.
+    const bad = await setup(join(dir, "bad"), { FAKE_VERSION_OUTPUT: `v${helm.version}`, FAKE_MODULE_DIR: "" });
+    await assert.rejects(
+      buildTool(bad.config, bad.runner, bad.toolbox, helm),
+      (e) => e instanceof HomelabError && /flags name the version of k8s\.io\/client-go/.test(e.message),
+    );
+  });
+});
+
+Deno.test("HOMELAB_TOOLS_JOBS sets how many builds run at once; anything but a positive integer keeps the default", () => {
+  assert.equal(buildJobs({ HOMELAB_TOOLS_JOBS: "3" }), 3);
+  for (const bad of ["0", "-1", "1.5", "two", ""]) assert.equal(buildJobs({ HOMELAB_TOOLS_JOBS: bad }), DEFAULT_JOBS);
+  assert.equal(buildJobs({}), DEFAULT_JOBS);
 });

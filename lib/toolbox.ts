@@ -6,6 +6,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { cmd, Runner, ToolError } from "./cmd.ts";
 import type { Config } from "./config.ts";
@@ -38,9 +39,44 @@ export interface Probe {
   readonly candidates: readonly Candidate[];
 }
 
-/** The directory `deno task tools` builds a tool's pinned version into. */
+/**
+ * The directory `deno task tools` builds a tool's pinned version into: `<tool>/<version>`, and for
+ * a module committed to this repository `<tool>/<version>-<digest of its sources>`, so a changed
+ * main.go or go.sum at the same version is a build of its own (checkouts with different sources
+ * share the cache without overwriting each other's build).
+ */
 export function cacheDirOf(config: Config, spec: ToolSpec): string {
-  return join(config.toolsDir, spec.name, spec.version);
+  const build = spec.build;
+  const leaf = build.kind === "repo-module"
+    ? `${spec.version}-${sourceDigest(join(config.repoRoot, build.dir))}`
+    : spec.version;
+  return join(config.toolsDir, spec.name, leaf);
+}
+
+/**
+ * A digest of every file under `dir` (names and contents, in a fixed order), 16 hex digits. A
+ * missing directory digests to a fixed value, so the build (not this) reports it.
+ */
+export function sourceDigest(dir: string): string {
+  const hash = createHash("sha256");
+  const walk = (rel: string) => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(join(dir, rel))];
+    } catch {
+      return;
+    }
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const path = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory) walk(path);
+      else if (e.isFile) {
+        const data = Deno.readFileSync(join(dir, path));
+        hash.update(`${path}\0${data.length}\0`).update(data);
+      }
+    }
+  };
+  walk("");
+  return hash.digest("hex").slice(0, 16);
 }
 
 /** The directory of links to the current builds, which `.envrc` puts on PATH. */

@@ -45,6 +45,7 @@ export interface ModuleBuild {
   readonly kind: "module";
   readonly module: string;
   readonly packages: readonly GoPackage[];
+  /** `{minor:MODULE}` in a flag is the minor of the version of MODULE the build selects (v0.34.2 → 34). */
   readonly ldflags?: readonly string[];
   readonly tags?: readonly string[];
   /** Go source of a `main.go` in the generated module, for tools without a main package of their own. */
@@ -164,36 +165,59 @@ function argocdVersionFlags(version: string, kubectl: string): string[] {
 export const ARGOCD_KUBECTL = "v0.37.0";
 
 /**
+ * Every pin carries a `renovate: datasource=… depName=…` comment on the line above it: Renovate's
+ * one annotation manager (renovate.json) reads them, and tests/renovate_test.ts fails for a pin
+ * without one.
+ *
  * helm and kustomize are the versions the pinned Argo CD release bundles (its
  * `hack/tool-versions.sh`), so render builds exactly what the cluster builds; they move with the
  * argo-cd chart only (lib/render/argocd.ts holds the table and a test ties the three together).
  */
 const V = {
+  // renovate: datasource=go depName=github.com/getsops/sops/v3
   sops: "3.13.3",
+  // renovate: datasource=go depName=filippo.io/age
   age: "1.3.2",
+  // renovate: datasource=go depName=github.com/budimanjojo/talhelper/v3
   talhelper: "3.1.17",
+  // renovate: datasource=github-releases depName=siderolabs/talos
   talosctl: "1.14.0",
+  // renovate: datasource=go depName=helm.sh/helm/v3
   helm: "3.19.4",
+  // renovate: datasource=go depName=sigs.k8s.io/kustomize/kustomize/v5
   kustomize: "5.8.1",
+  // renovate: datasource=github-releases depName=viaduct-ai/kustomize-sops
   ksops: "4.5.1",
+  // renovate: datasource=go depName=github.com/google/go-jsonnet
   jsonnet: "0.22.0",
+  // renovate: datasource=go depName=github.com/yannh/kubeconform
   kubeconform: "0.8.0",
+  // renovate: datasource=go depName=github.com/rhysd/actionlint
+  actionlint: "1.7.12",
+  // renovate: datasource=go depName=sigs.k8s.io/kind
   kind: "0.33.0",
+  // renovate: datasource=github-releases depName=kubernetes/kubernetes
   kubectl: "1.37.2",
   /** The local control plane: the Kubernetes of talos/talconfig.yaml (a test keeps them equal). */
+  // renovate: datasource=github-releases depName=kubernetes/kubernetes
   kubernetes: "1.37.2",
   /** The etcd that Kubernetes release pins (its build/dependencies.yaml and go.mod). */
+  // renovate: datasource=go depName=go.etcd.io/etcd/server/v3
   etcd: "3.7.0",
+  // renovate: datasource=go depName=sigs.k8s.io/kwok
   kwok: "0.8.0",
   /** Pod Security checks: k8s.io/pod-security-admission of the pinned Kubernetes (v0.N.M for 1.N.M). */
+  // renovate: datasource=github-releases depName=kubernetes/kubernetes
   psa: "1.37.2",
   /**
    * Argo CD for the rehearsal. The cluster's release (lib/render/argocd.ts) cannot be built from
    * the Go module proxy (its go.mod names its nested gitops-engine at a version the proxy does
    * not serve); this is the nearest release that can be (see the README's tools section).
    */
+  // renovate: datasource=go depName=github.com/argoproj/argo-cd/v3
   argocd: "3.6.1",
   /** The Redis of the rehearsal's Argo CD: the miniredis version that Argo CD release requires. */
+  // renovate: datasource=go depName=github.com/alicebob/miniredis/v2
   miniredis: "2.39.0",
 } as const;
 
@@ -280,9 +304,10 @@ export const TOOLS: readonly ToolSpec[] = [
       ldflags: [
         `-X helm.sh/helm/v3/internal/version.version=v${V.helm}`,
         // As helm's own Makefile does: the default Kubernetes version of `helm template` is that of
-        // its k8s.io modules (v0.34 in helm 3.19.4's go.mod), not the v1.20 fallback.
+        // its k8s.io modules, not the v1.20 fallback. The minor is read from the module graph at
+        // build time (k8s.io/client-go v0.N.M → N), so it moves with the helm pin.
         "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1",
-        "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=34",
+        "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor={minor:k8s.io/client-go}",
       ],
     },
     nix: "kubernetes-helm",
@@ -346,6 +371,22 @@ export const TOOLS: readonly ToolSpec[] = [
       ldflags: [`-X main.version=v${V.kubeconform}`],
     },
     nix: "kubeconform",
+    neededFor: ["test"],
+  },
+  {
+    name: "actionlint",
+    version: V.actionlint,
+    role: "checks the GitHub workflows (with shellcheck when it is on PATH)",
+    versionArgs: ["-version"],
+    versionPattern: /^v(\d+\.\d+\.\d+)/m,
+    build: {
+      kind: "module",
+      module: `github.com/rhysd/actionlint@v${V.actionlint}`,
+      packages: [{ pkg: "github.com/rhysd/actionlint/cmd/actionlint", binary: "actionlint" }],
+      // Built inside a generated module, the binary cannot read its own version from the build info.
+      ldflags: [`-X github.com/rhysd/actionlint.version=v${V.actionlint}`],
+    },
+    nix: "actionlint",
     neededFor: ["test"],
   },
   {

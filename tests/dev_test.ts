@@ -10,7 +10,8 @@ import { Runner } from "../lib/cmd.ts";
 import { loadConfig } from "../lib/config.ts";
 import { HomelabError } from "../lib/errors.ts";
 import { runBootstrap } from "../lib/bootstrap/bootstrap.ts";
-import { DEV_NAME, type DevDeps, devDown, devStatus, drbd9, runDev } from "../lib/bootstrap/dev.ts";
+import { DEV_NAME, type DevDeps, devDown, devStatus, drbd9, kubernetesNote, runDev } from "../lib/bootstrap/dev.ts";
+import { PINS } from "../lib/tools.ts";
 import type { SecretsContext } from "../lib/secrets/context.ts";
 import { consoleUi } from "../lib/ui.ts";
 import {
@@ -38,6 +39,7 @@ async function devScene(dir: string, kubeconfig: string) {
   await new Deno.Command("cp", { args: ["-R", `${join(REPO, "root")}/.`, join(root, "root")] }).output();
   await Deno.mkdir(join(root, "dev"), { recursive: true });
   await Deno.copyFile(join(REPO, "dev", "kind.yaml"), join(root, "dev", "kind.yaml"));
+  await Deno.copyFile(join(REPO, "talos", "talconfig.yaml"), join(root, "talos", "talconfig.yaml"));
   await Deno.copyFile(join(REPO, ".gitignore"), join(root, ".gitignore"));
   // The owner: her key, Argo CD's key, and a stack secret encrypted for both.
   const owner_ = await owner(dir, "home", root);
@@ -327,6 +329,8 @@ Deno.test("--dry-run: the plans of bootstrap and dev (golden files) change nothi
       assert.deepEqual(await s.kindCalls(), [], "a dry run called kind");
       assert.match(devText, /kind create cluster --name homelab-dev --config \$REPO\/dev\/kind\.yaml/);
       assert.match(devText, /note: piraeus left out/);
+      // kind has no node image for every Kubernetes release: dev says which one it runs.
+      assert.match(devText, /^note: kubernetes: dev runs v\d+\.\d+\.\d+/m);
       assert.ok(!/talosctl/.test(devText));
       assert.match(devText, /age-keygen -o \$REPO\/\.dev\/age\.txt/);
       assert.ok(!/sops decrypt/.test(devText), "dev touches the owner's keys without being asked");
@@ -379,4 +383,38 @@ Deno.test("--dry-run: the plans of bootstrap and dev (golden files) change nothi
       );
     }
   });
+});
+
+Deno.test("dev says which Kubernetes it runs: the pinned node image's, and why it is not the cluster's", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(join(dir, "dev"));
+    await Deno.mkdir(join(dir, "talos"));
+    await Deno.writeTextFile(join(dir, "talos/talconfig.yaml"), "kubernetesVersion: v1.37.2\n");
+    const kind = (image: string) =>
+      Deno.writeTextFile(
+        join(dir, "dev/kind.yaml"),
+        `nodes:\n  - role: control-plane\n    image: &n ${image}\n  - role: worker\n    image: *n\n`,
+      );
+    const digest = `@sha256:${"a".repeat(64)}`;
+    await kind(`kindest/node:v1.37.0${digest}`);
+    assert.equal(
+      kubernetesNote(dir),
+      `kubernetes: dev runs v1.37.0, the cluster v1.37.2: kind ${PINS.kind} publishes no node image for v1.37.2, ` +
+        "so dev/kind.yaml pins the newest it publishes",
+    );
+    await kind(`kindest/node:v1.37.2${digest}`);
+    assert.equal(kubernetesNote(dir), "kubernetes: dev runs v1.37.2, the cluster's version (talos/talconfig.yaml)");
+    await Deno.writeTextFile(join(dir, "dev/kind.yaml"), "nodes:\n  - role: control-plane\n");
+    assert.match(kubernetesNote(dir), /pins no single kindest\/node image, so dev runs the default of kind/);
+  });
+});
+
+Deno.test("dev/kind.yaml pins one node image by digest, for the cluster's Kubernetes minor", async () => {
+  const kind = await Deno.readTextFile(join(REPO, "dev/kind.yaml"));
+  const images = [...kind.matchAll(/image: (?:&\S+ )?(\S+)/g)].map((m) => m[1]).filter((i) => !i.startsWith("*"));
+  assert.equal(images.length, 1, "one image, shared by every node through a YAML anchor");
+  const m = /^kindest\/node:v(\d+\.\d+)\.\d+@sha256:[0-9a-f]{64}$/.exec(images[0]);
+  assert.ok(m, `dev/kind.yaml's node image ${images[0]} is not kindest/node:vX.Y.Z@sha256:<digest>`);
+  const talconfig = await Deno.readTextFile(join(REPO, "talos/talconfig.yaml"));
+  assert.equal(`v${m[1]}`, /^kubernetesVersion: (v\d+\.\d+)\./m.exec(talconfig)?.[1]);
 });

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { binariesOf, TOOLS } from "../lib/tools.ts";
 import { fakeTool, REPO, SYSTEM_PATH, withTempDir } from "./helpers.ts";
 
 const readme = await Deno.readTextFile(join(REPO, "README.md"));
@@ -125,4 +126,25 @@ Deno.test("talos/README.md: raw talosctl and kubectl lines name the repository's
   const install = talosReadme.slice(talosReadme.indexOf("## 4."), talosReadme.indexOf("## 5."));
   assert.match(install, /--adopt[\s\S]*skip `talos gensecret`/);
   assert.doesNotMatch(install, /bootstrap of the\s+stacks/);
+});
+
+Deno.test("the README's tool table is the manifest: every tool with its binaries, and whether `tools` builds it", () => {
+  const section = readme.slice(readme.indexOf("## The pinned tools"), readme.indexOf("## Layout"));
+  const rows = section.split("\n").filter((l) => /^\| [a-z]/.test(l) && !l.startsWith("| tool "))
+    .map((l) => l.split("|").slice(1, -1).map((c) => c.trim()));
+  // The versions are not repeated there: lib/tools.ts is their one place (Renovate moves them).
+  const expected = TOOLS.map((t) => [binariesOf(t).join(", "), t.build.kind !== "unavailable"]);
+  const actual = rows.map(([tools, built]) => [
+    // `jsonnet (go-jsonnet)`: a note in parentheses after the names.
+    tools.replace(/ \(.*\)$/, ""),
+    /^yes\b/.test(built),
+  ]);
+  const key = (r: (string | boolean)[]) => String(r[0]);
+  assert.deepEqual(
+    [...actual].sort((a, b) => key(a).localeCompare(key(b))),
+    [...expected].sort((a, b) => key(a).localeCompare(key(b))),
+    'README.md\'s table under "The pinned tools" differs from lib/tools.ts: one row per tool (its binaries, ' +
+      "`yes` when `deno task tools` builds it)",
+  );
+  assert.doesNotMatch(section, /\bv?\d+\.\d+\.\d+\b/, "the section repeats a version that lib/tools.ts pins");
 });

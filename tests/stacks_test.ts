@@ -214,33 +214,6 @@ Deno.test("`new app` scaffolds a component the root picks up and that passes the
   });
 });
 
-Deno.test("Renovate's managers find every pin: tools, Talos, Kubernetes, Deno, release URLs, the flake", async () => {
-  const renovate = JSON.parse(await Deno.readTextFile(join(REPO, "renovate.json")));
-  type Manager = { managerFilePatterns: string[]; matchStrings: string[]; depNameTemplate?: string };
-  const managers = renovate.customManagers as Manager[];
-  const found = async (file: string) => {
-    const text = await Deno.readTextFile(join(REPO, file));
-    const values: string[] = [];
-    for (const m of managers) {
-      if (!m.managerFilePatterns.some((p) => new RegExp(p.slice(1, -1)).test(file))) continue;
-      for (const s of m.matchStrings) {
-        for (const hit of text.matchAll(new RegExp(s, "g"))) {
-          values.push(hit.groups?.currentValue ?? hit.groups?.currentDigest ?? "");
-        }
-      }
-    }
-    return values;
-  };
-  const { TOOLS } = await import("../lib/tools.ts");
-  const toolPins = await found("lib/tools.ts");
-  for (const t of TOOLS) assert.ok(toolPins.includes(t.version), `no manager finds ${t.name} ${t.version}`);
-  assert.deepEqual(await found("talos/talconfig.yaml"), ["v1.14.0", "v1.37.2"]);
-  assert.deepEqual(await found(".deno-version"), [(await Deno.readTextFile(join(REPO, ".deno-version"))).trim()]);
-  assert.equal((await found("flake.nix")).length, 1);
-  assert.deepEqual(await found("system/gateway-api/kustomization.yaml"), ["v1.6.1"]);
-  assert.deepEqual(await found("platform/kubevirt/kustomization.yaml"), ["v1.9.0"]);
-});
-
 /** The fixtures of one scenario: a tree with stacks (and root/) that one check must reject. */
 const FIXTURES = join(REPO, "tests/fixtures/stacks");
 

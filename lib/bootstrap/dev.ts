@@ -13,6 +13,7 @@
  */
 
 import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { cmd, type Daemon, render as showCommand, type Runner, secret } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
 import type { KubeObject, Rendering } from "../render/model.ts";
@@ -20,6 +21,7 @@ import { type SecretsContext, sopsOf } from "../secrets/context.ts";
 import { requireKeyFor } from "../secrets/lifecycle.ts";
 import { PATHS } from "../secrets/sopsconfig.ts";
 import { runSteps, type Step, type StepReport } from "../steps.ts";
+import { PINS } from "../tools.ts";
 import { appObjects, type ClusterSide, clusterSteps, DEFAULT_TIMEOUTS, type Timeouts } from "./cluster_steps.ts";
 import { rootCommand } from "./bootstrap.ts";
 import { Kube } from "./kube.ts";
@@ -330,6 +332,7 @@ function localSteps(local: LocalRepo, serve: () => Promise<string>): Step[] {
 /** Notes printed under dev's plan. */
 export function devNotes(d: DevDeps): string[] {
   return [
+    kubernetesNote(d.ctx.root),
     piraeusNote(d.drbdFile),
     d.productionKey
       ? "secrets: Argo CD in dev gets the production Argo CD key (asked with --argocd-key), so the stacks' secrets open"
@@ -342,6 +345,32 @@ export function devNotes(d: DevDeps): string[] {
       ? "--local: Argo CD follows a snapshot of this working copy (re-run `deno task dev --local` to publish changes)"
       : "Argo CD follows the pushed branch; `deno task dev --local` serves this working copy instead",
   ];
+}
+
+/**
+ * Which Kubernetes dev runs (the node image pinned in dev/kind.yaml) against the cluster's
+ * (talos/talconfig.yaml), and why they differ: kind publishes node images only for the Kubernetes
+ * releases it was released with.
+ */
+export function kubernetesNote(root: string): string {
+  const read = (file: string) => {
+    try {
+      return parseYaml(Deno.readTextFileSync(join(root, file))) as Record<string, unknown> | null;
+    } catch {
+      return null;
+    }
+  };
+  const kind = read(KIND_CONFIG) as { nodes?: { image?: string }[] } | null;
+  const images = [...new Set((kind?.nodes ?? []).map((n) => n?.image ?? ""))];
+  const cluster = String(read("talos/talconfig.yaml")?.kubernetesVersion ?? "(unknown: no talos/talconfig.yaml)");
+  const version = images.length === 1 ? /^kindest\/node:(v\d+\.\d+\.\d+)/.exec(images[0])?.[1] : undefined;
+  if (!version) {
+    return `kubernetes: ${KIND_CONFIG} pins no single kindest/node image, so dev runs the default of kind ` +
+      `${PINS.kind}, whatever Kubernetes that is, not necessarily the cluster's ${cluster}`;
+  }
+  if (version === cluster) return `kubernetes: dev runs ${version}, the cluster's version (talos/talconfig.yaml)`;
+  return `kubernetes: dev runs ${version}, the cluster ${cluster}: kind ${PINS.kind} publishes no node image for ` +
+    `${cluster}, so ${KIND_CONFIG} pins the newest it publishes`;
 }
 
 /** Runs dev. */

@@ -60,7 +60,10 @@ export async function readRuntimeCrdSources(repoRoot: string): Promise<RuntimeCr
         throw bad(`sources[${i}].files[${j}] (${f.url}) has no sha256 (64 hex digits, quoted)`);
       }
     }
-    return s as unknown as RuntimeCrdSource;
+    // `{version}` in a URL is the source's version: one pin for Renovate to move with the chart.
+    const files = (s.files as { url: string; sha256: string }[])
+      .map((f) => ({ url: f.url.replaceAll("{version}", String(s.version)), sha256: f.sha256 }));
+    return { ...s, files } as unknown as RuntimeCrdSource;
   });
 }
 
@@ -171,7 +174,7 @@ export async function runtimeCrdDrift(repoRoot: string, sources: readonly Runtim
         check: "schema",
         severity: "error",
         message: `${RUNTIME_CRDS_FILE}: source ${s.name} pins ${s.version} but ${s.component} installs chart ` +
-          `${s.chart} ${chart.version}: put ${chart.version} in its version and URLs and update each sha256`,
+          `${s.chart} ${chart.version}: put ${chart.version} in its version and update each sha256`,
       });
     }
   }

@@ -40,7 +40,7 @@ Deno.test("run-time CRDs: fetched once by pinned sha256, then offline; a wrong p
       Deno.writeTextFile(
         join(repo, RUNTIME_CRDS_FILE),
         `sources:\n  - name: op\n    component: system/op\n    chart: op\n    version: 1.0.0\n    files:\n` +
-          `      - url: ${url}/pools.yaml\n        sha256: "${digest}"\n`,
+          `      - url: ${url}/v{version}/pools.yaml\n        sha256: "${digest}"\n`,
       );
     await list(await sha256(CRD));
     const sources = await readRuntimeCrdSources(repo);
@@ -59,6 +59,8 @@ Deno.test("run-time CRDs: fetched once by pinned sha256, then offline; a wrong p
       false,
     ]]);
     assert.equal(requests.length, 1);
+    // `{version}` in a URL is the source's version.
+    assert.deepEqual(requests, ["/v1.0.0/pools.yaml"]);
 
     // Offline, from the cache: no request.
     const again = await loadRuntimeCrds(sources, cache(true), join(dir, "cache"));
