@@ -133,7 +133,7 @@ function matches(pattern: string, key: string): boolean {
 }
 
 /**
- * The kinds among `kinds` (those of a rendering) whose health Argo CD judges with a built-in check
+ * The kinds among `kinds` (those of a rendering's objects) whose health Argo CD judges with a built-in check
  * but that neither a Stage nor a controller of the local control plane brings to health, sorted
  * and without duplicates.
  */

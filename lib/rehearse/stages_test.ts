@@ -21,6 +21,7 @@ const TREE: GroupKind[] = [
   { group: "", kind: "PersistentVolumeClaim" },
   { group: "apps", kind: "Deployment" },
   { group: "batch", kind: "Job" },
+  { group: "apiextensions.k8s.io", kind: "CustomResourceDefinition" },
 ];
 
 Deno.test("every kind of the tree whose health Argo CD judges has a Stage or a controller here", () => {
