@@ -3,6 +3,7 @@
  * controller does not run here gets the status Argo CD's health check of that kind reads.
  */
 import assert from "node:assert/strict";
+import { HomelabError } from "../lib/errors.ts";
 import type { KubeObject } from "../lib/render/model.ts";
 import { type GroupKind, groupKindKey, loadStages } from "../lib/rehearse/stages.ts";
 import { eventually } from "./helpers.ts";
@@ -271,4 +272,16 @@ Deno.test("on the local control plane, each Stage gives its kind the status Argo
       });
     }
   });
+});
+
+Deno.test("a CRD the control plane refuses stops its start with a message naming the CRD", async () => {
+  // Groups under k8s.io need an approval annotation, which this one lacks.
+  const bad = crd("example.k8s.io", "Widget", "Namespaced");
+  const unapproved = { ...bad, metadata: { name: bad.metadata.name } };
+  await assert.rejects(
+    () => withControlPlane({ crds: [unapproved] }, () => Promise.resolve()),
+    (e: Error) =>
+      e instanceof HomelabError &&
+      /refused CustomResourceDefinition widgets\.example\.k8s\.io: .*api-approved/.test(e.message),
+  );
 });
