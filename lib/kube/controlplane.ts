@@ -28,6 +28,7 @@ import { cmd, type Daemon, type Runner, startDaemon, tail } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
 import { KubeClient } from "./client.ts";
 import { type EgressGuard, egressSelectorConfiguration, startEgressGuard } from "./egress.ts";
+import type { KubeObject } from "../render/model.ts";
 
 /** What to run besides etcd and kube-apiserver. */
 export interface ControlPlaneOptions {
@@ -38,6 +39,18 @@ export interface ControlPlaneOptions {
   readonly controllers?: boolean;
   /** Names of simulated nodes to create; kwok runs when there is at least one. */
   readonly nodes?: readonly string[];
+  /**
+   * More kwok Stage files (e.g. `rehearse/stages/*.yaml`), given to kwok after its own: they set
+   * the status that controllers which do not run here would set. kwok maps the kind of each Stage
+   * once, when it starts, and exits when that kind is not served: install the CRDs they name
+   * with {@link ControlPlaneOptions.crds}.
+   */
+  readonly stages?: readonly string[];
+  /**
+   * CustomResourceDefinitions created before kwok starts, and waited for until Established and
+   * in the API server's OpenAPI documents.
+   */
+  readonly crds?: readonly KubeObject[];
   /**
    * The AdmissionConfiguration (YAML) kube-apiserver is given: the Pod Security settings of the
    * real cluster, taken from the machine config Talos runs.
@@ -321,9 +334,54 @@ export async function startControlPlane(runner: Runner, options: ControlPlaneOpt
       );
     }
 
+    if (options.crds?.length) {
+      log(`creating ${options.crds.length} CustomResourceDefinition(s)`);
+      for (const crd of options.crds) {
+        const r = await client.apply(crd);
+        if (r.status >= 300) {
+          throw new HomelabError(
+            `the local control plane refused CustomResourceDefinition ${crd.metadata?.name}: ${
+              (r.body as { message?: string }).message
+            }`,
+          );
+        }
+      }
+      const names = options.crds.map((c) => c.metadata?.name);
+      // kwok reads the schema of each kind it acts on from /openapi/v3, which lists a new group
+      // version a little after its CRD is Established.
+      const paths = options.crds.flatMap((c) => {
+        const spec = c.spec as { group: string; versions: { name: string; served: boolean }[] };
+        return spec.versions.filter((v) => v.served).map((v) => `apis/${spec.group}/${v.name}`);
+      });
+      await until(
+        "the CustomResourceDefinitions to be Established and published",
+        async () => {
+          const r = await c.must<
+            { items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] }
+          >(
+            "GET",
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+          );
+          const established = new Set(
+            r.body.items.filter((x) =>
+              x.status?.conditions?.some((y) => y.type === "Established" && y.status === "True")
+            )
+              .map((x) => x.metadata.name),
+          );
+          if (!names.every((n) => n && established.has(n))) return false;
+          const openapi = await c.must<{ paths: Record<string, unknown> }>("GET", "/openapi/v3");
+          return paths.every((p) => p in openapi.body.paths);
+        },
+        daemons,
+        timeout,
+      );
+      // The client learnt the API before these kinds existed.
+      client.forgetDiscovery();
+    }
+
     const nodes = options.nodes ?? [];
     if (nodes.length) {
-      const stages = await kwokStages(runner);
+      const stages = [...await kwokStages(runner), ...options.stages ?? []];
       log(`starting kwok with ${nodes.length} simulated node(s)`);
       daemons.push(
         await startDaemon(
