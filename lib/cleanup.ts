@@ -217,6 +217,20 @@ export async function sweepStaleDirs(base: string): Promise<string[]> {
 let processDir: Promise<string> | undefined;
 
 /**
+ * TMPDIR without the process folders it is inside: a task gives its children its own folder as
+ * TMPDIR, and a child that is itself a task (`deno test` under `deno task test`) puts its folder
+ * beside its parent's, not inside it, so paths stay short enough for a Unix socket (108 bytes).
+ */
+export function tempRoot(): string {
+  let base = (Deno.env.get("TMPDIR") || "/tmp").replace(/\/+$/, "") || "/";
+  for (;;) {
+    const cut = base.lastIndexOf("/");
+    if (cut < 0 || !PROCESS_DIR.test(base.slice(cut + 1))) return base;
+    base = base.slice(0, cut) || "/";
+  }
+}
+
+/**
  * This process's own temporary folder (0700, in TMPDIR, named after its pid and start time), made
  * on first use after sweeping the folders of dead processes. Every private temporary folder and
  * the TMPDIR of every tool this process runs is inside it; it is removed when the process ends,
@@ -224,7 +238,7 @@ let processDir: Promise<string> | undefined;
  */
 export function processTempDir(): Promise<string> {
   processDir ??= (async () => {
-    const base = Deno.env.get("TMPDIR") || "/tmp";
+    const base = tempRoot();
     await sweepStaleDirs(base).catch(() => {});
     const dir = await Deno.makeTempDir({
       dir: base,

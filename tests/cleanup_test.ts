@@ -200,3 +200,22 @@ await privateTempDir("x-");`,
     assert.deepEqual([...Deno.readDirSync(tmp)], []);
   });
 });
+
+Deno.test("a task run with another task's folder as TMPDIR puts its own folder beside it, so socket paths stay short", async () => {
+  await withTempDir(async (dir) => {
+    // TMPDIR as a task gives it to its children: its process folder, two levels deep here.
+    const parent = join(dir, "homelab-1-2-aaaa", "homelab-3-4-bbbb");
+    await Deno.mkdir(parent, { recursive: true });
+    const cleanup = new URL(`file://${REPO}/lib/cleanup.ts`).href;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", `import { processTempDir } from "${cleanup}"; console.log(await processTempDir());`],
+      cwd: REPO,
+      env: { DENO_DIR: denoDir(), NO_COLOR: "1", TMPDIR: parent },
+      clearEnv: true,
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    const made = new TextDecoder().decode(out.stdout).trim();
+    assert.equal(made.slice(0, made.lastIndexOf("/")), dir, `${made} is not beside the parent's folder`);
+    assert.match(made.slice(made.lastIndexOf("/") + 1), /^homelab-\d+-\d+-/);
+  });
+});

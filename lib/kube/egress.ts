@@ -106,6 +106,7 @@ export function startEgressGuard(socket: string): EgressGuard {
         for (const c of open) closeQuietly(c);
         await accepting;
         await Promise.all(handlers);
+        await Deno.remove(socket).catch(() => {});
       })();
       return closed;
     },
