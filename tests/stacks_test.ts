@@ -8,18 +8,10 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { Runner } from "../lib/cmd.ts";
 import { loadConfig } from "../lib/config.ts";
-import {
-  type ArgoResource,
-  checkEnvironments,
-  checkKustomization,
-  checkManifest,
-  checkStacks,
-  componentDirs,
-  newApp,
-  readComponents,
-  renderRoot,
-  STACKS,
-} from "../lib/stacks.ts";
+import { checkEnvironments, checkKustomization, checkManifest, checkStacks } from "../lib/check/stacks.ts";
+import { type ArgoResource, renderRoot } from "../lib/render/root.ts";
+import { newApp } from "../lib/scaffold.ts";
+import { componentDirs, readComponents, STACKS } from "../lib/stacks.ts";
 import { Toolbox } from "../lib/toolbox.ts";
 import { REPO, withTempDir } from "./helpers.ts";
 

@@ -4,7 +4,7 @@
  */
 
 import type { Config } from "../config.ts";
-import { newApp } from "../stacks.ts";
+import { newApp } from "../scaffold.ts";
 
 /** `new app NAME`; returns the exit code. */
 export async function newAppCommand(config: Config, name: string, purpose?: string): Promise<number> {

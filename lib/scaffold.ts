@@ -1,0 +1,86 @@
+/**
+ * Scaffolding: `new app NAME` writes a component and registers it in `root/components.json`.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { InputError, UsageError } from "./errors.ts";
+import { exists } from "./files.ts";
+import { type Component, COMPONENTS_FILE, readComponentsText, STACKS } from "./stacks.ts";
+
+/** A Markdown table as `deno fmt` writes it: columns padded to their widest cell. */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0].map((_, i) => Math.max(3, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  return [line(rows[0]), line(widths.map((w) => "-".repeat(w))), ...rows.slice(1).map(line)].join("\n") + "\n";
+}
+
+const APP_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/**
+ * `new app NAME`: a component in `apps/NAME` (namespace, kustomization, README) registered in
+ * `root/components.json`, so the root app picks it up.
+ */
+export async function newApp(root: string, name: string, purpose?: string): Promise<string[]> {
+  if (!APP_NAME.test(name)) {
+    throw new UsageError(`'${name}' is not a valid app name`, "use a DNS label: lower-case letters, digits and '-'");
+  }
+  if (purpose !== undefined && !purpose.trim()) {
+    throw new UsageError("--purpose is empty", "say in a few words what the app is, or leave --purpose out");
+  }
+  const { text: componentsText, list } = await readComponentsText(root);
+  const taken = STACKS.flatMap((s) => list[s].map((c) => `${s}/${c.name}`)).find((c) => c.endsWith(`/${name}`));
+  if (taken) throw new InputError(`already lists ${taken}`, { file: COMPONENTS_FILE, hint: "choose another name" });
+  const dir = `apps/${name}`;
+  if (await exists(join(root, dir))) throw new InputError("exists already", { file: dir, hint: "choose another name" });
+
+  const description = purpose?.trim() ?? `the ${name} application`;
+  const files: Record<string, string> = {
+    "namespace.yaml": `---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: ${name}
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+`,
+    "kustomization.yaml": `---
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: ${name}
+resources:
+  - namespace.yaml
+`,
+    "README.md": `# ${name}
+
+${description[0].toUpperCase()}${description.slice(1)}.
+
+${
+      table([
+        ["Path", "Purpose"],
+        ["`namespace.yaml`", `the \`${name}\` namespace, Pod Security \`restricted\``],
+        ["`kustomization.yaml`", "what Argo CD builds: add manifests or `helmCharts:` (exact versions) here"],
+      ])
+    }
+Secrets: \`deno task secrets new ${dir} NAME\` adds an encrypted Secret and its KSOPS generator.
+`,
+  };
+  await Deno.mkdir(join(root, dir), { recursive: true });
+  for (const [f, text] of Object.entries(files)) await Deno.writeTextFile(join(root, dir, f), text);
+  const waves = list.apps.map((c) => c.wave);
+  const entry: Component = {
+    name,
+    namespace: name,
+    wave: waves.length ? Math.max(...waves) : 20,
+    purpose: description,
+  };
+  // Only the new entry is added: the rest of the file stays byte for byte as it was.
+  const { applyEdits, modify } = await import("jsonc-parser");
+  const edits = modify(componentsText, ["apps", list.apps.length], entry, {
+    isArrayInsertion: true,
+    formattingOptions: { insertSpaces: true, tabSize: 2, eol: "\n" },
+  });
+  await Deno.writeTextFile(join(root, COMPONENTS_FILE), applyEdits(componentsText, edits));
+  return [...Object.keys(files).map((f) => `${dir}/${f}`), COMPONENTS_FILE];
+}
