@@ -20,6 +20,7 @@ import { cmd, type Daemon, type Runner, startDaemon } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
 import { type SecretsContext, sopsOf } from "../secrets/context.ts";
 import { PATHS } from "../secrets/sopsconfig.ts";
+import { exists } from "../files.ts";
 
 /** Where the served repository lives, under the repository root. */
 export const SERVE_DIR = ".dev/serve";
@@ -54,7 +55,7 @@ export class LocalRepo {
 
   /** The served bare repository, made once; it borrows the owner's objects. */
   async #ensureBare(): Promise<void> {
-    if (await Deno.stat(join(this.bare, "HEAD")).then(() => true, () => false)) return;
+    if (await exists(join(this.bare, "HEAD"))) return;
     await Deno.mkdir(this.bare, { recursive: true });
     await this.#git(["init", "--bare", "-q", this.bare]);
     await Deno.writeTextFile(

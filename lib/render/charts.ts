@@ -24,6 +24,7 @@ import { basename, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { cmd, CommandError, type Runner } from "../cmd.ts";
 import { HomelabError, UsageError } from "../errors.ts";
+import { exists, writeAtomic } from "../files.ts";
 
 /** A chart as a kustomization names it. */
 export interface ChartRef {
@@ -58,23 +59,6 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   } catch {
     return undefined;
   }
-}
-
-/** Writes a file through a temporary name and a rename, so readers never see half of it. */
-async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
 }
 
 /** How to fetch a chart by hand and import it, for messages. */

@@ -45,6 +45,7 @@ import { Digester, digestSalt, keyFingerprint, prepareGenerators, revealSecrets,
 import type { AppSpec, Env, KubeObject, RenderedApp, Rendering, SecretMode } from "./model.ts";
 import { appSpecs, evaluateRoot } from "./root.ts";
 import { readSource, type SourceInfo } from "./source.ts";
+import { writeAtomic } from "../files.ts";
 
 export interface RenderOptions {
   env: Env;
@@ -123,9 +124,7 @@ async function readCache<T>(file: string): Promise<T | undefined> {
 }
 
 async function writeCache(file: string, value: unknown): Promise<void> {
-  const tmp = `${file}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(value));
-  await Deno.rename(tmp, file);
+  await writeAtomic(file, JSON.stringify(value));
 }
 
 /** sha256 of each file, in order. */

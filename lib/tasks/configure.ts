@@ -13,6 +13,7 @@ import type { Ui } from "../ui.ts";
 import { type Change, formatChange, loadSite, planConfigure, siteError, writePlan } from "../site/configure.ts";
 import { isExample, parseSite, type Site, SITE_PATHS } from "../site/site.ts";
 import { applyEdits, setValue, type TextEdit } from "../site/yamledit.ts";
+import { exists } from "../files.ts";
 
 /** How configure was asked to run. */
 export interface ConfigureOptions {
@@ -145,6 +146,6 @@ export function drift(c: Change): string {
  * site.yaml is wrong; undefined for a tree without site.yaml (a fixture of a few stacks).
  */
 export async function siteDrift(root: string): Promise<string[] | undefined> {
-  const present = await Deno.stat(join(root, SITE_PATHS.site)).then(() => true, () => false);
+  const present = await exists(join(root, SITE_PATHS.site));
   return present ? (await planConfigure(root)).changes.map(drift) : undefined;
 }
