@@ -11,7 +11,7 @@ import { parse as parseYaml } from "yaml";
 import { cmd, Runner } from "../lib/cmd.ts";
 import { loadConfig } from "../lib/config.ts";
 import { findOnPath } from "../lib/path.ts";
-import { sha256 } from "../lib/render/charts.ts";
+import { sha256 } from "../lib/digest.ts";
 import { Toolbox } from "../lib/toolbox.ts";
 import { denoDir, REPO } from "./helpers.ts";
 import { copyFixture, git, renderToolsPath, serve } from "./render_helpers.ts";

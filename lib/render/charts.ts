@@ -25,6 +25,7 @@ import { parse as parseYaml } from "yaml";
 import { cmd, CommandError, type Runner } from "../cmd.ts";
 import { HomelabError, UsageError } from "../errors.ts";
 import { exists, writeAtomic } from "../files.ts";
+import { sha256 } from "../digest.ts";
 
 /** A chart as a kustomization names it. */
 export interface ChartRef {
@@ -45,13 +46,6 @@ export interface CachedChart extends ChartRef {
 
 /** A chart or remote manifest is missing and `--offline` forbids fetching it. */
 export class MissingInCacheError extends HomelabError {}
-
-/** sha256 of bytes or text, hex. */
-export async function sha256(data: Uint8Array | string): Promise<string> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const hash = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return [...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 async function readJson<T>(path: string): Promise<T | undefined> {
   try {

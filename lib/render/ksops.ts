@@ -23,7 +23,7 @@ import type { RepoContext } from "../context.ts";
 import { decryptError, KeyPathError, requireKeyFor } from "../secrets/files.ts";
 import { parseKeys } from "../secrets/keys.ts";
 import { Sops } from "../secrets/sops.ts";
-import { sha256 } from "./charts.ts";
+import { sha256 } from "../digest.ts";
 import type { KubeObject, SecretMode } from "./model.ts";
 import type { KsopsGenerator } from "./source.ts";
 import { writeAtomic } from "../files.ts";
