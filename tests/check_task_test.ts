@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- tests print freely; library code speaks through the Ui
 /**
  * `deno task check` end to end on a small fixture repository (tests/fixtures/check-repo) through
  * the render pipeline, with the real kustomize, helm, jsonnet, talhelper, go and psa: a chart
