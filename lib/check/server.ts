@@ -21,6 +21,7 @@ import { startControlPlane } from "../kube/controlplane.ts";
 import { type AppSpec, type Finding, type KubeObject, refOf, type Rendering } from "../render/model.ts";
 import { namespaceOf } from "./scope.ts";
 import { Pool } from "../pool.ts";
+import { poll } from "../poll.ts";
 
 /** Options of {@link serverFindings}. */
 export interface ServerCheckOptions {
@@ -96,9 +97,9 @@ export function judgeAnswer(
 }
 
 async function waitEstablished(client: KubeClient, names: readonly string[], timeout = 60_000): Promise<string[]> {
-  const deadline = Date.now() + timeout;
   let pending = [...names];
-  for (let delay = 20; pending.length; delay = Math.min(delay * 1.5, 250)) {
+  if (!pending.length) return pending;
+  await poll(async () => {
     const r = await client.must<
       { items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] }
     >(
@@ -110,9 +111,8 @@ async function waitEstablished(client: KubeClient, names: readonly string[], tim
         .map((c) => c.metadata.name),
     );
     pending = pending.filter((n) => !ready.has(n));
-    if (!pending.length || Date.now() > deadline) break;
-    await new Promise((res) => setTimeout(res, delay));
-  }
+    return pending.length ? undefined : true;
+  }, { timeoutMs: timeout, delayMs: 20, factor: 1.5, maxDelayMs: 250 });
   return pending;
 }
 
