@@ -22,6 +22,7 @@
 
 import { exitWith, interruptedWith, processTempDir } from "./cleanup.ts";
 import { formatError, HomelabError, UsageError } from "./errors.ts";
+import { print, printError } from "./ui.ts";
 
 /** One option, in commander's notation (`--for <purposes...>`, `--no-decrypt`, `-q, --quiet`). */
 export interface TaskOption {
@@ -145,7 +146,7 @@ export function helpRequest(
 export async function runTask(spec: TaskCommand, args: string[], verbose: boolean): Promise<never> {
   const help = helpRequest(spec, args);
   if (help) {
-    console.log(helpText(help.cmd, help.path));
+    print(helpText(help.cmd, help.path));
     return await exitWith(0);
   }
   const unknown = unknownCommand(spec, args);
@@ -224,7 +225,7 @@ function errorCode(err: unknown, verbose: boolean): number {
   if (err && typeof err === "object" && "code" in err && String(err.code).startsWith("commander.")) {
     return (err as { exitCode?: number }).exitCode === 0 ? 0 : 2;
   }
-  console.error(formatError(err, verbose));
+  printError(formatError(err, verbose));
   return err instanceof HomelabError ? err.exitCode : 1;
 }
 

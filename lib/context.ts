@@ -8,7 +8,7 @@
 import { Runner, type Secret, secret } from "./cmd.ts";
 import type { Config } from "./config.ts";
 import { Toolbox } from "./toolbox.ts";
-import { consoleUi, type Ui } from "./ui.ts";
+import { consoleUi, print, type Ui } from "./ui.ts";
 
 /**
  * What the repository tasks work with: the checkout, the machine, how to run tools, the terminal.
@@ -49,6 +49,6 @@ export function toolRunner(
  */
 export function repoContext(config: Config, options: { ageKey?: string; dryRun?: boolean } = {}): RepoContext {
   const ui = consoleUi({ live: !config.ci && Deno.stderr.isTerminal() });
-  const runner = toolRunner(config, ui, { dryRun: options.dryRun, print: (line) => console.log(line) });
+  const runner = toolRunner(config, ui, { dryRun: options.dryRun, print: (line) => print(line) });
   return { root: config.repoRoot, config, runner, ageKey: options.ageKey ? secret(options.ageKey) : undefined, ui };
 }

@@ -20,6 +20,7 @@
 
 import { HomelabError, UsageError } from "./errors.ts";
 import { duration, type Ui } from "./ui.ts";
+import { poll as pollUntil } from "./poll.ts";
 
 /** One step of a procedure. */
 export interface Step {
@@ -165,28 +166,25 @@ export async function waitUntil(
   poll: () => Promise<{ done: boolean; state: string }>,
   options: { timeoutMs: number; intervalMs?: number; diagnose?: () => Promise<string[]> },
 ): Promise<string> {
-  const deadline = Date.now() + options.timeoutMs;
   let last = "not looked yet";
   const label = `waiting for ${what} (deadline ${duration(options.timeoutMs)})`;
   return await ui.progress(
     label,
     async () => {
-      for (let delay = 100;; delay = Math.min(delay * 2, options.intervalMs ?? 2000)) {
+      const done = await pollUntil(async () => {
         const { done, state } = await poll();
         if (state !== last) ui.info(`  ${what}: ${state}`);
         last = state;
-        if (done) return state;
-        if (Date.now() > deadline) {
-          const why = options.diagnose ? await options.diagnose().catch((e) => [`(no diagnostics: ${e.message})`]) : [];
-          throw new HomelabError(
-            [`timed out after ${duration(options.timeoutMs)} waiting for ${what}; last seen: ${last}`, ...why].join(
-              "\n",
-            ),
-            { hint: "re-running continues from this step; the diagnostics above say what is holding it up" },
-          );
-        }
-        await new Promise((r) => setTimeout(r, delay));
-      }
+        return done ? state : undefined;
+      }, { timeoutMs: options.timeoutMs, delayMs: 100, factor: 2, maxDelayMs: options.intervalMs ?? 2000 });
+      if (done !== undefined) return done;
+      const why = options.diagnose ? await options.diagnose().catch((e) => [`(no diagnostics: ${e.message})`]) : [];
+      throw new HomelabError(
+        [`timed out after ${duration(options.timeoutMs)} waiting for ${what}; last seen: ${last}`, ...why].join(
+          "\n",
+        ),
+        { hint: "re-running continues from this step; the diagnostics above say what is holding it up" },
+      );
     },
     15,
     () => `last seen: ${last}`,

@@ -12,6 +12,7 @@ import { cmd, Runner, ToolError } from "./cmd.ts";
 import type { Config } from "./config.ts";
 import { findOnPath, isExecutable } from "./path.ts";
 import { binariesOf, parseVersion, TOOLS, type ToolSpec } from "./tools.ts";
+import { writeAtomic } from "./files.ts";
 
 /** Where a binary was found. */
 export type Source = "path" | "cache";
@@ -233,9 +234,7 @@ export class Toolbox {
   async #saveMemo(memo: VersionMemo): Promise<void> {
     try {
       await Deno.mkdir(this.#config.toolsDir, { recursive: true });
-      const tmp = `${this.#memoPath()}.${crypto.randomUUID()}.tmp`;
-      await Deno.writeTextFile(tmp, JSON.stringify(memo, null, 1));
-      await Deno.rename(tmp, this.#memoPath());
+      await writeAtomic(this.#memoPath(), JSON.stringify(memo, null, 1));
     } catch {
       // The memo only saves time; a read-only cache is no reason to fail.
     }

@@ -22,6 +22,18 @@ export interface Ui {
   confirm?(question: string): Promise<boolean>;
 }
 
+/** Writes `text` and a newline to standard output: the data a task answers with (reports, JSON, tables). */
+export function print(text: string): void {
+  // deno-lint-ignore no-console
+  console.log(text);
+}
+
+/** Writes `text` and a newline to standard error where no {@link Ui} is at hand (a task's failure, at exit). */
+export function printError(text: string): void {
+  // deno-lint-ignore no-console
+  console.error(text);
+}
+
 /** Formats seconds as `42s` or `3m05s`. */
 export function duration(ms: number): string {
   const s = Math.round(ms / 1000);

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- tests print freely; library code speaks through the Ui
 import assert from "node:assert/strict";
 import { serverFindings } from "../lib/check/server.ts";
 import type { AppSpec, Finding, KubeObject, Rendering } from "../lib/render/model.ts";

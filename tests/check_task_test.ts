@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- tests print freely; library code speaks through the Ui
 /**
  * `deno task check` end to end on a small fixture repository (tests/fixtures/check-repo) through
  * the render pipeline, with the real kustomize, helm, jsonnet, talhelper, go and psa: a chart
@@ -11,7 +12,7 @@ import { parse as parseYaml } from "yaml";
 import { cmd, Runner } from "../lib/cmd.ts";
 import { loadConfig } from "../lib/config.ts";
 import { findOnPath } from "../lib/path.ts";
-import { sha256 } from "../lib/render/charts.ts";
+import { sha256 } from "../lib/digest.ts";
 import { Toolbox } from "../lib/toolbox.ts";
 import { denoDir, REPO } from "./helpers.ts";
 import { copyFixture, git, renderToolsPath, serve } from "./render_helpers.ts";

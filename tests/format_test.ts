@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { editFile, init, newSecret, rotate, writeTalosBundle } from "../lib/secrets/lifecycle.ts";
-import { newApp } from "../lib/stacks.ts";
+import { newApp } from "../lib/scaffold.ts";
 import { fakeTool, REPO, withTempDir } from "./helpers.ts";
 import { git, owner, scratchRepo } from "./secrets_helpers.ts";
 

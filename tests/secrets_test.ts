@@ -14,7 +14,8 @@ import { HOOK_MARKER } from "../lib/secrets/lifecycle.ts";
 import { PATHS, readSopsConfig } from "../lib/secrets/sopsconfig.ts";
 import { fakeTool, REPO, withTempDir } from "./helpers.ts";
 import { unlistedInReadme } from "../lib/readme.ts";
-import { checkKustomization, newApp } from "../lib/stacks.ts";
+import { checkKustomization } from "../lib/check/stacks.ts";
+import { newApp } from "../lib/scaffold.ts";
 import { HomelabError } from "../lib/errors.ts";
 import { git, keyOf, newKey, owner, scratchRepo, sopsWithKey } from "./secrets_helpers.ts";
 

@@ -8,18 +8,10 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { Runner } from "../lib/cmd.ts";
 import { loadConfig } from "../lib/config.ts";
-import {
-  type ArgoResource,
-  checkEnvironments,
-  checkKustomization,
-  checkManifest,
-  checkStacks,
-  componentDirs,
-  newApp,
-  readComponents,
-  renderRoot,
-  STACKS,
-} from "../lib/stacks.ts";
+import { checkEnvironments, checkKustomization, checkManifest, checkStacks } from "../lib/check/stacks.ts";
+import { type ArgoResource, renderRoot } from "../lib/render/root.ts";
+import { newApp, newComponent } from "../lib/scaffold.ts";
+import { componentDirs, readComponents, STACKS } from "../lib/stacks.ts";
 import { Toolbox } from "../lib/toolbox.ts";
 import { unlistedInReadme } from "../lib/readme.ts";
 import { REPO, withTempDir } from "./helpers.ts";
@@ -211,6 +203,30 @@ Deno.test("`new app` scaffolds a component the root picks up and that passes the
     assert.deepEqual(await checkKustomization(root, "apps/photos"), []);
     await assert.rejects(newApp(root, "photos"), /already lists apps\/photos/);
     await assert.rejects(newApp(root, "Bad_Name"), /not a valid app name/);
+  });
+});
+
+Deno.test("`new system` and `new platform` scaffold in their stack, in its last wave, and pass the checks", async () => {
+  await withTempDir(async (dir) => {
+    const root = join(dir, "repo");
+    await Deno.mkdir(join(root, "root"), { recursive: true });
+    for (const f of ["root/main.jsonnet", "root/components.json"]) await Deno.copyFile(join(REPO, f), join(root, f));
+    const before = await readComponents(root);
+    for (const [stack, name] of [["system", "ledger"], ["platform", "mailer"]] as const) {
+      const written = await newComponent(root, stack, name, "a test component");
+      assert.deepEqual(written, [
+        `${stack}/${name}/namespace.yaml`,
+        `${stack}/${name}/kustomization.yaml`,
+        `${stack}/${name}/README.md`,
+        "root/components.json",
+      ]);
+      const app = apps(await renderRoot(runner, root, { env: "prod" })).find((a) => a.metadata.name === name);
+      assert.equal(app?.spec.source?.path, `${stack}/${name}`);
+      assert.equal(app?.spec.project, stack);
+      assert.equal(wave(app!), Math.max(...before[stack].map((c) => c.wave)));
+      assert.deepEqual(await checkKustomization(root, `${stack}/${name}`), []);
+    }
+    await assert.rejects(newComponent(root, "apps", "ledger"), /already lists system\/ledger/);
   });
 });
 

@@ -20,6 +20,8 @@ import { cmd, type Daemon, type Runner, startDaemon } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
 import { type SecretsContext, sopsOf } from "../secrets/context.ts";
 import { PATHS } from "../secrets/sopsconfig.ts";
+import { exists } from "../files.ts";
+import { poll } from "../poll.ts";
 
 /** Where the served repository lives, under the repository root. */
 export const SERVE_DIR = ".dev/serve";
@@ -54,7 +56,7 @@ export class LocalRepo {
 
   /** The served bare repository, made once; it borrows the owner's objects. */
   async #ensureBare(): Promise<void> {
-    if (await Deno.stat(join(this.bare, "HEAD")).then(() => true, () => false)) return;
+    if (await exists(join(this.bare, "HEAD"))) return;
     await Deno.mkdir(this.bare, { recursive: true });
     await this.#git(["init", "--bare", "-q", this.bare]);
     await Deno.writeTextFile(
@@ -178,25 +180,24 @@ export class LocalRepo {
       join(serveDir, "daemon.log"),
     );
     // Ready once it answers (or failed: its log says why).
-    const deadline = Date.now() + 15_000;
-    for (;;) {
+    const served = await poll(async () => {
       const r = await this.#runner.run(
         cmd("git", ["ls-remote", this.url(address, port), LOCAL_BRANCH], { readOnly: true, timeout: 5_000 }),
         { check: false },
       );
-      if (r.code === 0 && r.stdout.trim()) return daemon;
-      if (Date.now() > deadline) {
-        await daemon.stop();
-        const log = await Deno.readTextFile(join(serveDir, "daemon.log")).catch(() => "");
-        throw new HomelabError(
-          `git daemon does not serve ${this.url(address, port)}: ${log.trim().split("\n").pop() ?? ""}`,
-          {
-            hint: `is port ${port} taken on ${address}? (${join(SERVE_DIR, "daemon.log")} has the daemon's log)`,
-          },
-        );
-      }
-      await new Promise((r) => setTimeout(r, 100));
+      return r.code === 0 && r.stdout.trim() ? true : undefined;
+    }, { timeoutMs: 15_000, delayMs: 100 });
+    if (!served) {
+      await daemon.stop();
+      const log = await Deno.readTextFile(join(serveDir, "daemon.log")).catch(() => "");
+      throw new HomelabError(
+        `git daemon does not serve ${this.url(address, port)}: ${log.trim().split("\n").pop() ?? ""}`,
+        {
+          hint: `is port ${port} taken on ${address}? (${join(SERVE_DIR, "daemon.log")} has the daemon's log)`,
+        },
+      );
     }
+    return daemon;
   }
 
   /** The URL Argo CD fetches from. */

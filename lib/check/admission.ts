@@ -9,7 +9,7 @@
 
 import { join, relative } from "node:path";
 import type { Runner } from "../cmd.ts";
-import { sha256 } from "../render/charts.ts";
+import { sha256 } from "../digest.ts";
 import { clusterAdmission, type PodSecurityConfiguration } from "../talos/admission.ts";
 import { toolSpec } from "../tools.ts";
 

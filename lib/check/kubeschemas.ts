@@ -29,11 +29,6 @@ function pathOfFile(file: string): string | undefined {
   return m ? m[1].replaceAll("__", "/") : undefined;
 }
 
-/** The API path whose document describes `apiVersion` (`v1` → `api/v1`, `apps/v1` → `apis/apps/v1`). */
-export function pathOfApiVersion(apiVersion: string): string {
-  return apiVersion.includes("/") ? `apis/${apiVersion}` : `api/${apiVersion}`;
-}
-
 /**
  * The OpenAPI v3 documents in the module zip of `k8s.io/kubernetes@v<version>`
  * (`api/openapi-spec/v3/*.json`: what that release's API server serves at `/openapi/v3`).

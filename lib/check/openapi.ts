@@ -142,12 +142,6 @@ export function convertSchema(node: unknown, options: ConvertOptions, inLogic = 
   return out;
 }
 
-/** The `x-kubernetes-group-version-kind` entries of a definition. */
-export function gvksOf(definition: unknown): { group: string; version: string; kind: string }[] {
-  const list = (definition as Record<string, unknown> | undefined)?.["x-kubernetes-group-version-kind"];
-  return Array.isArray(list) ? list as { group: string; version: string; kind: string }[] : [];
-}
-
 /** Every definition name a converted schema references (its direct `$ref`s). */
 export function refsOf(schema: JsonSchema, into: Set<string> = new Set()): Set<string> {
   if (!schema || typeof schema !== "object") return into;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { BUILTIN_STORAGE_CLASSES } from "../stacks.ts";
+import { BUILTIN_STORAGE_CLASSES } from "./stacks.ts";
 import { type Finding, type KubeObject, refOf, type Rendering } from "../render/model.ts";
 import { groupOf, namespaceOf, type ScopeOf } from "./scope.ts";
 

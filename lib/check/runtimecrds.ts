@@ -12,6 +12,7 @@ import { HomelabError, InputError } from "../errors.ts";
 import type { ChartCache } from "../render/charts.ts";
 import type { Finding, KubeObject } from "../render/model.ts";
 import { type CrdVersion, crdVersions } from "./validator.ts";
+import { writeAtomic } from "../files.ts";
 
 /** The list of pinned run-time CRDs, relative to the repository root. */
 export const RUNTIME_CRDS_FILE = "schemas/runtime-crds.yaml";
@@ -118,9 +119,7 @@ export async function loadRuntimeCrds(
           }
           parsed = { versions };
           await Deno.mkdir(parsedDir, { recursive: true });
-          const tmp = `${parsedFile}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-          await Deno.writeTextFile(tmp, JSON.stringify(parsed));
-          await Deno.rename(tmp, parsedFile);
+          await writeAtomic(parsedFile, JSON.stringify(parsed));
         }
         return { versions: parsed.versions.map((v) => ({ ...v, from })) };
       }))

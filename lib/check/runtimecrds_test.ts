@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Runner } from "../cmd.ts";
-import { ChartCache, sha256 } from "../render/charts.ts";
+import { sha256 } from "../digest.ts";
+import { ChartCache } from "../render/charts.ts";
 import { loadRuntimeCrds, readRuntimeCrdSources, RUNTIME_CRDS_FILE, runtimeCrdDrift } from "./runtimecrds.ts";
 
 const CRD = `apiVersion: apiextensions.k8s.io/v1

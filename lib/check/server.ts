@@ -20,6 +20,8 @@ import type { ApiStatus, KubeClient } from "../kube/client.ts";
 import { startControlPlane } from "../kube/controlplane.ts";
 import { type AppSpec, type Finding, type KubeObject, refOf, type Rendering } from "../render/model.ts";
 import { namespaceOf } from "./scope.ts";
+import { Pool } from "../pool.ts";
+import { poll } from "../poll.ts";
 
 /** Options of {@link serverFindings}. */
 export interface ServerCheckOptions {
@@ -46,14 +48,6 @@ const POD_SECURITY = /would violate PodSecurity|violates PodSecurity/;
 /** The API group of an apiVersion (`apps/v1` → `apps`, `v1` → ``). */
 function groupOf(apiVersion: string): string {
   return apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.lastIndexOf("/")) : "";
-}
-
-/** Runs `fn` over `items` with at most `limit` at once. */
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
 }
 
 /**
@@ -103,9 +97,9 @@ export function judgeAnswer(
 }
 
 async function waitEstablished(client: KubeClient, names: readonly string[], timeout = 60_000): Promise<string[]> {
-  const deadline = Date.now() + timeout;
   let pending = [...names];
-  for (let delay = 20; pending.length; delay = Math.min(delay * 1.5, 250)) {
+  if (!pending.length) return pending;
+  await poll(async () => {
     const r = await client.must<
       { items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] }
     >(
@@ -117,9 +111,8 @@ async function waitEstablished(client: KubeClient, names: readonly string[], tim
         .map((c) => c.metadata.name),
     );
     pending = pending.filter((n) => !ready.has(n));
-    if (!pending.length || Date.now() > deadline) break;
-    await new Promise((res) => setTimeout(res, delay));
-  }
+    return pending.length ? undefined : true;
+  }, { timeoutMs: timeout, delayMs: 20, factor: 1.5, maxDelayMs: 250 });
   return pending;
 }
 
@@ -148,7 +141,7 @@ export async function serverFindings(
   });
   try {
     const client = cp.client;
-    const limit = options.concurrency ?? 16;
+    const pool = new Pool(options.concurrency ?? 16);
     const real = (kind: string) => all.filter((o) => o.object.kind === kind);
 
     // Namespaces first, then CRDs: the objects in them and of them need both to exist. Only the
@@ -164,14 +157,14 @@ export async function serverFindings(
     const applied: Owned[] = [];
     const crdsToApply = real(CRD).filter(needed);
     for (const batch of [real("Namespace"), crdsToApply]) {
-      await pool(batch, limit, async (o) => {
+      await pool.each(batch, async (o) => {
         const r = await client.apply(o.object);
         findings.push(...judgeAnswer(o, r));
         if (r.status < 300) applied.push(o);
       });
     }
     const unused = real(CRD).filter((o) => !needed(o) && o.app !== "cluster");
-    await pool(unused, limit, async (o) => {
+    await pool.each(unused, async (o) => {
       findings.push(...judgeAnswer(o, await client.apply(o.object, { dryRun: true })));
     });
     const crds = applied.filter((o) => o.object.kind === CRD).map((o) => o.object.metadata.name);
@@ -202,7 +195,7 @@ export async function serverFindings(
         : o;
     });
     log(`dry-running ${rest.length} objects`);
-    await pool(rest, limit, async (o) => {
+    await pool.each(rest, async (o) => {
       const { apiVersion, kind } = o.object;
       if (!await client.resourceOf(apiVersion, kind)) {
         findings.push({

@@ -20,7 +20,7 @@ import uri from "ajv/dist/runtime/uri.js";
 import validationError from "ajv/dist/runtime/validation_error.js";
 import standalone from "ajv/dist/standalone/index.js";
 import { join } from "node:path";
-import { sha256 } from "../render/charts.ts";
+import { sha256 } from "../digest.ts";
 import type { KubeObject } from "../render/model.ts";
 import type { KubernetesSchemas } from "./kubeschemas.ts";
 import { convertSchema, type JsonSchema, OBJECT_META, refId, refsOf, withoutNulls } from "./openapi.ts";

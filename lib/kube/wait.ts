@@ -8,6 +8,7 @@
 
 import { HomelabError } from "../errors.ts";
 import type { KubeClient } from "./client.ts";
+import { poll } from "../poll.ts";
 
 /** An object to wait for. */
 export interface Target {
@@ -72,21 +73,19 @@ export async function waitFor(
   options: { timeout?: number; onState?: (state: string) => void; interval?: number } = {},
 ): Promise<void> {
   const timeout = options.timeout ?? 120_000;
-  const deadline = Date.now() + timeout;
   const what = `${target.kind} ${
     target.metadata.namespace ? `${target.metadata.namespace}/` : ""
   }${target.metadata.name}`;
   let last = "";
-  for (let delay = 50;; delay = Math.min(delay * 1.5, options.interval ?? 1000)) {
+  const done = await poll(async () => {
     const o = await client.get<WithStatus>(target);
     const { done, state } = judge(target.kind, o);
     if (state !== last) options.onState?.(state);
     last = state;
-    if (done) return;
+    if (done) return true;
     if (state.startsWith("failed:")) throw new HomelabError(`${what} ${state}`);
-    if (Date.now() > deadline) {
-      throw new HomelabError(`timed out after ${Math.round(timeout / 1000)}s waiting for ${what}; last seen: ${last}`);
-    }
-    await new Promise((r) => setTimeout(r, delay));
+  }, { timeoutMs: timeout, delayMs: 50, factor: 1.5, maxDelayMs: options.interval ?? 1000 });
+  if (!done) {
+    throw new HomelabError(`timed out after ${Math.round(timeout / 1000)}s waiting for ${what}; last seen: ${last}`);
   }
 }

@@ -32,6 +32,7 @@ import { HomelabError } from "../errors.ts";
 import type { ApiResource } from "../kube/client.ts";
 import { toolSpec } from "../tools.ts";
 import type { KubeObject } from "./model.ts";
+import { writeAtomic } from "../files.ts";
 
 /** A served group, version and kind. */
 export interface ServedKind {
@@ -117,8 +118,6 @@ export async function builtinKinds(runner: Runner, cacheDir: string, version: st
   }
   if (!kinds.length) throw new HomelabError(`the local kube-apiserver v${v} reported no resources`);
   await Deno.mkdir(join(file, ".."), { recursive: true });
-  const tmp = `${file}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(kinds) + "\n");
-  await Deno.rename(tmp, file);
+  await writeAtomic(file, JSON.stringify(kinds) + "\n");
   return kinds;
 }

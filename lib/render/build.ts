@@ -17,6 +17,7 @@ import type { CachedChart } from "./charts.ts";
 import { OUTPUT_ANNOTATION } from "./ksops.ts";
 import { type KubeObject, type ObjectRef, refOf } from "./model.ts";
 import type { SourceInfo } from "./source.ts";
+import { exists } from "../files.ts";
 
 /** How every build runs. */
 export interface BuildSettings {
@@ -243,7 +244,7 @@ export type Variation = "random" | "clock" | undefined;
  */
 async function someTemplate(dir: string, visit: (text: string | undefined) => boolean): Promise<boolean> {
   const unpacked = join(dir, "..", ".subcharts");
-  const hasUnpacked = await Deno.stat(unpacked).then(() => true, () => false);
+  const hasUnpacked = await exists(unpacked);
   const walk = async (d: string, inTemplates: boolean): Promise<boolean> => {
     for await (const e of Deno.readDir(d)) {
       const p = join(d, e.name);

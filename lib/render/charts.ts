@@ -24,6 +24,8 @@ import { basename, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { cmd, CommandError, type Runner } from "../cmd.ts";
 import { HomelabError, UsageError } from "../errors.ts";
+import { exists, writeAtomic } from "../files.ts";
+import { sha256 } from "../digest.ts";
 
 /** A chart as a kustomization names it. */
 export interface ChartRef {
@@ -45,36 +47,12 @@ export interface CachedChart extends ChartRef {
 /** A chart or remote manifest is missing and `--offline` forbids fetching it. */
 export class MissingInCacheError extends HomelabError {}
 
-/** sha256 of bytes or text, hex. */
-export async function sha256(data: Uint8Array | string): Promise<string> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const hash = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return [...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 async function readJson<T>(path: string): Promise<T | undefined> {
   try {
     return JSON.parse(await Deno.readTextFile(path)) as T;
   } catch {
     return undefined;
   }
-}
-
-/** Writes a file through a temporary name and a rename, so readers never see half of it. */
-async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
 }
 
 /** How to fetch a chart by hand and import it, for messages. */

@@ -23,9 +23,10 @@ import type { RepoContext } from "../context.ts";
 import { decryptError, KeyPathError, requireKeyFor } from "../secrets/files.ts";
 import { parseKeys } from "../secrets/keys.ts";
 import { Sops } from "../secrets/sops.ts";
-import { sha256 } from "./charts.ts";
+import { sha256 } from "../digest.ts";
 import type { KubeObject, SecretMode } from "./model.ts";
 import type { KsopsGenerator } from "./source.ts";
+import { writeAtomic } from "../files.ts";
 
 /** The annotation, on the build copy's generator, naming the file the stand-in prints. */
 export const OUTPUT_ANNOTATION = "render.homelab/ksops-output";
@@ -70,9 +71,7 @@ export async function digestSalt(cacheDir: string): Promise<Uint8Array> {
   await Deno.mkdir(join(cacheDir, "render"), { recursive: true });
   const salt = crypto.getRandomValues(new Uint8Array(32));
   const hex = [...salt].map((b) => b.toString(16).padStart(2, "0")).join("");
-  const tmp = `${file}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.writeTextFile(tmp, hex + "\n", { mode: 0o600 });
-  await Deno.rename(tmp, file);
+  await writeAtomic(file, hex + "\n", { mode: 0o600 });
   return salt;
 }
 

@@ -40,11 +40,14 @@ import {
   unstableObjects,
   type Variation,
 } from "./build.ts";
-import { type CachedChart, ChartCache, sha256 } from "./charts.ts";
+import { type CachedChart, ChartCache } from "./charts.ts";
+import { sha256 } from "../digest.ts";
 import { Digester, digestSalt, keyFingerprint, prepareGenerators, revealSecrets, writeStandIn } from "./ksops.ts";
 import type { AppSpec, Env, KubeObject, RenderedApp, Rendering, SecretMode } from "./model.ts";
 import { appSpecs, evaluateRoot } from "./root.ts";
 import { readSource, type SourceInfo } from "./source.ts";
+import { writeAtomic } from "../files.ts";
+import { Pool } from "../pool.ts";
 
 export interface RenderOptions {
   env: Env;
@@ -89,24 +92,6 @@ async function readKubeVersion(repoRoot: string): Promise<string | undefined> {
   }
 }
 
-/** At most `n` tasks at a time. */
-export class Pool {
-  #running = 0;
-  readonly #waiting: (() => void)[] = [];
-  constructor(readonly size: number) {}
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#running >= this.size) await new Promise<void>((r) => this.#waiting.push(r));
-    this.#running++;
-    try {
-      return await fn();
-    } finally {
-      this.#running--;
-      this.#waiting.shift()?.();
-    }
-  }
-}
-
 interface CachedBuild {
   readonly objects: KubeObject[];
   readonly secrets: Exclude<SecretMode, "shown">;
@@ -123,9 +108,7 @@ async function readCache<T>(file: string): Promise<T | undefined> {
 }
 
 async function writeCache(file: string, value: unknown): Promise<void> {
-  const tmp = `${file}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(value));
-  await Deno.rename(tmp, file);
+  await writeAtomic(file, JSON.stringify(value));
 }
 
 /** sha256 of each file, in order. */

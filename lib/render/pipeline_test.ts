@@ -1,23 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Pool, pruneCache } from "./pipeline.ts";
-
-Deno.test("Pool runs at most its size at a time, and every task", async () => {
-  const pool = new Pool(2);
-  let running = 0;
-  let most = 0;
-  const done: number[] = [];
-  await Promise.all(Array.from({ length: 7 }, (_, i) =>
-    pool.run(async () => {
-      running++;
-      most = Math.max(most, running);
-      await new Promise((r) => setTimeout(r, 5));
-      running--;
-      done.push(i);
-    })));
-  assert.equal(most, 2);
-  assert.deepEqual(done.sort(), [0, 1, 2, 3, 4, 5, 6]);
-});
+import { pruneCache } from "./pipeline.ts";
 
 Deno.test("pruneCache drops entries unused for 30 days, once a day", async () => {
   const dir = await Deno.makeTempDir({ prefix: "homelab-test-" });

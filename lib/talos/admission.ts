@@ -23,6 +23,7 @@ import { onExit } from "../cleanup.ts";
 import { cmd, type Runner } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
 import { TALOS_PATHS } from "./talconfig.ts";
+import { exists } from "../files.ts";
 
 /** A Pod Security level. */
 export type PodSecurityLevel = "privileged" | "baseline" | "restricted";
@@ -173,7 +174,7 @@ export async function clusterAdmission(
     const secretFile = join(dir, "talsecret.yaml");
     await Deno.writeTextFile(secretFile, bundle + "\n", { mode: 0o600 });
     const out = join(dir, "clusterconfig");
-    const hasEnv = await Deno.stat(join(root, talenv)).then(() => true, () => false);
+    const hasEnv = await exists(join(root, talenv));
     await runner.run(
       cmd("talhelper", [
         "genconfig",

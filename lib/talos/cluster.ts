@@ -14,6 +14,7 @@ import { HomelabError, InputError, UsageError } from "../errors.ts";
 import { duration } from "../ui.ts";
 import type { TalosContext } from "./config.ts";
 import { type Talconfig, type TalNode, TALOS_PATHS } from "./talconfig.ts";
+import { poll } from "../poll.ts";
 
 /** Where a node stands. */
 export type NodeState = "maintenance" | "installed" | "unreachable";
@@ -142,14 +143,9 @@ export class Cluster {
     return await this.ctx.ui.progress(
       label,
       async () => {
-        while (true) {
-          const result = await attempt();
-          if (result !== undefined) return result;
-          if (Date.now() - start >= timing.deadlineMs) {
-            throw new HomelabError(`gave up after ${duration(Date.now() - start)}: ${label}`);
-          }
-          await new Promise((r) => setTimeout(r, timing.pollMs));
-        }
+        const result = await poll(attempt, { timeoutMs: timing.deadlineMs, delayMs: timing.pollMs });
+        if (result === undefined) throw new HomelabError(`gave up after ${duration(Date.now() - start)}: ${label}`);
+        return result;
       },
       timing.reportEvery ?? 30,
       status ? () => `last seen: ${status()}` : undefined,

@@ -15,6 +15,7 @@ import { requireKeyFor } from "../secrets/lifecycle.ts";
 import { writeTalosBundle } from "./bundle.ts";
 import { canonicalYaml, installerImage, isoUrl, parseSchematic, type Schematic, schematicId } from "./schematic.ts";
 import { checkTalconfig, parseEnv, type Problem, problemsError, type Talconfig, TALOS_PATHS } from "./talconfig.ts";
+import { exists } from "../files.ts";
 
 /** The repository and how to run tools: the context every repository task shares. */
 export type TalosContext = RepoContext;
@@ -145,8 +146,8 @@ export async function schematicReport(
 
 /** `talos gensecret`: a new Talos secret bundle, encrypted before it touches the repository. */
 export async function gensecret(ctx: TalosContext, options: { force?: boolean } = {}): Promise<void> {
-  const exists = await Deno.stat(join(ctx.root, TALOS_PATHS.bundle)).then(() => true, () => false);
-  if (exists && !options.force) {
+  const present = await exists(join(ctx.root, TALOS_PATHS.bundle));
+  if (present && !options.force) {
     throw new InputError("exists already", {
       file: TALOS_PATHS.bundle,
       hint: "a new bundle makes new cluster CAs: the running cluster would no longer accept this repository's " +
@@ -178,8 +179,8 @@ export function genconfigCmd(root: string, out: string): Command {
  */
 export async function genconfig(ctx: TalosContext): Promise<string[]> {
   await loadTalconfig(ctx);
-  const exists = await Deno.stat(join(ctx.root, TALOS_PATHS.bundle)).then(() => true, () => false);
-  if (!exists) {
+  const present = await exists(join(ctx.root, TALOS_PATHS.bundle));
+  if (!present) {
     throw new InputError("is missing, so talhelper would generate new cluster secrets on every run", {
       file: TALOS_PATHS.bundle,
       hint: "for a new cluster run `deno task talos gensecret`; for a running one restore the file from git",

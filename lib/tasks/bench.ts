@@ -8,7 +8,7 @@ import { cmd, Runner } from "../cmd.ts";
 import type { Config } from "../config.ts";
 import { HomelabError } from "../errors.ts";
 import { envrcScript } from "../envrc.ts";
-import { consoleUi } from "../ui.ts";
+import { consoleUi, print } from "../ui.ts";
 
 /** Median, 90th percentile and minimum of a set of durations (ms). */
 export function summarize(ms: readonly number[]): { median: number; p90: number; min: number } {
@@ -84,11 +84,11 @@ export async function benchCommand(
     const { renderBench } = await import("../render/bench.ts");
     const quiet = consoleUi({ write: () => {} });
     const n = options.renderApps ?? 20;
-    console.log(`render benchmark: ${n} synthetic apps, one chart each from a chart repository on 127.0.0.1`);
+    print(`render benchmark: ${n} synthetic apps, one chart each from a chart repository on 127.0.0.1`);
     for (const f of await renderBench(config, n, quiet)) {
-      console.log(`  ${f.name.padEnd(56)}${f.ms.toFixed(0).padStart(7)} ms  ${f.note ?? ""}`);
+      print(`  ${f.name.padEnd(56)}${f.ms.toFixed(0).padStart(7)} ms  ${f.note ?? ""}`);
     }
-    console.log("");
+    print("");
     if (options.only === "render") return 0;
   }
   const cwd = config.repoRoot;
@@ -142,23 +142,23 @@ export async function benchCommand(
       measure: (n) => controlPlaneStarts(config, n, { controllers: true, nodes: ["bench-node"] }),
     },
   ];
-  console.log("benchmark".padEnd(58) + "runs  median     p90     min  goal");
+  print("benchmark".padEnd(58) + "runs  median     p90     min  goal");
   const medians = new Map<string, number>();
   try {
     for (const b of benches) {
       const s = summarize(await b.measure(b.runs));
       medians.set(b.name, s.median);
       const f = (ms: number) => `${ms.toFixed(1)}`.padStart(7);
-      console.log(
+      print(
         `${b.name.padEnd(58)}${String(b.runs).padStart(4)} ${f(s.median)} ${f(s.p90)} ${f(s.min)}  ${b.goal ?? ""}`,
       );
     }
   } finally {
     await Deno.remove(logDir, { recursive: true });
   }
-  console.log("(milliseconds)");
+  print("(milliseconds)");
   const ratio = startupRatio(medians.get("deno task doctor --help")!, medians.get(benches[2].name)!);
-  console.log(
+  print(
     `start-up ratio: deno task doctor --help / empty task = ${ratio.toFixed(2)}× (goal ≤ ${STARTUP_GOAL}×)`,
   );
   return 0;

@@ -6,7 +6,7 @@
  */
 
 import type { Config } from "../config.ts";
-import type { Ui } from "../ui.ts";
+import { print, type Ui } from "../ui.ts";
 import { jsonReport, textReport } from "../check/report.ts";
 import { type CheckOptions, runCheck } from "../check/run.ts";
 import { ensureTools } from "./tools.ts";
@@ -23,8 +23,8 @@ export async function checkCommand(
   // The files configure owns agree with site.yaml (`deno task configure --check`); an invalid site.yaml stops here.
   const drift = await (await import("./configure.ts")).siteDrift(config.repoRoot);
   const result = await runCheck(config, options, ui);
-  console.log(options.format === "json" ? jsonReport(result) : textReport(result));
-  for (const line of drift ?? []) console.error(`error: ${line}; run \`deno task configure\``);
+  print(options.format === "json" ? jsonReport(result) : textReport(result));
+  for (const line of drift ?? []) ui.info(`error: ${line}; run \`deno task configure\``);
   if (options.format === "text") ui.info(`checked in ${((performance.now() - start) / 1000).toFixed(2)}s`);
   return drift?.length || result.findings.some((f) => f.severity === "error") ? 1 : 0;
 }

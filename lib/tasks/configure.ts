@@ -9,10 +9,11 @@ import { join } from "node:path";
 import { parseDocument } from "yaml";
 import type { Config } from "../config.ts";
 import { InputError } from "../errors.ts";
-import type { Ui } from "../ui.ts";
+import { print, type Ui } from "../ui.ts";
 import { type Change, formatChange, loadSite, planConfigure, siteError, writePlan } from "../site/configure.ts";
 import { isExample, parseSite, type Site, SITE_PATHS } from "../site/site.ts";
 import { applyEdits, setValue, type TextEdit } from "../site/yamledit.ts";
+import { exists } from "../files.ts";
 
 /** How configure was asked to run. */
 export interface ConfigureOptions {
@@ -98,7 +99,7 @@ export async function configureCommand(config: Config, options: ConfigureOptions
   });
   if (newSite !== undefined) (plan.files as Map<string, string>).set(SITE_PATHS.site, newSite);
   if (options.check) {
-    for (const c of plan.changes) console.log(drift(c));
+    for (const c of plan.changes) print(drift(c));
     if (plan.changes.length) {
       ui.warn(
         `${plan.changes.length} value(s) disagree with ${SITE_PATHS.site}: run \`deno task configure\` ` +
@@ -109,7 +110,7 @@ export async function configureCommand(config: Config, options: ConfigureOptions
     ui.info(`every file agrees with ${SITE_PATHS.site}`);
     return 0;
   }
-  for (const c of plan.changes) console.log(formatChange(c));
+  for (const c of plan.changes) print(formatChange(c));
   if (options.dryRun) {
     ui.info(
       plan.changes.length ? `${plan.changes.length} change(s); nothing written (--dry-run)` : "nothing to change",
@@ -145,6 +146,6 @@ export function drift(c: Change): string {
  * site.yaml is wrong; undefined for a tree without site.yaml (a fixture of a few stacks).
  */
 export async function siteDrift(root: string): Promise<string[] | undefined> {
-  const present = await Deno.stat(join(root, SITE_PATHS.site)).then(() => true, () => false);
+  const present = await exists(join(root, SITE_PATHS.site));
   return present ? (await planConfigure(root)).changes.map(drift) : undefined;
 }

@@ -6,6 +6,7 @@
 import type { Config } from "../config.ts";
 import { diagnose, formatReport } from "../doctor.ts";
 import type { Purpose } from "../tools.ts";
+import { print } from "../ui.ts";
 
 /** Runs the task; returns the exit code: 0 only when everything the purposes need is there. */
 export async function doctorCommand(
@@ -14,6 +15,6 @@ export async function doctorCommand(
   denoVersion: string,
 ): Promise<number> {
   const report = await diagnose(config, options.for, denoVersion);
-  console.log(options.json ? JSON.stringify(report, null, 2) : formatReport(report));
+  print(options.json ? JSON.stringify(report, null, 2) : formatReport(report));
   return report.ok ? 0 : 1;
 }

@@ -15,6 +15,7 @@ import { ChartCache } from "../render/charts.ts";
 import { diffRenderings, formatMarkdown, formatText } from "../render/diff.ts";
 import type { Env, KubeObject, Rendering } from "../render/model.ts";
 import { render, type RenderOptions } from "../render/pipeline.ts";
+import { writeAtomic } from "../files.ts";
 
 /** Multi-document YAML of objects. */
 export function toYaml(objects: readonly KubeObject[]): string {
@@ -59,9 +60,7 @@ export async function writeRendering(rendering: Rendering, out: string): Promise
   const written: string[] = [];
   const write = async (name: string, objects: readonly KubeObject[]) => {
     const file = join(out, `${name}.yaml`);
-    const tmp = `${file}.tmp`;
-    await Deno.writeTextFile(tmp, toYaml(objects), { mode: 0o600 });
-    await Deno.rename(tmp, file);
+    await writeAtomic(file, toYaml(objects), { mode: 0o600 });
     written.push(file);
   };
   await write("root", rendering.root);

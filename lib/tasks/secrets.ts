@@ -74,9 +74,9 @@ export async function initCommand(
 export async function checkCommand(ctx: SecretsContext, options: CheckOptions): Promise<number> {
   const findings = await checkSecrets(ctx, options);
   const errors = findings.filter((f) => f.level === "error").length;
-  if (findings.length) console.error(formatFindings(findings));
+  if (findings.length) ctx.ui.info(formatFindings(findings));
   const warnings = findings.length - errors;
-  console.error(
+  ctx.ui.info(
     errors
       ? `secrets check: ${errors} problem(s)${warnings ? `, ${warnings} warning(s)` : ""}`
       : `secrets check: ok${warnings ? ` (${warnings} warning(s))` : ""}`,

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { privateTempDir } from "../cleanup.ts";
 import { cmd, type Command, Runner } from "../cmd.ts";
 import type { Config } from "../config.ts";
-import type { Ui } from "../ui.ts";
+import { print, type Ui } from "../ui.ts";
 import { toolsCommand } from "./tools.ts";
 
 /** Counts of a JUnit report: test cases and those that failed. */
@@ -62,6 +62,6 @@ export async function testCommand(config: Config, deno: string, options: TestOpt
   if (r.code !== 0 && counts.failed === 0) counts.failed = 1;
   passed += counts.passed;
   failed += counts.failed;
-  console.log(`${passed} passed, ${failed} failed`);
+  print(`${passed} passed, ${failed} failed`);
   return failed === 0 ? 0 : 1;
 }

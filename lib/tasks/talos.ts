@@ -6,6 +6,7 @@
 import { HomelabError } from "../errors.ts";
 import { apply, bootstrap, Cluster, kubeconfig, status, upgrade, upgradeKubernetes } from "../talos/cluster.ts";
 import { genconfig, gensecret, loadTalconfig, schematicReport, type TalosContext } from "../talos/config.ts";
+import { print } from "../ui.ts";
 
 async function cluster(ctx: TalosContext): Promise<Cluster> {
   return new Cluster(ctx, await loadTalconfig(ctx));
@@ -14,11 +15,11 @@ async function cluster(ctx: TalosContext): Promise<Cluster> {
 /** `talos schematic [FILE] [--json]`; fails when talconfig drifts from the schematic. */
 export async function schematicCommand(ctx: TalosContext, file: string | undefined, json: boolean): Promise<number> {
   const r = await schematicReport(ctx, file);
-  if (json) console.log(JSON.stringify({ id: r.id, installer: r.installer, iso: r.iso }, null, 2));
+  if (json) print(JSON.stringify({ id: r.id, installer: r.installer, iso: r.iso }, null, 2));
   else {
-    console.log(`schematic  ${r.id}`);
-    console.log(`installer  ${r.installer}`);
-    console.log(`iso        ${r.iso}`);
+    print(`schematic  ${r.id}`);
+    print(`installer  ${r.installer}`);
+    print(`iso        ${r.iso}`);
   }
   if (r.drift.length) {
     throw new HomelabError(
@@ -85,7 +86,7 @@ export async function upgradeK8sCommand(ctx: TalosContext, preview: boolean): Pr
 export async function statusCommand(ctx: TalosContext, options: { node?: string; json?: boolean }): Promise<number> {
   const rows = await status(await cluster(ctx), options);
   if (options.json) {
-    console.log(JSON.stringify(rows, null, 2));
+    print(JSON.stringify(rows, null, 2));
   } else {
     const table = [["node", "address", "state", "talos", "secure boot", "STATE", "EPHEMERAL"]];
     for (const r of rows) {
@@ -100,7 +101,7 @@ export async function statusCommand(ctx: TalosContext, options: { node?: string;
       ]);
     }
     const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
-    for (const row of table) console.log(row.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+    for (const row of table) print(row.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
   }
   return rows.every((r) => r.state !== "unreachable") ? 0 : 1;
 }

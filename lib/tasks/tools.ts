@@ -10,7 +10,7 @@ import { HomelabError, UsageError } from "../errors.ts";
 import { buildCommands, installTools, type Plan, planTools } from "../install.ts";
 import { Toolbox } from "../toolbox.ts";
 import { type Purpose, TOOLS, type ToolSpec } from "../tools.ts";
-import { consoleUi, duration, type Ui } from "../ui.ts";
+import { consoleUi, duration, print, type Ui } from "../ui.ts";
 
 export interface ToolsOptions {
   names?: string[];
@@ -61,7 +61,7 @@ export async function toolsCommand(
         : s.build.kind === "repo-module"
         ? `go: module ${s.build.dir}`
         : "not buildable here";
-      console.log(`${s.name.padEnd(14)} ${s.version.padEnd(8)} ${how}`);
+      print(`${s.name.padEnd(14)} ${s.version.padEnd(8)} ${how}`);
     }
     return 0;
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { checkKustomization, checkManifest } from "./stacks.ts";
-import { withTempDir } from "../tests/helpers.ts";
+import { withTempDir } from "../../tests/helpers.ts";
 
 /** The image problems `checkManifest` finds in one manifest or values file. */
 async function imageProblems(text: string): Promise<string[]> {
