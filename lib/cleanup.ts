@@ -237,24 +237,43 @@ export function tempRoot(): string {
  * and by the next start when the process was killed outright.
  */
 export function processTempDir(): Promise<string> {
-  processDir ??= (async () => {
-    const base = tempRoot();
-    await sweepStaleDirs(base).catch(() => {});
-    const dir = await Deno.makeTempDir({
-      dir: base,
-      prefix: `homelab-${Deno.pid}-${processStartTime(Deno.pid) ?? 0}-`,
-    });
-    removeOnUnload(dir);
-    // Registered before anything else is awaited, so a Ctrl-C from here on removes it; it was
-    // registered first, so it is removed last, after what is inside it.
-    onExit(async () => {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-      privateDirs.delete(dir);
-    });
-    await Deno.chmod(dir, 0o700);
-    return dir;
-  })();
+  processDir ??= processFolderIn(tempRoot());
   return processDir;
+}
+
+let socketFolder: Promise<string> | undefined;
+
+/** Longest path a Unix socket address holds on Linux (108 bytes with the terminating NUL). */
+export const MAX_SOCKET_PATH = 107;
+
+/**
+ * A private folder for Unix sockets named up to `room` bytes: the process's own folder, or, when
+ * its path leaves no room (a deep TMPDIR), a folder of the same kind directly in /tmp — removed
+ * the same ways.
+ */
+export async function socketDir(room = 32): Promise<string> {
+  const dir = await processTempDir();
+  if (new TextEncoder().encode(dir).length + 1 + room <= MAX_SOCKET_PATH) return dir;
+  socketFolder ??= processFolderIn("/tmp");
+  return await socketFolder;
+}
+
+/** Makes a process folder in `base`, after sweeping the folders dead processes left there. */
+async function processFolderIn(base: string): Promise<string> {
+  await sweepStaleDirs(base).catch(() => {});
+  const dir = await Deno.makeTempDir({
+    dir: base,
+    prefix: `homelab-${Deno.pid}-${processStartTime(Deno.pid) ?? 0}-`,
+  });
+  removeOnUnload(dir);
+  // Registered before anything else is awaited, so a Ctrl-C from here on removes it; it was
+  // registered first, so it is removed last, after what is inside it.
+  onExit(async () => {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    privateDirs.delete(dir);
+  });
+  await Deno.chmod(dir, 0o700);
+  return dir;
 }
 
 /** A new directory only the current user can read (0700), removed when the process ends. */

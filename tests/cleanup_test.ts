@@ -219,3 +219,29 @@ Deno.test("a task run with another task's folder as TMPDIR puts its own folder b
     assert.match(made.slice(made.lastIndexOf("/") + 1), /^homelab-\d+-\d+-/);
   });
 });
+
+Deno.test("with a TMPDIR too deep for a Unix socket, sockets get a short private folder in /tmp, gone at the exit", async () => {
+  await withTempDir(async (dir) => {
+    const deep = join(dir, "d".repeat(60), "e".repeat(60));
+    await Deno.mkdir(deep, { recursive: true });
+    const cleanup = new URL(`file://${REPO}/lib/cleanup.ts`).href;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { processTempDir, socketDir } from "${cleanup}";
+const s = await socketDir();
+console.log(JSON.stringify({ own: await processTempDir(), socket: s, mode: (await Deno.stat(s)).mode & 0o777 }));`,
+      ],
+      cwd: REPO,
+      env: { DENO_DIR: denoDir(), NO_COLOR: "1", TMPDIR: deep },
+      clearEnv: true,
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    const { own, socket, mode } = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.ok(own.startsWith(`${deep}/homelab-`), own);
+    assert.match(socket, /^\/tmp\/homelab-\d+-\d+-[^/]+$/);
+    assert.equal(mode, 0o700);
+    assert.ok(socket.length + 40 < 108, socket);
+    await assert.rejects(Deno.stat(socket), Deno.errors.NotFound, `${socket} outlived its process`);
+  });
+});

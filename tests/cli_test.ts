@@ -49,7 +49,7 @@ Deno.test("an unknown subcommand is a usage error listing the valid ones, withou
       ["talos", "reboot", /talos's commands are .*genconfig, .*upgrade-k8s/],
       ["dev", "up", /dev's commands are down, status/],
       ["dev", "--from cilium --dry-run up", /dev's commands are down, status/],
-      ["new", "thing", /new's commands are app/],
+      ["new", "thing", /new's commands are system, platform, app/],
     ] as const
   ) {
     const r = await runTask(task, word.split(" "), env);

@@ -23,7 +23,7 @@
 
 import { dirname, join } from "node:path";
 import { stringify } from "yaml";
-import { onExit, privateTempDir, processTempDir } from "../cleanup.ts";
+import { onExit, privateTempDir, socketDir } from "../cleanup.ts";
 import { cmd, type Daemon, type Runner, startDaemon, tail } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
 import { KubeClient } from "./client.ts";
@@ -256,9 +256,9 @@ export async function startControlPlane(runner: Runner, options: ControlPlaneOpt
       "--profiling=false",
     ];
     // Connections to anything but etcd go through the egress guard, which refuses them all. Its
-    // socket sits in the process's own private folder, one level up: a Unix socket's path holds
-    // 107 bytes at most, and this directory's may already be long (TMPDIR, nested test folders).
-    guard = startEgressGuard(join(await processTempDir(), `egress-${dir.slice(-8)}.sock`));
+    // socket sits in a private folder with a short path: a Unix socket's path holds 107 bytes at
+    // most, and this directory's may already be long (a deep TMPDIR, test folders).
+    guard = startEgressGuard(join(await socketDir(), `egress-${dir.slice(-8)}.sock`));
     const egressConfig = join(dir, "egress.yaml");
     await writePrivate(egressConfig, egressSelectorConfiguration(guard.socket));
     args.push(`--egress-selector-config-file=${egressConfig}`);

@@ -34,6 +34,7 @@
  */
 
 import { stringify } from "yaml";
+import { MAX_SOCKET_PATH } from "../cleanup.ts";
 import { HomelabError } from "../errors.ts";
 
 /** The status line every CONNECT gets; the API server puts it into the error it reports. */
@@ -62,9 +63,6 @@ export function egressSelectorConfiguration(socket: string): string {
     ],
   });
 }
-
-/** Longest path a Unix socket address holds on Linux (108 bytes with the terminating NUL). */
-const MAX_SOCKET_PATH = 107;
 
 /** Starts the guard on a new Unix socket at `socket` (in a private directory). */
 export function startEgressGuard(socket: string): EgressGuard {
