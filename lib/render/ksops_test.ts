@@ -4,6 +4,7 @@ import { parse as parseYaml } from "yaml";
 import { loadConfig } from "../config.ts";
 import { kustomizationRoots } from "../stacks.ts";
 import { Digester, keyFingerprint, OUTPUT_ANNOTATION, STAND_IN, writeStandIn } from "./ksops.ts";
+import { AGE_KEY_PREFIX } from "../secrets/keys.ts";
 
 const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -90,8 +91,8 @@ Deno.test("keyFingerprint: the age keys at hand, wherever sops finds them, and o
   const dir = await Deno.makeTempDir({ prefix: "homelab-test-" });
   try {
     // Made-up keys of the right shape (no key is checked here, only told apart).
-    const one = `AGE-SECRET-KEY-1${"Q".repeat(58)}`;
-    const two = `AGE-SECRET-KEY-1${"P".repeat(58)}`;
+    const one = `${AGE_KEY_PREFIX}1${"Q".repeat(58)}`;
+    const two = `${AGE_KEY_PREFIX}1${"P".repeat(58)}`;
     const config = (env: Record<string, string>) =>
       loadConfig({ HOME: dir, XDG_CONFIG_HOME: join(dir, "cfg"), ...env });
     const file = join(dir, "keys.txt");

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { CommandError } from "../cmd.ts";
 import { unreadable } from "../errors.ts";
 import { listFiles, type SecretsContext, sopsOf, stagedFiles } from "./context.ts";
-import { AGE_SECRET_KEY, findKeys, keyWarnings } from "./keys.ts";
+import { AGE_KEY_PREFIX, AGE_SECRET_KEY, findKeys, keyWarnings } from "./keys.ts";
 import { decryptError, NO_RULE_FIX } from "./lifecycle.ts";
 import { damagedError, damageOf, parseSopsFile, plaintextSecrets, plaintextValues } from "./sopsfile.ts";
 import { ENCRYPTED_FILE, PATHS, readSopsConfig, ruleFor, type SopsConfig } from "./sopsconfig.ts";
@@ -223,7 +223,7 @@ async function verifyDecryption(
     file: w.where,
     level: "warning",
     reason: w.problem,
-    fix: "fix it (age-keygen writes lines AGE-SECRET-KEY-1…), or unset the variable that names it",
+    fix: `fix it (age-keygen writes lines that start with ${AGE_KEY_PREFIX}), or unset the variable that names it`,
   }));
   for (const { file, recipients } of files) {
     if (!recipients.some((r) => mine.has(r))) {
