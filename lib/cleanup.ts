@@ -261,13 +261,17 @@ export async function socketDir(room = 32): Promise<string> {
 /** Makes a process folder in `base`, after sweeping the folders dead processes left there. */
 async function processFolderIn(base: string): Promise<string> {
   await sweepStaleDirs(base).catch(() => {});
-  const dir = await Deno.makeTempDir({
-    dir: base,
-    prefix: `homelab-${Deno.pid}-${processStartTime(Deno.pid) ?? 0}-`,
-  });
+  // Registered first, so it is removed last, after what is inside it.
+  return await privateDirIn(base, `homelab-${Deno.pid}-${processStartTime(Deno.pid) ?? 0}-`);
+}
+
+/**
+ * A new 0700 directory in `base`, removed when the process ends: registered before anything else
+ * is awaited, so a Ctrl-C from then on removes it.
+ */
+async function privateDirIn(base: string, prefix: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ dir: base, prefix });
   removeOnUnload(dir);
-  // Registered before anything else is awaited, so a Ctrl-C from here on removes it; it was
-  // registered first, so it is removed last, after what is inside it.
   onExit(async () => {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     privateDirs.delete(dir);
@@ -278,13 +282,5 @@ async function processFolderIn(base: string): Promise<string> {
 
 /** A new directory only the current user can read (0700), removed when the process ends. */
 export async function privateTempDir(prefix: string): Promise<string> {
-  const dir = await Deno.makeTempDir({ dir: await processTempDir(), prefix });
-  removeOnUnload(dir);
-  // Registered before anything else is awaited, so a Ctrl-C from here on removes it.
-  onExit(async () => {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    privateDirs.delete(dir);
-  });
-  await Deno.chmod(dir, 0o700);
-  return dir;
+  return await privateDirIn(await processTempDir(), prefix);
 }

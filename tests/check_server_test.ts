@@ -1,22 +1,13 @@
 // deno-lint-ignore-file no-console -- tests print freely; library code speaks through the Ui
 import assert from "node:assert/strict";
 import { serverFindings } from "../lib/check/server.ts";
-import type { AppSpec, Finding, KubeObject, Rendering } from "../lib/render/model.ts";
+import type { Finding, KubeObject, Rendering } from "../lib/render/model.ts";
 import { clusterAdmission } from "../lib/talos/admission.ts";
 import { REPO } from "./helpers.ts";
 import { toolRunner } from "./kube_helpers.ts";
+import { renderedApp } from "./apps.ts";
 
-function app(name: string, objects: KubeObject[]) {
-  const spec: AppSpec = {
-    name,
-    path: `system/${name}`,
-    namespace: name,
-    syncOptions: [],
-    ignoreDifferences: [],
-    application: { apiVersion: "argoproj.io/v1alpha1", kind: "Application", metadata: { name } },
-  };
-  return { app: spec, objects, secrets: "digest" as const, cached: false };
-}
+const app = (name: string, objects: KubeObject[]) => renderedApp(name, objects);
 
 const namespace = (name: string, level = "restricted"): KubeObject => ({
   apiVersion: "v1",

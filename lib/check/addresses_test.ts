@@ -2,18 +2,9 @@ import assert from "node:assert/strict";
 import type { KubeObject, RenderedApp, Rendering } from "../render/model.ts";
 import { checkAddresses, parseCidr, parseIp } from "./addresses.ts";
 import { checkImages, unpinned } from "./images.ts";
+import { renderedApp } from "../../tests/apps.ts";
 
-function rendered(name: string, objects: KubeObject[]): RenderedApp {
-  const app = {
-    name,
-    path: `system/${name}`,
-    namespace: name,
-    syncOptions: [],
-    ignoreDifferences: [],
-    application: { apiVersion: "argoproj.io/v1alpha1", kind: "Application", metadata: { name } },
-  };
-  return { app, objects, secrets: "digest", cached: false };
-}
+const rendered = (name: string, objects: KubeObject[]): RenderedApp => renderedApp(name, objects);
 
 Deno.test("parseIp and parseCidr: IPv4 and IPv6 ranges", () => {
   assert.equal(parseIp("10.40.0.80")?.value, (10n << 24n) + (40n << 16n) + 80n);

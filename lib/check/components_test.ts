@@ -1,19 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { AppSpec, KubeObject, RenderedApp, Rendering } from "../render/model.ts";
+import type { KubeObject, RenderedApp, Rendering } from "../render/model.ts";
 import { checkComponents } from "./components.ts";
 import { checkCrdSizes } from "./crdsize.ts";
+import { renderedApp } from "../../tests/apps.ts";
 
 function app(name: string, path: string, objects: KubeObject[] = [], syncOptions: string[] = []): RenderedApp {
-  const spec: AppSpec = {
-    name,
-    path,
-    namespace: name,
-    syncOptions,
-    ignoreDifferences: [],
-    application: { apiVersion: "argoproj.io/v1alpha1", kind: "Application", metadata: { name } },
-  };
-  return { app: spec, objects, secrets: "digest", cached: false };
+  return renderedApp(name, objects, { path, syncOptions });
 }
 
 Deno.test("components: every folder has an Application and every Application a folder; dev exclusions", async () => {

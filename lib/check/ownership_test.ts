@@ -1,25 +1,10 @@
 import assert from "node:assert/strict";
 import type { KubeObject, Rendering } from "../render/model.ts";
 import { checkOwnership } from "./ownership.ts";
+import { renderedApp, renderingOf } from "../../tests/apps.ts";
 
 function rendering(apps: { name: string; namespace: string; objects: KubeObject[] }[]): Rendering {
-  return {
-    env: "prod",
-    root: [],
-    apps: apps.map(({ name, namespace, objects }) => ({
-      app: {
-        name,
-        path: `system/${name}`,
-        namespace,
-        syncOptions: [],
-        ignoreDifferences: [],
-        application: { apiVersion: "argoproj.io/v1alpha1", kind: "Application", metadata: { name } },
-      },
-      objects,
-      secrets: "digest",
-      cached: false,
-    })),
-  };
+  return renderingOf(apps.map(({ name, namespace, objects }) => renderedApp(name, objects, { namespace })));
 }
 
 const scopeOf = (_: string, kind: string) => !["ClusterRole", "Namespace"].includes(kind);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { KubeObject, Rendering } from "../render/model.ts";
 import type { PodSecurityConfiguration } from "../talos/admission.ts";
 import { checkPodSecurity, type PsaRequest } from "./podsecurity.ts";
+import { renderedApp, renderingOf } from "../../tests/apps.ts";
 
 const config: PodSecurityConfiguration = {
   apiVersion: "pod-security.admission.config.k8s.io/v1",
@@ -33,23 +34,7 @@ function daemonSet(name: string, ns?: string): KubeObject {
 }
 
 function rendering(apps: { name: string; namespace: string; objects: KubeObject[] }[]): Rendering {
-  return {
-    env: "prod",
-    root: [],
-    apps: apps.map(({ name, namespace, objects }) => ({
-      app: {
-        name,
-        path: `system/${name}`,
-        namespace,
-        syncOptions: [],
-        ignoreDifferences: [],
-        application: { apiVersion: "argoproj.io/v1alpha1", kind: "Application", metadata: { name } },
-      },
-      objects,
-      secrets: "digest",
-      cached: false,
-    })),
-  };
+  return renderingOf(apps.map(({ name, namespace, objects }) => renderedApp(name, objects, { namespace })));
 }
 
 /** Runs the check with a stand-in for `psa` that refuses every pod, and returns what it was asked. */

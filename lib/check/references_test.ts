@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Env, KubeObject, Rendering } from "../render/model.ts";
 import { checkReferences } from "./references.ts";
+import { appSpec } from "../../tests/apps.ts";
 
 const claim: KubeObject = {
   apiVersion: "v1",
@@ -48,14 +49,7 @@ function routed(
   service: { namespace: string; ports: Record<string, unknown>[] },
   extra: KubeObject[] = [],
 ): Rendering {
-  const spec = (name: string, namespace: string) => ({
-    name,
-    path: `system/${name}`,
-    namespace,
-    syncOptions: [],
-    ignoreDifferences: [],
-    application: { apiVersion: "argoproj.io/v1alpha1", kind: "Application", metadata: { name } },
-  });
+  const spec = (name: string, namespace: string) => appSpec(name, { namespace });
   const gateway: KubeObject[] = [
     { apiVersion: "gateway.networking.k8s.io/v1", kind: "GatewayClass", metadata: { name: "cilium" } },
     {

@@ -3,6 +3,7 @@ import type { Finding, KubeObject, RenderedApp, Rendering } from "../render/mode
 import type { PodSecurityConfiguration } from "../talos/admission.ts";
 import { checkRendering, reportedOn } from "./run.ts";
 import type { Validation, Validator } from "./validator.ts";
+import { renderedApp } from "../../tests/apps.ts";
 
 /** A validator that knows core kinds (and `spec.replicas` only) and no custom resource. */
 const validator = {
@@ -23,20 +24,7 @@ const podSecurity = {
 } as unknown as PodSecurityConfiguration;
 
 function rendering(failing: boolean): Rendering {
-  const app = (name: string, objects: KubeObject[], error?: string) => ({
-    app: {
-      name,
-      path: `system/${name}`,
-      namespace: name,
-      syncOptions: [],
-      ignoreDifferences: [],
-      application: { apiVersion: "argoproj.io/v1alpha1", kind: "Application", metadata: { name } },
-    },
-    objects,
-    secrets: "digest" as const,
-    cached: false,
-    ...(error ? { error } : {}),
-  });
+  const app = (name: string, objects: KubeObject[], error?: string) => renderedApp(name, objects, { error });
   const web: KubeObject[] = [
     { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "typo" }, spec: { replica: 2 } },
     { apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } },
@@ -78,20 +66,7 @@ Deno.test("check: while another app fails to build, what may follow from it is a
 });
 
 function rendered(name: string, error?: string): RenderedApp {
-  return {
-    app: {
-      name,
-      path: `system/${name}`,
-      namespace: name,
-      syncOptions: [],
-      ignoreDifferences: [],
-      application: { apiVersion: "argoproj.io/v1alpha1", kind: "Application", metadata: { name } },
-    },
-    objects: [],
-    ...(error ? { error } : {}),
-    secrets: "digest",
-    cached: false,
-  };
+  return renderedApp(name, [], { error });
 }
 
 Deno.test("check --app: while another app failed to build, the named app's result says it is incomplete", () => {

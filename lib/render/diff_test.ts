@@ -1,25 +1,10 @@
 import assert from "node:assert/strict";
 import { diffRenderings, formatMarkdown, formatText } from "./diff.ts";
 import type { KubeObject, RenderedApp, Rendering } from "./model.ts";
+import { renderedApp, renderingOf } from "../../tests/apps.ts";
 
 function rendering(apps: Record<string, KubeObject[]>): Rendering {
-  return {
-    env: "prod",
-    root: [],
-    apps: Object.entries(apps).map(([name, objects]) => ({
-      app: {
-        name,
-        path: `system/${name}`,
-        namespace: name,
-        syncOptions: [],
-        ignoreDifferences: [],
-        application: { apiVersion: "argoproj.io/v1alpha1", kind: "Application", metadata: { name } },
-      },
-      objects,
-      secrets: "digest",
-      cached: false,
-    })),
-  };
+  return renderingOf(Object.entries(apps).map(([name, objects]) => renderedApp(name, objects)));
 }
 
 const cm = (name: string, data: Record<string, string>, namespace?: string): KubeObject => ({
@@ -85,23 +70,8 @@ function configMap(name: string, value: string): KubeObject {
 }
 
 function rendered(name: string, objects: KubeObject[], error?: string): RenderedApp {
-  return {
-    app: {
-      name,
-      path: `system/${name}`,
-      namespace: name,
-      syncOptions: [],
-      ignoreDifferences: [],
-      application: { apiVersion: "argoproj.io/v1alpha1", kind: "Application", metadata: { name } },
-    },
-    objects,
-    ...(error ? { error } : {}),
-    secrets: "digest",
-    cached: false,
-  };
+  return renderedApp(name, objects, { error });
 }
-
-const renderingOf = (apps: RenderedApp[]): Rendering => ({ env: "prod", root: [], apps });
 
 Deno.test("diff: an app that fails to build on either side is listed as not compared, and the diff is incomplete", () => {
   const failed = "app cilium: `kustomize build system/cilium` failed: chart cilium 1.0.0 is not in the chart cache";
