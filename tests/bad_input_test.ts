@@ -4,51 +4,13 @@
  * processes inside a scratch repository holding a copy of the tooling.
  */
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
-import { init, newSecret, writeTalosBundle } from "../lib/secrets/lifecycle.ts";
+import { join } from "node:path";
+import { init, writeTalosBundle } from "../lib/secrets/lifecycle.ts";
 import { checkSecrets } from "../lib/secrets/check.ts";
 import { UsageError } from "../lib/errors.ts";
 import { setRecipients } from "../lib/secrets/sopsconfig.ts";
-import { denoDir, REPO, withTempDir } from "./helpers.ts";
-import { copyTooling, git, owner, realToolsPath, scratchRepo } from "./secrets_helpers.ts";
-
-/** A scratch repository with the tooling, initialised by alice, holding system/demo/db.sops.yaml. */
-async function setUp(dir: string) {
-  const root = await scratchRepo(dir);
-  await copyTooling(root);
-  const alice = await owner(dir, "alice", root);
-  await init(alice.ctx);
-  await newSecret(alice.ctx, "system/demo", "db");
-  git(root, "add", "-A");
-  git(root, "commit", "-q", "--no-verify", "-m", "secrets");
-  const env = {
-    HOME: join(dir, "alice"),
-    PATH: `${dirname(Deno.execPath())}:${await realToolsPath()}`,
-    DENO_DIR: denoDir(),
-    NO_COLOR: "1",
-  };
-  const run = async (task: string, args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", join(root, "tasks", `${task}.ts`), ...args],
-      cwd: options.cwd ?? root,
-      env: { ...env, ...options.env },
-      clearEnv: true,
-      stdin: "null",
-    }).output();
-    const text = new TextDecoder();
-    return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
-  };
-  return { root, alice, env, run };
-}
-
-/** One paragraph: `error: …` naming `where`, a `hint:` line, no stack trace. */
-function assertParagraph(r: { code: number; stderr: string }, where: RegExp, code = 1): void {
-  assert.equal(r.code, code, r.stderr);
-  assert.match(r.stderr, /^error: /m, r.stderr);
-  assert.match(r.stderr, where, r.stderr);
-  assert.match(r.stderr, /^hint: \S/m, r.stderr);
-  assert.doesNotMatch(r.stderr, /^\s+at |\.ts:\d+:\d+/m, `a stack trace:\n${r.stderr}`);
-}
+import { REPO, withTempDir } from "./helpers.ts";
+import { assertParagraph, git, owner, taskRepo as setUp } from "./secrets_helpers.ts";
 
 Deno.test("secrets decrypt/encrypt/edit of a file that is not a secret, or is malformed: one paragraph", async () => {
   await withTempDir(async (dir) => {
