@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { denoDir, REPO, withTempDir } from "./helpers.ts";
+import { hold } from "./kube_helpers.ts";
 
 Deno.test("a private temp dir made by library code in a test is gone when the test process ends", async () => {
   await withTempDir(async (dir) => {
@@ -160,25 +161,10 @@ Deno.test("a control plane whose task was killed outright: its folder, keys incl
     await Deno.mkdir(tmp);
     // The tools are found as the kube tests find them (this process's PATH and HOME).
     const env = { DENO_DIR: denoDir(), NO_COLOR: "1", TMPDIR: tmp };
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", join(REPO, "tests/fixtures/controlplane/hold.ts")],
-      env,
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
     // hold.ts prints its daemons and folder once the control plane is up, then waits.
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-    reader.releaseLock();
-    child.stdout.cancel().catch(() => {});
+    const { child, info } = await hold({ TMPDIR: tmp });
     child.kill("SIGKILL");
     await child.status;
-    const info = JSON.parse(text) as { pids: number[]; dir: string };
     assert.ok(info.dir.startsWith(`${tmp}/homelab-${child.pid}-`), info.dir);
     assert.ok((await Deno.stat(join(info.dir))).isDirectory);
     // The guards stop the daemons when the pipe from the killed task closes; wait until they have.

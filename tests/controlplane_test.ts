@@ -5,8 +5,8 @@ import { startControlPlane } from "../lib/kube/controlplane.ts";
 import type { KubeObject } from "../lib/render/model.ts";
 import { NODE_LEASE_SECONDS } from "../lib/kube/controlplane.ts";
 import { waitFor } from "../lib/kube/wait.ts";
-import { alive, processTree, REPO_PATH, socketsOf, survivors, toolRunner, withControlPlane } from "./kube_helpers.ts";
-import { denoDir, fakeTool, patience, withTempDir } from "./helpers.ts";
+import { alive, hold, processTree, socketsOf, survivors, toolRunner, withControlPlane } from "./kube_helpers.ts";
+import { fakeTool, patience, withTempDir } from "./helpers.ts";
 
 /** Local addresses of the TCP sockets in LISTEN state that `pids` hold. */
 async function listeners(pids: readonly number[]): Promise<string[]> {
@@ -117,27 +117,6 @@ Deno.test("the control plane listens only on 127.0.0.1, runs pods on kwok nodes,
   assert.deepEqual(await survivors(pids, 1000), [], "a control-plane process outlived stop()");
   await assert.rejects(Deno.stat(dir), Deno.errors.NotFound, "the private directory outlived stop()");
 });
-
-/** Runs tests/fixtures/controlplane/hold.ts and returns the child with what it printed. */
-async function hold(): Promise<{ child: Deno.ChildProcess; info: { pids: number[]; dir: string } }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(REPO_PATH, "tests/fixtures/controlplane/hold.ts")],
-    env: { DENO_DIR: denoDir(), NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  assert.ok(text.includes("\n"), "hold.ts ended before it printed its processes");
-  return { child, info: JSON.parse(text) };
-}
 
 for (const signal of ["SIGINT", "SIGHUP", "SIGKILL"] as const) {
   Deno.test(`after ${signal} to the task no control-plane process is left`, async () => {

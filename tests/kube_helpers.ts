@@ -4,11 +4,12 @@
  * @module
  */
 
+import { join } from "node:path";
 import { Runner } from "../lib/cmd.ts";
 import { loadConfig } from "../lib/config.ts";
 import { type ControlPlane, type ControlPlaneOptions, startControlPlane } from "../lib/kube/controlplane.ts";
 import { Toolbox } from "../lib/toolbox.ts";
-import { patience } from "./helpers.ts";
+import { denoDir, patience } from "./helpers.ts";
 
 /** A runner that finds the pinned tools the way the tasks do (PATH, then the user cache). */
 export function toolRunner(): Runner {
@@ -113,3 +114,30 @@ export async function withControlPlane<T>(
   }
 }
 export const REPO_PATH = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/**
+ * Runs tests/fixtures/controlplane/hold.ts (a task holding a control plane, with `env` added to
+ * this process's environment) and returns the child with what it printed once the control plane
+ * was up: its processes and its directory.
+ */
+export async function hold(
+  env: Record<string, string> = {},
+): Promise<{ child: Deno.ChildProcess; info: { pids: number[]; dir: string } }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(REPO_PATH, "tests/fixtures/controlplane/hold.ts")],
+    env: { DENO_DIR: denoDir(), NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  if (!text.includes("\n")) throw new Error("hold.ts ended before it printed its processes");
+  return { child, info: JSON.parse(text) };
+}
