@@ -237,3 +237,15 @@ export function wholeNumber(min: number): (value: string) => number {
     return n;
   };
 }
+
+/** A duration such as `90s`, `10m` or `1m30s` (a bare number is seconds), in milliseconds, for {@link TaskOption.parse}. */
+export function durationMs(value: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(value.trim());
+  const ms = m && value.trim() !== ""
+    ? ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000
+    : NaN;
+  if (!Number.isFinite(ms) || ms <= 0) {
+    throw new UsageError(`'${value}' is not a duration`, "write it as 90s, 10m or 1m30s");
+  }
+  return ms;
+}

@@ -24,7 +24,7 @@ import {
 import { eventually, fakeTool, patience, REPO, withTempDir } from "./helpers.ts";
 import { sitePlaceholders } from "./site_values.ts";
 import { withControlPlane } from "./kube_helpers.ts";
-import { git, owner, realToolsPath, scratchRepo, sopsWithKey } from "./secrets_helpers.ts";
+import { git, newKey, owner, realToolsPath, scratchRepo, sopsWithKey } from "./secrets_helpers.ts";
 import { init } from "../lib/secrets/lifecycle.ts";
 import { sopsOf } from "../lib/secrets/context.ts";
 import { cmd, secret } from "../lib/cmd.ts";
@@ -47,6 +47,38 @@ async function devScene(dir: string, kubeconfig: string) {
   await sopsOf(owner_.ctx).encryptTo(
     "system/demo/token.sops.yaml",
     secret(`apiVersion: v1\nkind: Secret\nmetadata:\n  name: token\nstringData:\n  token: ${TOKEN}\n`),
+  );
+  // And one only somebody else's key opens.
+  const foreign = await newKey();
+  const encrypted = await new Deno.Command("sops", {
+    args: [
+      "encrypt",
+      "--age",
+      foreign.recipient,
+      "--encrypted-regex",
+      "^(data|stringData)$",
+      "--filename-override",
+      "foreign.sops.yaml",
+      "--input-type",
+      "yaml",
+      "--output-type",
+      "yaml",
+    ],
+    cwd: "/",
+    env: { PATH: await realToolsPath(["sops"]), SOPS_DISABLE_VERSION_CHECK: "1" },
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const w = encrypted.stdin.getWriter();
+  await w.write(
+    new TextEncoder().encode(
+      `apiVersion: v1\nkind: Secret\nmetadata:\n  name: foreign\nstringData:\n  password: ${TOKEN}-foreign\n`,
+    ),
+  );
+  await w.close();
+  await Deno.writeTextFile(
+    join(root, "system/demo/foreign.sops.yaml"),
+    new TextDecoder().decode((await encrypted.output()).stdout),
   );
   git(root, "add", "-A");
   git(root, "commit", "--no-verify", "-qm", "dev");
@@ -222,6 +254,15 @@ Deno.test("dev: a clear error without a container engine; the same steps on the 
             assert.match(opened.out, new RegExp(`token: ${TOKEN}`));
             assert.equal((served.match(/recipient: age1/g) ?? []).length, 1, "the served secret has other recipients");
             assert.ok(!served.includes(TOKEN));
+            // The secret no key of the owner's opens: the same Secret, placeholder values, for the dev key.
+            const foreign = await sopsWithKey(clone, secret(devKey), "decrypt", "system/demo/foreign.sops.yaml");
+            assert.ok(foreign.ok, foreign.err);
+            assert.match(foreign.out, /name: foreign/);
+            assert.match(foreign.out, /password: '<no key: not decrypted>'/);
+            assert.ok(
+              s.lines.some((l) => /placeholder values in dev.*system\/demo\/foreign\.sops\.yaml/.test(l)),
+              s.lines.join("\n"),
+            );
             const root = await cp.client.get<{ spec: { source: { repoURL: string; targetRevision: string } } }>({
               apiVersion: "argoproj.io/v1alpha1",
               kind: "Application",

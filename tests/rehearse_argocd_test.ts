@@ -55,7 +55,7 @@ Deno.test("Argo CD syncs an Application from a git daemon on 127.0.0.1 to Synced
       ]),
       join(cp.dir, "logs", "git-daemon.log"),
     );
-    const argo = await startArgoCD(runner, cp, { reconciliation: "5s" });
+    const argo = await startArgoCD(runner, cp, { reconciliation: 5 });
     try {
       pids = (await Promise.all([daemon, ...argo.daemons].map((d) => processTree(d.pid)))).flat();
       const path = `/apis/argoproj.io/v1alpha1/namespaces/${argo.namespace}/applications`;

@@ -310,7 +310,8 @@ function localSteps(local: LocalRepo, serve: () => Promise<string>): Step[] {
         );
         if (r.locked.length) {
           local.ctx.ui.warn(
-            `secrets none of your keys opens stay as they are (Argo CD cannot open them): ${r.locked.join(", ")}`,
+            `secrets none of your keys opens get placeholder values in dev (their Applications sync; what reads ` +
+              `them will not work): ${r.locked.join(", ")}`,
           );
         }
       },

@@ -16,7 +16,8 @@
 
 import { join } from "node:path";
 import { onExit } from "../cleanup.ts";
-import { cmd, type Daemon, type Runner, startDaemon } from "../cmd.ts";
+import { cmd, type Daemon, type Runner, type Secret, startDaemon } from "../cmd.ts";
+import { placeholderYaml } from "../render/ksops.ts";
 import { HomelabError } from "../errors.ts";
 import { type SecretsContext, sopsOf } from "../secrets/context.ts";
 import { PATHS } from "../secrets/sopsconfig.ts";
@@ -103,7 +104,9 @@ export class LocalRepo {
 
   /**
    * Commits a snapshot of the work tree to the served branch, every stack secret the owner can
-   * open re-encrypted for the dev key. Returns the secrets re-encrypted and those left as they are.
+   * open re-encrypted for the dev key, and each one it cannot open replaced by the same Secret with
+   * placeholder values (encrypted for the dev key too). Returns the secrets re-encrypted and,
+   * among them, those with placeholder values.
    */
   snapshot(): Promise<{ commit: string; reencrypted: string[]; locked: string[] }> {
     return this.#staged((env, source) => this.#snapshot(env, source));
@@ -123,12 +126,14 @@ export class LocalRepo {
     const locked: string[] = [];
     const sops = sopsOf(this.ctx);
     for (const file of files) {
-      let plain;
+      let plain: Secret | string;
       try {
         plain = await sops.decrypt(file);
       } catch {
+        // No key of the owner's opens it: dev gets the same Secret with placeholder values, so its
+        // Application syncs instead of failing (and holding back every later wave).
         locked.push(file);
-        continue;
+        plain = await placeholderYaml(await Deno.readTextFile(join(this.ctx.root, file)));
       }
       // Run from / (no .sops.yaml there), so only the dev key is a recipient.
       const ciphertext = (await this.#runner.run(cmd("sops", [
@@ -146,7 +151,7 @@ export class LocalRepo {
       ], { cwd: "/", stdin: plain, readOnly: true, env: { SOPS_DISABLE_VERSION_CHECK: "1" } }))).stdout;
       const blob = await this.#git(["hash-object", "-w", "--stdin"], env, ciphertext);
       await this.#git(["update-index", "--cacheinfo", `100644,${blob},${file}`], env);
-      reencrypted.push(file);
+      if (!locked.includes(file)) reencrypted.push(file);
     }
     const tree = await this.#git(["write-tree"], env);
     const head = await this.#git(["rev-parse", "HEAD"]);

@@ -5,11 +5,11 @@
  *
  * Before the controller starts, the control plane gets what an Argo CD installation holds: the
  * CRDs of the pinned release (shipped beside the binary by `deno task tools`), the `argocd`
- * namespace, argocd-cm (with a short reconciliation timeout), argocd-rbac-cm, argocd-secret and
+ * namespace, argocd-cm, argocd-rbac-cm, argocd-secret and
  * the `default` AppProject that argocd-server would otherwise create.
  *
  * ```ts
- * const argo = await startArgoCD(runner, cp, { reconciliation: "5s" });
+ * const argo = await startArgoCD(runner, cp, { reconciliation: 5 });
  * // apply Applications in argo.namespace, then follow their status
  * await argo.stop();
  * ```
@@ -31,8 +31,19 @@ import type { KubeObject } from "../render/model.ts";
 
 /** Options of {@link startArgoCD}. */
 export interface ArgoCDOptions {
-  /** How often Argo CD compares every Application again (argocd-cm `timeout.reconciliation`). */
-  readonly reconciliation?: string;
+  /**
+   * How often Argo CD compares every Application again, in seconds (the application-controller's
+   * `--app-resync`, which its Deployment takes from argocd-cm `timeout.reconciliation`); no jitter.
+   */
+  readonly reconciliation?: number;
+  /**
+   * Argo CD's settings as the cluster gets them (argocd-cm, argocd-rbac-cm, argocd-cmd-params-cm,
+   * …, rendered from system/argocd), applied instead of the bare defaults. argocd-secret keeps
+   * the key made here.
+   */
+  readonly settings?: readonly KubeObject[];
+  /** Environment the cluster's Deployments give each process (see {@link workloadEnv}). */
+  readonly env?: { readonly repoServer?: Record<string, string>; readonly controller?: Record<string, string> };
   /** Directories put before the control plane's PATH for the repo-server (helm, kustomize, a `ksops`). */
   readonly path?: readonly string[];
   /** Milliseconds to wait for each component. */
@@ -51,6 +62,8 @@ export interface ArgoCD {
 }
 
 const NAMESPACE = "argocd";
+/** Port 9 (discard) on 127.0.0.1: nobody listens there, so a proxy pointed at it refuses. */
+const REFUSING_PORT = 9;
 const PART_OF = { "app.kubernetes.io/part-of": "argocd" };
 
 /** Waits until something accepts TCP connections on 127.0.0.1:`port`; fails when `daemon` exits. */
@@ -99,15 +112,15 @@ async function argocdCrds(runner: Runner): Promise<KubeObject[]> {
 }
 
 /** The installation Argo CD's processes expect to find in the cluster. */
-function installation(reconciliation: string): KubeObject[] {
+function installation(settings: readonly KubeObject[] = []): KubeObject[] {
   const secretKey = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
-  return [
+  const given = new Set(settings.map((o) => `${o.kind}/${o.metadata.name}`));
+  const defaults: KubeObject[] = [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE } },
     {
       apiVersion: "v1",
       kind: "ConfigMap",
       metadata: { name: "argocd-cm", namespace: NAMESPACE, labels: PART_OF },
-      data: { "timeout.reconciliation": reconciliation },
     },
     {
       apiVersion: "v1",
@@ -131,6 +144,41 @@ function installation(reconciliation: string): KubeObject[] {
       },
     },
   ];
+  const secret = (o: KubeObject): KubeObject =>
+    o.kind === "Secret" && o.metadata.name === "argocd-secret"
+      ? { ...o, data: { ...(o as { data?: Record<string, string> }).data, "server.secretkey": btoa(secretKey) } }
+      : o;
+  return [
+    defaults[0],
+    ...settings.map(secret),
+    ...defaults.slice(1).filter((o) => !given.has(`${o.kind}/${o.metadata.name}`) || o.kind === "AppProject"),
+  ];
+}
+
+/**
+ * The plain environment variables a rendered Deployment or StatefulSet gives its first
+ * container: literal values and ConfigMap keys (resolved against `configMaps`; a missing optional
+ * key is left out). Secrets and field references are left out: nothing here reads them.
+ */
+export function workloadEnv(
+  workload: KubeObject | undefined,
+  configMaps: readonly KubeObject[],
+): Record<string, string> {
+  type EnvVar = { name: string; value?: string; valueFrom?: { configMapKeyRef?: { name: string; key: string } } };
+  const spec = (workload as { spec?: { template?: { spec?: { containers?: { env?: EnvVar[] }[] } } } } | undefined)
+    ?.spec?.template?.spec?.containers?.[0];
+  const out: Record<string, string> = {};
+  for (const e of spec?.env ?? []) {
+    if (e.value !== undefined) out[e.name] = String(e.value);
+    const ref = e.valueFrom?.configMapKeyRef;
+    if (!ref) continue;
+    const cm = configMaps.find((o) => o.kind === "ConfigMap" && o.metadata.name === ref.name) as
+      | { data?: Record<string, string> }
+      | undefined;
+    const value = cm?.data?.[ref.key];
+    if (value !== undefined) out[e.name] = String(value);
+  }
+  return out;
 }
 
 /** Installs and starts Argo CD on `cp`; see the module documentation. */
@@ -161,7 +209,7 @@ export async function startArgoCD(runner: Runner, cp: ControlPlane, options: Arg
     }
     for (const crd of crds) await waitFor(cp.client, { ...crd, metadata: { name: crd.metadata.name! } }, { timeout });
     cp.client.forgetDiscovery();
-    for (const o of installation(options.reconciliation ?? "10s")) {
+    for (const o of installation(options.settings)) {
       const r = await cp.client.apply(o, { fieldManager: "homelab-rehearse" });
       if (r.status >= 300) {
         throw new HomelabError(`${o.kind} ${o.metadata.name} was refused: ${JSON.stringify(r.body)}`);
@@ -179,6 +227,14 @@ export async function startArgoCD(runner: Runner, cp: ControlPlane, options: Arg
       ARGOCD_ASK_PASS_SOCK: join(dir, "askpass.sock"),
       TMPDIR: join(dir, "tmp"),
       HOME: dir,
+      // Anything fetched over HTTP(S) (a chart or manifest not in the cache) goes to a proxy that
+      // refuses it: no packet leaves 127.0.0.1.
+      HTTP_PROXY: `http://127.0.0.1:${REFUSING_PORT}`,
+      HTTPS_PROXY: `http://127.0.0.1:${REFUSING_PORT}`,
+      http_proxy: `http://127.0.0.1:${REFUSING_PORT}`,
+      https_proxy: `http://127.0.0.1:${REFUSING_PORT}`,
+      NO_PROXY: "127.0.0.1,localhost",
+      no_proxy: "127.0.0.1,localhost",
     };
     // git-verify-wrapper.sh, which the repo-server runs for every revision, then what the caller adds.
     const helpers = join(await argocdHome(runner), "bin");
@@ -214,7 +270,7 @@ export async function startArgoCD(runner: Runner, cp: ControlPlane, options: Arg
         // Its default names a mounted Secret's path, which --disable-tls refuses to go with.
         "--client-ca-path=",
         "--loglevel=warn",
-      ], { env: { ...env, ARGOCD_BINARY_NAME: "argocd-repo-server" } }),
+      ], { env: { ...options.env?.repoServer, ...env, ARGOCD_BINARY_NAME: "argocd-repo-server" } }),
       join(dir, "logs", "repo-server.log"),
     );
     daemons.push(repoServer);
@@ -231,8 +287,10 @@ export async function startArgoCD(runner: Runner, cp: ControlPlane, options: Arg
           "--repo-server-plaintext",
           `--redis=${redisAddress}`,
           `--metrics-port=${freePort()}`,
+          `--app-resync=${options.reconciliation ?? 10}`,
+          "--app-resync-jitter=0",
           "--loglevel=warn",
-        ], { env: { ...env, ARGOCD_BINARY_NAME: "argocd-application-controller" } }),
+        ], { env: { ...options.env?.controller, ...env, ARGOCD_BINARY_NAME: "argocd-application-controller" } }),
         join(dir, "logs", "application-controller.log"),
       ),
     );

@@ -166,6 +166,24 @@ async function mapValues(
 }
 
 /**
+ * A SOPS file's documents with its metadata removed and every `data`/`stringData` value the
+ * {@link PLACEHOLDER}: a Secret of the same name and keys, for a cluster whose key cannot open
+ * the real one (dev without the owner's key). Only the encrypted file is read.
+ */
+export async function placeholderYaml(encrypted: string): Promise<string> {
+  const out: string[] = [];
+  for (const d of parseAllDocuments(encrypted)) {
+    if (!("toJS" in d)) continue;
+    const doc = d.toJS() as Record<string, unknown> | null;
+    if (!doc) continue;
+    delete doc.sops;
+    await mapValues(doc, (_value, base64) => Promise.resolve(base64 ? encode(PLACEHOLDER) : PLACEHOLDER));
+    out.push(stringify(doc));
+  }
+  return out.join("---\n");
+}
+
+/**
  * The plaintext of a KSOPS file, or undefined when no key of ours is among its recipients (its
  * values become placeholders). Any other failure is the error `secrets decrypt` reports for the
  * same file: a changed file, one that is not encrypted, invalid YAML.

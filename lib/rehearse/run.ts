@@ -1,0 +1,439 @@
+/**
+ * `deno task rehearse`: a real Argo CD syncs this working copy into the local control plane, and
+ * the rehearsal reports whether every Application became Synced and Healthy and stayed so.
+ *
+ * 1. render the environment offline (the Applications, their waves, Argo CD's settings, the CRDs);
+ * 2. start the local control plane: controllers, kwok nodes, the Stages of `rehearse/stages/` for
+ *    every kind they simulate that is served (the CRDs those kinds need, and the run-time CRDs of
+ *    `schemas/runtime-crds.yaml`, are created first), Talos's Pod Security admission;
+ * 3. serve a snapshot of the working copy over `git daemon` on 127.0.0.1 (lib/rehearse/snapshot.ts);
+ * 4. start Argo CD (lib/rehearse/argocd.ts) with the settings rendered from `system/argocd` and the
+ *    environment its Deployments give it; only what cannot be the same here is changed, and listed;
+ * 5. apply the root app (or, with `--app`, those Applications) and follow every Application
+ *    (lib/rehearse/follow.ts) until all are Synced and Healthy or the deadline passes;
+ * 6. force a hard refresh of every Application and require them still Synced and Healthy.
+ *
+ * Everything runs on 127.0.0.1 and stops when the task ends, however it ends.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { onExit } from "../cleanup.ts";
+import { cmd } from "../cmd.ts";
+import type { Config } from "../config.ts";
+import { toolRunner } from "../context.ts";
+import { HomelabError } from "../errors.ts";
+import { type ControlPlane, freePort, startControlPlane } from "../kube/controlplane.ts";
+import { pinnedArgoCdChart, releaseOf } from "../render/argocd.ts";
+import { ChartCache } from "../render/charts.ts";
+import type { AppSpec, Env, KubeObject } from "../render/model.ts";
+import { render } from "../render/pipeline.ts";
+import { appSpecs } from "../render/root.ts";
+import { toolSpec } from "../tools.ts";
+import type { Ui } from "../ui.ts";
+import { startArgoCD, workloadEnv } from "./argocd.ts";
+import { type AppOutcome, clock, Follower, type WaveOutcome } from "./follow.ts";
+import { prepareSnapshot, SERVED_BRANCH, serveSnapshot, type Snapshot } from "./snapshot.ts";
+import { type GroupKind, groupKindKey, loadHealthChecks, loadStages, stageKinds, unsimulated } from "./stages.ts";
+
+/** Options of {@link rehearse}. */
+export interface RehearseOptions {
+  readonly env: Env;
+  /** Only these Applications (applied directly, without the root app). */
+  readonly apps?: readonly string[];
+  /** How long to wait for convergence, in milliseconds. */
+  readonly timeoutMs: number;
+  /** How often Argo CD compares every Application again, in seconds. */
+  readonly reconciliation?: number;
+  /** Runs with the outcome before everything stops (`--keep` prints it and waits for Ctrl-C there). */
+  readonly beforeStop?: (result: Rehearsal, kubeconfig: string) => Promise<void>;
+}
+
+/** What differs from the cluster, and why. */
+export interface Change {
+  readonly what: string;
+  readonly why: string;
+}
+
+/** The rehearsal's outcome. */
+export interface Rehearsal {
+  readonly env: Env;
+  /** The Argo CD release that ran, and the one the cluster runs. */
+  readonly argocd: { readonly rehearsal: string; readonly cluster?: string };
+  /** Every Application converged and stayed Synced and Healthy after a hard refresh. */
+  readonly ok: boolean;
+  /** Every Application was Synced and Healthy at some point before the deadline. */
+  readonly converged: boolean;
+  /** After the hard refresh: true when they stayed, false when not, undefined when not tried. */
+  readonly stayed?: boolean;
+  /** Milliseconds from applying the root app until every Application was Synced and Healthy. */
+  readonly convergedMs?: number;
+  readonly apps: readonly AppOutcome[];
+  readonly waves: readonly WaveOutcome[];
+  readonly changes: readonly Change[];
+  /** Kinds Argo CD judges that nothing simulates here (their objects stay Progressing). */
+  readonly unsimulated: readonly string[];
+  readonly locked: Snapshot["locked"];
+  readonly missing: Snapshot["missing"];
+  /** Applications that failed to render (their Argo CD build fails the same way). */
+  readonly renderErrors: readonly { app: string; error: string }[];
+}
+
+const STAGES_DIR = "rehearse/stages";
+const HEALTH_FILE = "rehearse/argocd-health.yaml";
+
+/** The node names of the environment: talconfig's hostnames for prod, kind's one node for dev. */
+async function nodeNames(repoRoot: string, env: Env): Promise<string[]> {
+  if (env === "dev") return ["homelab-dev-control-plane"];
+  try {
+    const t = parseYaml(await Deno.readTextFile(join(repoRoot, "talos", "talconfig.yaml"))) as {
+      nodes?: { hostname?: string }[];
+    };
+    const names = (t?.nodes ?? []).map((n) => n.hostname).filter((n): n is string => !!n);
+    if (names.length) return names;
+  } catch {
+    // the default below
+  }
+  return ["node-1", "node-2", "node-3"];
+}
+
+function groupOf(apiVersion: string): string {
+  return apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : "";
+}
+
+/** The CRDs (of the rendering and the run-time ones) that serve the kinds the Stages act on. */
+function crdsFor(kinds: readonly GroupKind[], crds: readonly KubeObject[]): KubeObject[] {
+  const want = new Set(kinds.map(groupKindKey));
+  const out = new Map<string, KubeObject>();
+  for (const crd of crds) {
+    const spec = (crd as { spec?: { group?: string; names?: { kind?: string } } }).spec;
+    if (spec?.group && spec.names?.kind && want.has(`${spec.group}/${spec.names.kind}`)) {
+      out.set(crd.metadata.name!, crd);
+    }
+  }
+  return [...out.values()];
+}
+
+/** A CRD without what the local control plane must not hold: a conversion webhook. */
+function withoutWebhook(crd: KubeObject): KubeObject {
+  const spec = (crd as { spec?: { conversion?: { strategy?: string } } }).spec;
+  if (spec?.conversion?.strategy !== "Webhook") return crd;
+  return { ...crd, spec: { ...spec, conversion: { strategy: "None" } } } as KubeObject;
+}
+
+/** Rehearses `options.env`; see the module documentation. */
+export async function rehearse(config: Config, options: RehearseOptions, ui: Ui): Promise<Rehearsal> {
+  const repoRoot = config.repoRoot;
+  const runner = toolRunner(config, ui, { defaultTimeout: 300_000 });
+  const changes: Change[] = [];
+
+  // 1. The rendering: Applications, waves, Argo CD's settings, CRDs.
+  const rendering = await ui.progress(
+    `rendering ${options.env}`,
+    () => render(config, { env: options.env, offline: true }, ui),
+  );
+  let specs: AppSpec[] = appSpecs(rendering.root);
+  if (options.apps?.length) specs = specs.filter((s) => options.apps!.includes(s.name));
+  const renderErrors = rendering.apps.filter((a) => a.error).map((a) => ({ app: a.app.name, error: a.error! }));
+  const objects = rendering.apps.flatMap((a) => a.objects);
+  const treeCrds = objects.filter((o) => o.kind === "CustomResourceDefinition");
+
+  // Stages, and the kinds Argo CD judges that nothing here brings to health.
+  const stages = await loadStages(join(repoRoot, STAGES_DIR));
+  const checks = await loadHealthChecks(join(repoRoot, HEALTH_FILE));
+  const kinds = objects.map((o) => ({ group: groupOf(o.apiVersion), kind: o.kind }));
+  const notSimulated = unsimulated(kinds, stages, checks).map(groupKindKey);
+
+  const { readRuntimeCrdSources, runtimeCrdObjects } = await import("../check/runtimecrds.ts");
+  const cache = new ChartCache(join(config.cacheDir, "charts"), runner, {
+    offline: true,
+    scratch: () => Promise.reject(new HomelabError("no scratch space here")),
+  });
+  const runtimeCrds = await runtimeCrdObjects(await readRuntimeCrdSources(repoRoot), cache);
+  // kwok maps the kind of each Stage once, at its start: a Stage whose kind is not served then
+  // stops it. Stages of kinds no CRD at hand serves are left out (nothing of that kind is applied).
+  const servable = [...treeCrds, ...runtimeCrds];
+  const builtIn = new Set(["/Service", "/PersistentVolumeClaim", "/Node", "/Pod"]);
+  const stageFiles: string[] = [];
+  const stagedKinds: GroupKind[] = [];
+  for (const file of stages.files) {
+    const path = file.startsWith("/") ? file : join(repoRoot, STAGES_DIR, file);
+    const fileKinds = stageKinds(await Deno.readTextFile(path), path);
+    const served = fileKinds.every((k) => builtIn.has(groupKindKey(k)) || crdsFor([k], servable).length > 0);
+    if (!served) continue;
+    stageFiles.push(path);
+    stagedKinds.push(...fileKinds);
+  }
+  const precreated = crdsFor(stagedKinds, treeCrds).map(withoutWebhook);
+  if (precreated.length) {
+    changes.push({
+      what: `${precreated.length} CRD(s) created before Argo CD starts: ${
+        precreated.map((c) => c.metadata.name).join(", ")
+      }`,
+      why: "kwok simulates their objects' controllers and maps a kind only when it starts; Argo CD then adopts them",
+    });
+  }
+  const runtime = runtimeCrds.map(withoutWebhook);
+  if (runtime.length) {
+    changes.push({
+      what: `${runtime.length} run-time CRD(s) of schemas/runtime-crds.yaml created first`,
+      why: "the operators that install them at run time do not run here",
+    });
+  }
+
+  // 2. The control plane.
+  let admission: string | undefined;
+  try {
+    const { admissionConfig } = await import("../check/admission.ts");
+    admission = (await admissionConfig(runner, repoRoot, config.cacheDir)).admissionConfigYaml;
+  } catch (err) {
+    if (!(err instanceof HomelabError)) throw err;
+    changes.push({ what: "no Pod Security admission configuration", why: err.message.split("\n")[0] });
+  }
+  const nodes = await nodeNames(repoRoot, options.env);
+  const cp: ControlPlane = await ui.progress(
+    `starting the local control plane (${nodes.length} kwok node(s), ${stageFiles.length} Stage file(s))`,
+    () =>
+      startControlPlane(runner, {
+        controllers: true,
+        nodes,
+        stages: stageFiles,
+        crds: [...runtime, ...precreated],
+        admission,
+        timeout: 120_000,
+      }),
+  );
+  const stopAll: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const s of stopAll.reverse()) await s().catch(() => {});
+    await cp.stop();
+  };
+  const cancel = onExit(stop);
+  try {
+    // 3. The snapshot, served.
+    const work = join(cp.dir, "rehearsal");
+    await Deno.mkdir(work, { mode: 0o700 });
+    const snapshot = await ui.progress(
+      "snapshotting the working copy",
+      () => prepareSnapshot(runner, config, options.env, appSpecs(rendering.root), work),
+    );
+    const { daemon, url } = await serveSnapshot(runner, snapshot, freePort(), join(cp.dir, "logs", "git-daemon.log"));
+    stopAll.push(() => daemon.stop().then(() => {}));
+
+    // 4. Argo CD with the cluster's settings.
+    const argoRendered = rendering.apps.find((a) => a.app.name === "argocd");
+    const argoObjects = argoRendered?.objects ?? [];
+    const settings = argoObjects.filter((o) =>
+      (o.kind === "ConfigMap" || o.kind === "Secret") && /^argocd-/.test(o.metadata.name ?? "") &&
+      o.metadata.namespace === "argocd"
+    );
+    if (!argoRendered || argoRendered.error) {
+      changes.push({
+        what: "Argo CD's settings are its defaults",
+        why: argoRendered ? `the argocd Application did not render: ${argoRendered.error}` : "no argocd Application",
+      });
+    }
+    const workload = (name: string) =>
+      argoObjects.find((o) => (o.kind === "Deployment" || o.kind === "StatefulSet") && o.metadata.name === name);
+    const reconciliation = options.reconciliation ?? 10;
+    const controllerEnv = workloadEnv(workload("argocd-application-controller"), settings);
+    const repoEnv = workloadEnv(workload("argocd-repo-server"), settings);
+    changes.push({
+      what: `reconciliation every ${reconciliation}s without jitter (the cluster: ${
+        controllerEnv.ARGOCD_RECONCILIATION_TIMEOUT ?? "Argo CD's default, 120s"
+      })`,
+      why: "the rehearsal's pace is set by comparisons, not work",
+    });
+    for (const drop of ["XDG_CONFIG_HOME", "SOPS_AGE_KEY_FILE"]) {
+      if (repoEnv[drop] === undefined) continue;
+      changes.push({
+        what: `repo-server: ${drop} (${repoEnv[drop]}) not set`,
+        why: "ksops is the rehearsal's stand-in: Secrets carry digests or placeholders, never plaintext",
+      });
+      delete repoEnv[drop];
+    }
+    const toolDirs = await Promise.all(["kustomize", "helm", "git"].map(async (t) => dirname(await runner.resolve(t))));
+    const argo = await ui.progress(
+      "starting Argo CD (redis, repo-server, application-controller)",
+      () =>
+        startArgoCD(runner, cp, {
+          reconciliation,
+          settings,
+          env: { controller: controllerEnv, repoServer: repoEnv },
+          path: [snapshot.bin, ...new Set(toolDirs)],
+          timeout: 60_000,
+        }),
+    );
+    stopAll.push(() => argo.stop());
+
+    // 5. The root app (or the named Applications), followed.
+    const rootApp = JSON.parse(
+      await runner.output(
+        cmd("jsonnet", [
+          "--tla-str",
+          `env=${options.env}`,
+          "--tla-str",
+          `repoURL=${url}`,
+          "--tla-str",
+          `revision=${SERVED_BRANCH}`,
+          "root.jsonnet",
+        ], { cwd: join(repoRoot, "root"), readOnly: true }),
+      ),
+    ) as KubeObject;
+    const wanted = options.apps?.length
+      ? rendering.root.filter((o) =>
+        o.kind === "AppProject" || (o.kind === "Application" && options.apps!.includes(o.metadata.name!))
+      ).map((o) => retarget(o, url))
+      : [rootApp];
+    const expected = new Map<string, number>();
+    if (!options.apps?.length) expected.set("root", -Infinity);
+    for (const s of specs) expected.set(s.name, waveOfApp(s.application));
+    const client = cp.client;
+    client.forgetDiscovery();
+    for (const o of wanted) {
+      const r = await client.apply(o, { fieldManager: "homelab-rehearse" });
+      if (r.status >= 300) {
+        throw new HomelabError(`${o.kind} ${o.metadata.name} was refused: ${JSON.stringify(r.body)}`);
+      }
+    }
+    const follower = new Follower(client, argo.namespace, expected);
+    const start = performance.now();
+    const deadline = start + options.timeoutMs;
+    let last = { done: false, summary: "", changes: [] as readonly string[] };
+    await ui.progress(
+      `waiting for ${expected.size} Application(s) to be Synced and Healthy`,
+      async () => {
+        while (performance.now() < deadline) {
+          last = await follower.observe();
+          for (const line of last.changes) ui.info(`  ${line}`);
+          if (last.done) return;
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      },
+      15,
+      () => last.summary,
+    );
+    const convergedMs = last.done ? performance.now() - start : undefined;
+
+    // 6. A hard refresh: still Synced and Healthy?
+    let stayed: boolean | undefined;
+    if (last.done) {
+      await follower.hardRefresh();
+      const refreshDeadline = performance.now() + Math.max(60_000, reconciliation * 3000);
+      let taken = false;
+      await ui.progress("hard refresh of every Application", async () => {
+        while (performance.now() < refreshDeadline) {
+          if (await follower.refreshed()) {
+            taken = true;
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      });
+      const after = await follower.observe();
+      for (const line of after.changes) ui.info(`  ${line}`);
+      stayed = taken && after.done;
+      if (!taken) {
+        changes.push({ what: "the hard refresh was not taken by every Application in time", why: "see the report" });
+      }
+    }
+
+    const cluster = releaseOf(await pinnedArgoCdChart(repoRoot).catch(() => undefined) ?? "")?.argocd;
+    const result: Rehearsal = {
+      env: options.env,
+      argocd: { rehearsal: toolSpec("argocd")?.version ?? "unknown", cluster },
+      ok: last.done && stayed === true,
+      converged: last.done,
+      stayed,
+      convergedMs,
+      apps: follower.outcomes(),
+      waves: follower.waves(),
+      changes,
+      unsimulated: notSimulated,
+      locked: snapshot.locked,
+      missing: snapshot.missing,
+      renderErrors,
+    };
+    await options.beforeStop?.(result, cp.kubeconfig);
+    return result;
+  } finally {
+    await cancel();
+  }
+}
+
+/** An Application of the root app, pointed at the served snapshot. */
+function retarget(o: KubeObject, url: string): KubeObject {
+  if (o.kind !== "Application") return o;
+  const spec = (o as unknown as { spec: { source: Record<string, unknown> } }).spec;
+  return {
+    ...o,
+    spec: { ...spec, source: { ...spec.source, repoURL: url, targetRevision: SERVED_BRANCH } },
+  } as KubeObject;
+}
+
+function waveOfApp(o: KubeObject): number {
+  const w = Number(o.metadata.annotations?.["argocd.argoproj.io/sync-wave"] ?? 0);
+  return Number.isFinite(w) ? w : 0;
+}
+
+/** The report as text: versions, changes, timeline by wave, and every Application not converged. */
+export function textReport(r: Rehearsal): string {
+  const lines: string[] = [];
+  lines.push(
+    `rehearse (${r.env}): Argo CD v${r.argocd.rehearsal} (the cluster runs ${
+      r.argocd.cluster ? `v${r.argocd.cluster}` : "an Argo CD release this repository has no row for"
+    })`,
+  );
+  for (const c of r.changes) lines.push(`  differs from the cluster: ${c.what} (${c.why})`);
+  for (const e of r.renderErrors) lines.push(`  not rendered: ${e.app}: ${e.error.split("\n")[0]}`);
+  for (const m of r.missing) lines.push(`  not at hand: ${m.app}: ${m.what.split("\n")[0]}`);
+  for (const l of r.locked) lines.push(`  cannot be decrypted in the cluster: ${l.app}: ${l.file}: ${l.why}`);
+  for (const k of r.unsimulated) {
+    lines.push(`  not simulated: ${k} (Argo CD judges its health; add a Stage under rehearse/stages/)`);
+  }
+  lines.push("waves:");
+  for (const w of r.waves) {
+    lines.push(
+      `  ${String(w.wave).padStart(4)}  ${w.doneMs !== undefined ? clock(w.doneMs).padEnd(7) : "—      "} ${
+        w.apps.join(", ")
+      }`,
+    );
+  }
+  lines.push("applications:");
+  for (const a of r.apps) {
+    const t = a.convergedMs !== undefined ? `converged ${clock(a.convergedMs)}` : "did not converge";
+    lines.push(`  ${a.name.padEnd(20)} ${`${a.sync}/${a.health}`.padEnd(24)} ${t}`);
+    if (a.convergedMs !== undefined && a.sync === "Synced" && a.health === "Healthy") continue;
+    for (const m of a.messages) lines.push(`      ${m}`);
+    for (const b of a.blockers) {
+      const where = b.namespace ? `${b.namespace}/${b.name}` : b.name;
+      lines.push(
+        `      wave ${b.wave}: ${b.kind} ${where}: ${b.sync}/${b.health}${b.message ? `: ${b.message}` : ""}`,
+      );
+    }
+  }
+  if (r.ok) {
+    lines.push(
+      `ok: every Application Synced and Healthy in ${clock(r.convergedMs!).slice(1)}, and still after a hard refresh`,
+    );
+  } else if (r.converged) {
+    lines.push(
+      "error: every Application converged, but after a hard refresh some are not Synced and Healthy (a diff Argo CD " +
+        "never clears, or health that does not hold); see above",
+    );
+  } else {
+    lines.push("error: not every Application became Synced and Healthy before the deadline; see above");
+  }
+  return lines.join("\n");
+}
+
+/** The report as JSON, for scripts. */
+export function jsonReport(r: Rehearsal): string {
+  return JSON.stringify(
+    { ...r, apps: r.apps.map((a) => ({ ...a, wave: Number.isFinite(a.wave) ? a.wave : null })) },
+    null,
+    2,
+  );
+}
