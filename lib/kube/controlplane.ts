@@ -169,6 +169,24 @@ async function kwokStages(runner: Runner): Promise<string[]> {
 
 /** Starts a control plane; see the module documentation. */
 export async function startControlPlane(runner: Runner, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  // A port found free can be taken by another program before etcd or kube-apiserver binds it
+  // (any outgoing connection on this machine may get it): such a start is tried again, with new ports.
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await startOnce(runner, options);
+    } catch (err) {
+      if (attempt >= PORT_ATTEMPTS || !(err instanceof HomelabError) || !/address already in use/.test(err.message)) {
+        throw err;
+      }
+      options.log?.("a port was taken meanwhile; starting again with other ports");
+    }
+  }
+}
+
+/** How many starts {@link startControlPlane} tries when a port was taken. */
+const PORT_ATTEMPTS = 3;
+
+async function startOnce(runner: Runner, options: ControlPlaneOptions): Promise<ControlPlane> {
   const timeout = options.timeout ?? 60_000;
   const log = options.log ?? (() => {});
   const dir = await privateTempDir("homelab-cp-");
