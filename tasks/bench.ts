@@ -13,7 +13,8 @@ await runTask(
     name: "bench",
     description:
       "Measure the render benchmark (synthetic tree: naive, cold, warm, one app changed) and start-up figures:\n" +
-      ".envrc load, `doctor --help` against an empty task (the start-up ratio), the `tools` no-op; prints tables.",
+      ".envrc load, `doctor --help` against an empty task (the start-up ratio), the `tools` no-op; prints tables.\n" +
+      "--rehearse ENV adds the rehearsal of this repository (time to converge, per wave, peak memory).",
     options: [
       {
         flags: "--runs <n>",
@@ -26,12 +27,28 @@ await runTask(
         parse: wholeNumber(0),
       },
       { flags: "--only-render", description: "run only the render benchmark" },
+      {
+        flags: "--rehearse <env>",
+        description: "first rehearse this repository once (needs its charts in the cache): time to converge after " +
+          "the control plane is up, time per wave, peak resident memory",
+        choices: ["dev", "prod"],
+      },
+      { flags: "--only-rehearse", description: "with --rehearse: nothing else" },
     ],
-    action: async (opts: { runs?: number; renderApps?: number; onlyRender?: boolean }) => {
+    action: async (
+      opts: {
+        runs?: number;
+        renderApps?: number;
+        onlyRender?: boolean;
+        rehearse?: "dev" | "prod";
+        onlyRehearse?: boolean;
+      },
+    ) => {
       const { benchCommand } = await import("../lib/tasks/bench.ts");
       return await benchCommand(config, Deno.execPath(), opts.runs, {
         renderApps: opts.renderApps,
-        only: opts.onlyRender ? "render" : undefined,
+        only: opts.onlyRender ? "render" : opts.onlyRehearse ? "rehearse" : undefined,
+        rehearse: opts.rehearse,
       });
     },
   },

@@ -208,3 +208,33 @@ Deno.test("webhooks, conversion webhooks and APIServices are refused by the egre
   // The guard stops with the control plane.
   await assert.rejects(Deno.connect({ transport: "unix", path: socket }), Deno.errors.NotFound);
 });
+
+/** The admission plugins the API server has run, by its own metrics. */
+async function admissionPluginsRun(client: KubeClient): Promise<Set<string>> {
+  const r = await client.request<string>("GET", "/metrics");
+  const text = typeof r.body === "string" ? r.body : String(r.body);
+  const names = [
+    ...text.matchAll(/^apiserver_admission_controller_admission_duration_seconds_count\{[^}]*name="(\w+)"/gm),
+  ];
+  return new Set(names.map((m) => m[1]));
+}
+
+Deno.test("webhooks: false — the API server runs no admission webhook (a rehearsal's webhook servers do not run)", async () => {
+  for (const webhooks of [undefined, false]) {
+    await withControlPlane({ webhooks }, async (cp) => {
+      // A webhook configuration the server would call for every ConfigMap, and one ConfigMap.
+      const target = "off";
+      await cp.client.must("POST", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations", {
+        body: validatingWebhook(target, { url: "https://192.0.2.1/validate" }),
+      });
+      await cp.client.request("POST", "/api/v1/namespaces/default/configmaps", {
+        body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "probe", namespace: "default" } },
+      });
+      const plugins = await admissionPluginsRun(cp.client);
+      // Other admission (namespaces, Pod Security, …) runs either way.
+      assert.ok(plugins.has("NamespaceLifecycle"), [...plugins].join(", "));
+      assert.equal(plugins.has("ValidatingAdmissionWebhook"), webhooks !== false, [...plugins].join(", "));
+      assert.equal(plugins.has("MutatingAdmissionWebhook"), webhooks !== false, [...plugins].join(", "));
+    });
+  }
+});

@@ -56,6 +56,11 @@ export interface ControlPlaneOptions {
    * real cluster, taken from the machine config Talos runs.
    */
   readonly admission?: string;
+  /**
+   * `false`: admission webhooks are not called (kube-apiserver's two webhook admission plugins are
+   * off), for a cluster whose webhook servers do not run. Their configurations are still stored.
+   */
+  readonly webhooks?: boolean;
   /** Milliseconds to wait for each component to become ready. */
   readonly timeout?: number;
   /** Told what is happening, one line per step. */
@@ -284,6 +289,9 @@ async function startOnce(runner: Runner, options: ControlPlaneOptions): Promise<
       const admission = join(dir, "admission.yaml");
       await writePrivate(admission, options.admission);
       args.push(`--admission-control-config-file=${admission}`);
+    }
+    if (options.webhooks === false) {
+      args.push("--disable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook");
     }
     log(`starting kube-apiserver on ${server}`);
     daemons.push(await startDaemon(runner, cmd("kube-apiserver", args), join(dir, "logs", "kube-apiserver.log")));

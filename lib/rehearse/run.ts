@@ -79,6 +79,8 @@ export interface Rehearsal {
   readonly missing: Snapshot["missing"];
   /** Applications that failed to render (their Argo CD build fails the same way). */
   readonly renderErrors: readonly { app: string; error: string }[];
+  /** Milliseconds each phase took before the Applications were followed. */
+  readonly phases: Readonly<Record<"render" | "controlPlane" | "snapshot" | "argocd", number>>;
 }
 
 const STAGES_DIR = "rehearse/stages";
@@ -128,6 +130,13 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
   const repoRoot = config.repoRoot;
   const runner = toolRunner(config, ui, { defaultTimeout: 300_000 });
   const changes: Change[] = [];
+  const phases = { render: 0, controlPlane: 0, snapshot: 0, argocd: 0 };
+  let mark = performance.now();
+  const phase = (name: keyof typeof phases) => {
+    const now = performance.now();
+    phases[name] = now - mark;
+    mark = now;
+  };
 
   // 1. The rendering: Applications, waves, Argo CD's settings, CRDs.
   const rendering = await ui.progress(
@@ -183,6 +192,7 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
     });
   }
 
+  phase("render");
   // 2. The control plane.
   let admission: string | undefined;
   try {
@@ -192,6 +202,10 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
     if (!(err instanceof HomelabError)) throw err;
     changes.push({ what: "no Pod Security admission configuration", why: err.message.split("\n")[0] });
   }
+  changes.push({
+    what: "admission webhooks are not called (kube-apiserver's webhook admission plugins are off)",
+    why: "their servers are pods, which do not run here; every other admission, Pod Security included, is the cluster's",
+  });
   const nodes = await nodeNames(repoRoot, options.env);
   const cp: ControlPlane = await ui.progress(
     `starting the local control plane (${nodes.length} kwok node(s), ${stageFiles.length} Stage file(s))`,
@@ -202,9 +216,11 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
         stages: stageFiles,
         crds: [...runtime, ...precreated],
         admission,
+        webhooks: false,
         timeout: 120_000,
       }),
   );
+  phase("controlPlane");
   const stopAll: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const s of stopAll.reverse()) await s().catch(() => {});
@@ -221,6 +237,7 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
     );
     const { daemon, url } = await serveSnapshot(runner, snapshot, freePort(), join(cp.dir, "logs", "git-daemon.log"));
     stopAll.push(() => daemon.stop().then(() => {}));
+    phase("snapshot");
 
     // 4. Argo CD with the cluster's settings.
     const argoRendered = rendering.apps.find((a) => a.app.name === "argocd");
@@ -267,6 +284,7 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
         }),
     );
     stopAll.push(() => argo.stop());
+    phase("argocd");
 
     // 5. The root app (or the named Applications), followed.
     const rootApp = JSON.parse(
@@ -355,6 +373,7 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
       locked: snapshot.locked,
       missing: snapshot.missing,
       renderErrors,
+      phases,
     };
     await options.beforeStop?.(result, cp.kubeconfig);
     return result;

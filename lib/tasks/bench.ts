@@ -57,6 +57,85 @@ async function controlPlaneStarts(
   return times;
 }
 
+/** The process IDs of every descendant of `pid` (Linux /proc). */
+async function descendants(pid: number): Promise<number[]> {
+  const parent = new Map<number, number>();
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const stat = await Deno.readTextFile(`/proc/${e.name}/stat`).catch(() => "");
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    if (ppid) parent.set(Number(e.name), ppid);
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const [child, pp] of parent) {
+      if (pp === p) {
+        out.push(child);
+        walk(child);
+      }
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** Resident memory (bytes) of the processes `pids`, summed. */
+async function residentBytes(pids: readonly number[]): Promise<number> {
+  let kb = 0;
+  for (const pid of pids) {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
+    kb += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+  }
+  return kb * 1024;
+}
+
+/**
+ * The rehearsal of this repository (`deno task rehearse --env ENV`) once: the time from the control
+ * plane being up to every Application Synced and Healthy, each wave's time, each phase, and the
+ * peak resident memory of everything it started (sampled twice a second).
+ */
+async function rehearseBench(config: Config, env: "dev" | "prod"): Promise<void> {
+  const { rehearse } = await import("../rehearse/run.ts");
+  const { clock } = await import("../rehearse/follow.ts");
+  let peak = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      peak = Math.max(peak, await residentBytes(await descendants(Deno.pid)));
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  const lines: string[] = [];
+  try {
+    const r = await rehearse(config, { env, timeoutMs: 900_000 }, consoleUi({ write: (t) => lines.push(t) }));
+    const p = r.phases;
+    print(`rehearsal of this repository (--env ${env}), Argo CD v${r.argocd.rehearsal}:`);
+    print(
+      `  render ${(p.render / 1000).toFixed(1)} s, control plane ${(p.controlPlane / 1000).toFixed(1)} s, ` +
+        `snapshot ${(p.snapshot / 1000).toFixed(1)} s, Argo CD started ${(p.argocd / 1000).toFixed(1)} s`,
+    );
+    const up = p.snapshot + p.argocd;
+    print(
+      r.converged
+        ? `  converged ${((up + r.convergedMs!) / 1000).toFixed(1)} s after the control plane was up (goal ≤ 60 s)` +
+          `${r.ok ? ", and stayed after a hard refresh" : ", but not after a hard refresh"}`
+        : `  did not converge in 15 minutes: ${
+          r.apps.filter((a) => a.convergedMs === undefined).map((a) => a.name).join(", ")
+        }`,
+    );
+    for (const w of r.waves) {
+      print(
+        `  wave ${String(w.wave).padStart(4)}: ${w.doneMs !== undefined ? clock(w.doneMs) : "—"}  ${w.apps.join(", ")}`,
+      );
+    }
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+  print(`  peak resident memory of everything it started: ${(peak / 2 ** 30).toFixed(2)} GiB (goal ≤ 3 GiB)`);
+  print("");
+}
+
 /** How `deno task doctor --help` compares with an empty task: the start-up ratio and its goal. */
 export const STARTUP_GOAL = 1.25;
 
@@ -78,8 +157,12 @@ export async function benchCommand(
   config: Config,
   deno: string,
   runs?: number,
-  options: { renderApps?: number; only?: "render" } = {},
+  options: { renderApps?: number; only?: "render" | "rehearse"; rehearse?: "dev" | "prod" } = {},
 ): Promise<number> {
+  if (options.rehearse) {
+    await rehearseBench(config, options.rehearse);
+    if (options.only === "rehearse") return 0;
+  }
   if (options.renderApps !== 0) {
     const { renderBench } = await import("../render/bench.ts");
     const quiet = consoleUi({ write: () => {} });
