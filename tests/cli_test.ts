@@ -19,6 +19,7 @@ const TASKS: Record<string, string> = {
   bootstrap: "bootstrap",
   dev: "dev",
   configure: "configure",
+  rehearse: "rehearse",
 };
 
 for (const [task, entry] of Object.entries(TASKS)) {
@@ -35,6 +36,14 @@ for (const [task, entry] of Object.entries(TASKS)) {
     assert.match(r.stdout, /--help/);
   });
 }
+
+Deno.test("rehearse rejects a duration it cannot read, saying how to write one", async () => {
+  const r = await runTask("rehearse", ["--timeout", "soon"], env);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /'soon' is not a duration/);
+  assert.match(r.stderr, /90s, 10m or 1m30s/);
+  assert.doesNotMatch(r.stderr, /^\s+at /m);
+});
 
 Deno.test("doctor rejects a purpose it does not know, listing the valid ones", async () => {
   const r = await runTask("doctor", ["--for", "prod"], env);

@@ -24,7 +24,7 @@ import { onExit } from "../cleanup.ts";
 import { cmd } from "../cmd.ts";
 import type { Config } from "../config.ts";
 import { toolRunner } from "../context.ts";
-import { HomelabError } from "../errors.ts";
+import { HomelabError, UsageError } from "../errors.ts";
 import { type ControlPlane, freePort, startControlPlane } from "../kube/controlplane.ts";
 import { pinnedArgoCdChart, releaseOf } from "../render/argocd.ts";
 import { ChartCache } from "../render/charts.ts";
@@ -144,7 +144,16 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
     () => render(config, { env: options.env, offline: true }, ui),
   );
   let specs: AppSpec[] = appSpecs(rendering.root);
-  if (options.apps?.length) specs = specs.filter((s) => options.apps!.includes(s.name));
+  if (options.apps?.length) {
+    const unknown = options.apps.filter((a) => !specs.some((s) => s.name === a));
+    if (unknown.length) {
+      throw new UsageError(
+        `no Application named ${unknown.join(", ")} in the ${options.env} root app`,
+        `choose from: ${specs.map((s) => s.name).join(", ")}`,
+      );
+    }
+    specs = specs.filter((s) => options.apps!.includes(s.name));
+  }
   const renderErrors = rendering.apps.filter((a) => a.error).map((a) => ({ app: a.app.name, error: a.error! }));
   const objects = rendering.apps.flatMap((a) => a.objects);
   const treeCrds = objects.filter((o) => o.kind === "CustomResourceDefinition");
@@ -204,7 +213,8 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
   }
   changes.push({
     what: "admission webhooks are not called (kube-apiserver's webhook admission plugins are off)",
-    why: "their servers are pods, which do not run here; every other admission, Pod Security included, is the cluster's",
+    why:
+      "their servers are pods, which do not run here; every other admission, Pod Security included, is the cluster's",
   });
   const nodes = await nodeNames(repoRoot, options.env);
   const cp: ControlPlane = await ui.progress(
