@@ -202,7 +202,7 @@ export async function runtimeCrdDrift(repoRoot: string, sources: readonly Runtim
         check: "schema",
         severity: "error",
         message: `${RUNTIME_CRDS_FILE}: source ${s.name} pins ${s.version} but ${s.component} installs chart ` +
-          `${s.chart} ${chart.version}: put ${chart.version} in its version and update each sha256`,
+          `${s.chart} ${chart.version}: put ${chart.version} in its version, then run \`${REFRESH_COMMAND}\` for the sha256s`,
       });
     }
   }
