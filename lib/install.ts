@@ -14,7 +14,7 @@ import { cmd, type Command, type Runner } from "./cmd.ts";
 import type { Config } from "./config.ts";
 import { HomelabError } from "./errors.ts";
 import { cacheBinDir, cacheDirOf, type Probe, type Toolbox } from "./toolbox.ts";
-import { binariesOf, type ModuleBuild, type RepoModuleBuild, type ToolSpec } from "./tools.ts";
+import { binariesOf, GO, type ModuleBuild, type RepoModuleBuild, type ToolSpec } from "./tools.ts";
 import { duration, type Ui } from "./ui.ts";
 
 /** What `deno task tools` decided for one tool. */
@@ -93,7 +93,7 @@ export function buildCommands(
 /** The `go.mod` of the generated module a {@link ModuleBuild} builds in. */
 export function wrapperGoMod(spec: ToolSpec, build: ModuleBuild): string {
   const [path, version] = build.module.split("@");
-  return `module homelab.invalid/tools/${spec.name}\n\ngo 1.26\n\nrequire ${path} ${version}\n`;
+  return `module homelab.invalid/tools/${spec.name}\n\ngo ${GO}\n\nrequire ${path} ${version}\n`;
 }
 
 async function prepareModule(

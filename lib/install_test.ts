@@ -14,7 +14,7 @@ import {
 } from "./install.ts";
 import { toolsCommand } from "./tasks/tools.ts";
 import { cacheBinDir, cacheDirOf, sourceDigest, Toolbox } from "./toolbox.ts";
-import { type ModuleBuild, toolSpec } from "./tools.ts";
+import { GO, type ModuleBuild, toolSpec } from "./tools.ts";
 import { consoleUi } from "./ui.ts";
 import { fakeTool, SYSTEM_PATH, tempConfig, withTempDir } from "../tests/helpers.ts";
 
@@ -155,11 +155,12 @@ Deno.test("unknown tool names are rejected with the valid ones listed", async ()
   });
 });
 
-Deno.test("the generated module requires exactly the pinned module version", () => {
+Deno.test("the generated module requires exactly the pinned module version, with the pinned go line", () => {
   const build = sops.build as ModuleBuild;
+  assert.match(GO, /^\d+\.\d+\.\d+$/);
   assert.equal(
     wrapperGoMod(sops, build),
-    `module homelab.invalid/tools/sops\n\ngo 1.26\n\nrequire github.com/getsops/sops/v3 v${sops.version}\n`,
+    `module homelab.invalid/tools/sops\n\ngo ${GO}\n\nrequire github.com/getsops/sops/v3 v${sops.version}\n`,
   );
   const kubectl = toolSpec("kubectl")!;
   assert.match(wrapperGoMod(kubectl, kubectl.build as ModuleBuild), /require k8s\.io\/kubectl v0\.\d+\.\d+\n/);

@@ -161,8 +161,20 @@ function argocdVersionFlags(version: string, kubectl: string): string[] {
   ];
 }
 
-/** The k8s.io/kubectl the pinned Argo CD release builds with (its go.mod's replace; tests/pins_test.ts). */
+/**
+ * The k8s.io/kubectl the pinned Argo CD release builds with (its go.mod's replace; tests/pins_test.ts).
+ * Renovate sees it but never moves it alone (renovate.json): it changes with the Argo CD pin.
+ */
+// renovate: datasource=go depName=k8s.io/kubectl
 export const ARGOCD_KUBECTL = "v0.37.0";
+
+/**
+ * The `go` line of the modules lib/install.ts generates to build tools: the least Go they build
+ * with. A tool whose module requires a newer one gets it through the module proxy
+ * (`GOTOOLCHAIN=auto`); the committed modules under tools/go carry their own `go` lines.
+ */
+// renovate: datasource=golang-version depName=go
+export const GO = "1.26.0";
 
 /**
  * Every pin carries a `renovate: datasource=… depName=…` comment on the line above it: Renovate's

@@ -1,5 +1,6 @@
 /**
- * `deno task charts import DIR`: packaged charts into the content-addressed chart cache.
+ * `deno task charts import DIR`: packaged charts into the content-addressed chart cache;
+ * `deno task charts crds`: the sha256s of the run-time CRDs at their pinned version.
  * @module
  */
 
@@ -32,6 +33,18 @@ await runTask(
           import("../lib/ui.ts"),
         ]);
         return await chartsImportCommand(config, dir, consoleUi(), opts);
+      },
+    }, {
+      name: "crds",
+      description: "Fetch the run-time CRD files of schemas/runtime-crds.yaml at each source's version (into the " +
+        "chart cache) and write their sha256s and `digestsFor` there: after Renovate moved the version with the " +
+        "chart, before `check` can pass. Review the diff and commit it.",
+      action: async () => {
+        const [{ chartsCrdsCommand }, { consoleUi }] = await Promise.all([
+          import("../lib/tasks/render.ts"),
+          import("../lib/ui.ts"),
+        ]);
+        return await chartsCrdsCommand(config, consoleUi());
       },
     }],
   },

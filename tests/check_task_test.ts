@@ -50,7 +50,16 @@ async function serveCrds(site: string, url: string, repo: string): Promise<void>
   await Deno.mkdir(join(repo, "schemas"), { recursive: true });
   await Deno.writeTextFile(
     join(repo, "schemas", "runtime-crds.yaml"),
-    stringify({ sources: [{ name: "fixture", component: "system/pool", chart: "none", version: "1.0.0", files }] }),
+    stringify({
+      sources: [{
+        name: "fixture",
+        component: "system/pool",
+        chart: "none",
+        version: "1.0.0",
+        digestsFor: "1.0.0",
+        files,
+      }],
+    }),
   );
 }
 

@@ -5,8 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { binariesOf, TOOLS } from "../lib/tools.ts";
-import { fakeTool, REPO, SYSTEM_PATH, withTempDir } from "./helpers.ts";
+import { parse as parseYaml } from "yaml";
+import { releaseOf } from "../lib/render/argocd.ts";
+import { binariesOf, PINS, TOOLS } from "../lib/tools.ts";
+import { fakeTool, git, REPO, SYSTEM_PATH, withTempDir } from "./helpers.ts";
 
 const readme = await Deno.readTextFile(join(REPO, "README.md"));
 const talosReadme = await Deno.readTextFile(join(REPO, "talos", "README.md"));
@@ -147,4 +149,130 @@ Deno.test("the README's tool table is the manifest: every tool with its binaries
       "`yes` when `deno task tools` builds it)",
   );
   assert.doesNotMatch(section, /\bv?\d+\.\d+\.\d+\b/, "the section repeats a version that lib/tools.ts pins");
+});
+
+/** The chart version a component's kustomization pins (`helmCharts` entry `name`). */
+async function chartPin(dir: string, name: string): Promise<string> {
+  const k = parseYaml(await Deno.readTextFile(join(REPO, dir, "kustomization.yaml"))) as {
+    helmCharts?: { name: string; version: string }[];
+  };
+  return String(k.helmCharts?.find((c) => c.name === name)?.version);
+}
+
+/** The version in a release URL a component's kustomization lists (`…/download/vX.Y.Z/…`). */
+async function urlPin(dir: string): Promise<string> {
+  const text = await Deno.readTextFile(join(REPO, dir, "kustomization.yaml"));
+  return /\/releases\/download\/v(\d+\.\d+\.\d+)\//.exec(text)?.[1] ?? "none";
+}
+
+/**
+ * Every version the prose of the READMEs names. `pin` is the pin it repeats (the test fails when
+ * they differ: Renovate moved the pin, the prose was not updated); a `fact` is no pin (history,
+ * or what one release bundles), said why, and `of` names the pin it is a fact of, when there is
+ * one: the fact is to be checked again once that pin moves.
+ */
+const PROSE: {
+  file: string;
+  /** Each group captures one version. */
+  re: RegExp;
+  pins?: (() => Promise<string>)[];
+  fact?: string;
+  of?: { pin: () => Promise<string>; at: string };
+}[] = [
+  {
+    file: "README.md",
+    re: /argo-cd chart (\S+) → Argo CD v(\S+) → kustomize (\S+), Helm (\S+);/,
+    pins: [
+      () => chartPin("system/argocd", "argo-cd"),
+      async () => releaseOf(await chartPin("system/argocd", "argo-cd"))?.argocd ?? "none",
+      () => Promise.resolve(PINS.kustomize),
+      () => Promise.resolve(PINS.helm),
+    ],
+  },
+  {
+    file: "system/argocd/README.md",
+    re: /\(v(\S+), from the pinned chart (\S+): kustomize (\S+), Helm (\S+)\)/,
+    pins: [
+      async () => releaseOf(await chartPin("system/argocd", "argo-cd"))?.argocd ?? "none",
+      () => chartPin("system/argocd", "argo-cd"),
+      () => Promise.resolve(PINS.kustomize),
+      () => Promise.resolve(PINS.helm),
+    ],
+  },
+  {
+    file: "system/argocd/README.md",
+    re: /the ksops image's kustomize \((\S+),/,
+    fact: "the kustomize the viaductoss/ksops image bundles (not used: only the plugin is copied)",
+    of: {
+      pin: async () =>
+        /image: viaductoss\/ksops:v(\S+)/.exec(await Deno.readTextFile(join(REPO, "system/argocd/values.yaml")))?.[1] ??
+          "none",
+      at: "4.5.1",
+    },
+  },
+  {
+    file: "system/gateway-api/README.md",
+    re: /standard channel, v(\S+)\)/,
+    pins: [() => urlPin("system/gateway-api")],
+  },
+  { file: "platform/kubevirt/README.md", re: /release manifest v(\S+)\)/, pins: [() => urlPin("platform/kubevirt")] },
+  { file: "rehearse/README.md", re: /\(Argo CD v(\S+)\)/, pins: [() => Promise.resolve(PINS.argocd)] },
+  { file: "rehearse/stages/README.md", re: /kwok v(\S+)\)/, pins: [() => Promise.resolve(PINS.kwok)] },
+  { file: "system/piraeus/README.md", re: /The pin (\S+) is/, pins: [() => chartPin("system/piraeus", "piraeus")] },
+  {
+    file: "system/piraeus/README.md",
+    re: /the previous pin (\S+) could not[\s\S]*ends at v(\S+) \(2024\)[\s\S]*verified with (\S+) in its place/,
+    fact: "the history of the pin: earlier versions and the one renders were verified with",
+  },
+  {
+    file: "talos/README.md",
+    re: /# installed, v(\S+), secure boot/,
+    pins: [
+      async () =>
+        /^talosVersion: v(\S+)$/m.exec(await Deno.readTextFile(join(REPO, "talos/talconfig.yaml")))?.[1] ?? "none",
+    ],
+  },
+];
+
+Deno.test("every version the READMEs name repeats the pin it names (or is a fact said to be one)", async () => {
+  const files = git(REPO, "ls-files", "*.md").split("\n").filter((f) => f && !f.startsWith("tests/"));
+  const problems: string[] = [];
+  for (const file of files) {
+    const text = await Deno.readTextFile(join(REPO, file));
+    // Prose wraps: the rules read it with line breaks as spaces (the offsets stay).
+    const flat = text.replaceAll("\n", " ");
+    const lineOf = (at: number) => text.slice(0, at).split("\n").length;
+    const known = new Set<number>();
+    for (const rule of PROSE.filter((r) => r.file === file)) {
+      const m = new RegExp(rule.re.source, "d").exec(flat);
+      if (!m) {
+        problems.push(`${file}: the sentence ${rule.re} is gone: update or remove its entry in tests/readme_test.ts`);
+        continue;
+      }
+      for (let g = 1; g < m.length; g++) {
+        const at = m.indices![g]![0];
+        known.add(at + (m[g].startsWith("v") ? 1 : 0));
+        if (rule.pins) {
+          const pin = await rule.pins[g - 1]();
+          if (m[g] !== pin) problems.push(`${file}:${lineOf(at)}: names ${m[g]}, but the pin is ${pin}: write ${pin}`);
+        }
+      }
+      if (rule.of && await rule.of.pin() !== rule.of.at) {
+        problems.push(
+          `${file}: ${m.slice(1).join(", ")}: ${rule.fact}, true of ${rule.of.at}; the pin is now ` +
+            `${await rule.of.pin()}: check the fact for it and update the prose and the entry in tests/readme_test.ts`,
+        );
+      }
+    }
+    for (const m of flat.matchAll(/(?<![\w.])v?(\d+\.\d+\.\d+)(?!\.?\d)/g)) {
+      const at = m.index! + m[0].length - m[1].length;
+      if (!known.has(at)) {
+        problems.push(
+          `${file}:${lineOf(at)}: names version ${m[1]}, which no entry of PROSE in tests/readme_test.ts accounts ` +
+            "for: add the pin it repeats (or say why it is no pin)",
+        );
+      }
+    }
+  }
+  assert.deepEqual(problems, []);
 });

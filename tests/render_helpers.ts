@@ -230,7 +230,7 @@ export async function fixtureRepo(
   await Deno.mkdir(join(repo, "schemas"), { recursive: true });
   await Deno.writeTextFile(
     join(repo, "schemas", "runtime-crds.yaml"),
-    `sources:\n  - name: cilium\n    component: system/web\n    chart: web\n    version: 0.1.0\n    files:\n` +
+    `sources:\n  - name: cilium\n    component: system/web\n    chart: web\n    version: 0.1.0\n    digestsFor: 0.1.0\n    files:\n` +
       `      - url: ${url}/crds/cilium.yaml\n        sha256: "${digest}"\n`,
   );
   const keyFile = join(work, "age.txt");

@@ -38,6 +38,7 @@ import { checkSecrets } from "./secrets.ts";
 import { checkStability } from "./stability.ts";
 import { checkStackFiles } from "./stacks.ts";
 import { type CrdVersion, crdVersions, Validator } from "./validator.ts";
+import { PINS } from "../tools.ts";
 
 /** What to check. */
 export interface CheckOptions {
@@ -79,7 +80,7 @@ export async function pinnedKubernetes(repoRoot: string): Promise<string> {
     });
   }
   if (typeof version !== "string" || !/^v?\d+\.\d+\.\d+$/.test(version)) {
-    throw new InputError(`kubernetesVersion '${version ?? ""}' is not a version like v1.37.2`, { file });
+    throw new InputError(`kubernetesVersion '${version ?? ""}' is not a version like v${PINS.kubernetes}`, { file });
   }
   return version.replace(/^v/, "");
 }

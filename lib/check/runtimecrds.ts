@@ -3,11 +3,16 @@
  * `schemas/runtime-crds.yaml` by URL and sha256, fetched once into the chart cache, and read
  * from there by every later check (with no network).
  *
+ * A source's `version` is a Renovate pin that moves with its chart; its sha256s cannot follow by
+ * themselves, so `digestsFor` names the version they were taken from. A source whose two differ
+ * is stale: no file of it is fetched, and the finding names `deno task charts crds`
+ * ({@link refreshRuntimeCrdDigests}), which puts the sha256s of the new version's files there.
+ *
  * @module
  */
 
 import { join } from "node:path";
-import { parse as parseYaml, parseAllDocuments } from "yaml";
+import { isMap, isScalar, isSeq, parse as parseYaml, parseAllDocuments, parseDocument, type Scalar } from "yaml";
 import { HomelabError, InputError } from "../errors.ts";
 import type { ChartCache } from "../render/charts.ts";
 import type { Finding, KubeObject } from "../render/model.ts";
@@ -25,8 +30,13 @@ export interface RuntimeCrdSource {
   /** The chart's name in that component's `helmCharts`. */
   readonly chart: string;
   readonly version: string;
+  /** The version whose files the sha256s are of: equal to `version` unless they are stale. */
+  readonly digestsFor: string;
   readonly files: readonly { readonly url: string; readonly sha256: string }[];
 }
+
+/** The command that puts the sha256s of a source's files at its version into the file. */
+export const REFRESH_COMMAND = "deno task charts crds";
 
 /** Reads and checks `schemas/runtime-crds.yaml` (absent: no sources). */
 export async function readRuntimeCrdSources(repoRoot: string): Promise<RuntimeCrdSource[]> {
@@ -39,7 +49,8 @@ export async function readRuntimeCrdSources(repoRoot: string): Promise<RuntimeCr
   const bad = (what: string) =>
     new InputError(what, {
       file: RUNTIME_CRDS_FILE,
-      hint: "each source needs name, component, chart, version and files: [{url, sha256}] (see the file's header)",
+      hint: "each source needs name, component, chart, version, digestsFor and files: [{url, sha256}] " +
+        "(see the file's header)",
     });
   let doc: { sources?: unknown };
   try {
@@ -49,7 +60,7 @@ export async function readRuntimeCrdSources(repoRoot: string): Promise<RuntimeCr
   }
   if (!Array.isArray(doc.sources)) throw bad("has no `sources:` list");
   return doc.sources.map((s: Record<string, unknown>, i: number) => {
-    for (const k of ["name", "component", "chart", "version"]) {
+    for (const k of ["name", "component", "chart", "version", "digestsFor"]) {
       if (typeof s?.[k] !== "string" || !s[k]) throw bad(`sources[${i}] has no ${k}`);
     }
     if (!Array.isArray(s.files) || !s.files.length) throw bad(`sources[${i}] (${s.name}) lists no files`);
@@ -76,7 +87,8 @@ interface Parsed {
 /**
  * The CRD versions of every pinned file: each fetched through the chart cache (once), its
  * digest compared with the pin, parsed once into `<cacheDir>/schemas/crds/<sha256>.json`. A
- * file that cannot be had becomes a finding (its kinds then show up as unknown), not an abort.
+ * file that cannot be had becomes a finding (its kinds then show up as unknown), not an abort;
+ * so does a stale source (its sha256s are of another version), whose files are not fetched.
  */
 export async function loadRuntimeCrds(
   sources: readonly RuntimeCrdSource[],
@@ -84,10 +96,23 @@ export async function loadRuntimeCrds(
   cacheDir: string,
 ): Promise<{ crds: CrdVersion[]; findings: Finding[] }> {
   const parsedDir = join(cacheDir, "schemas", "crds");
+  const findings: Finding[] = [];
+  for (const s of sources.filter(stale)) {
+    findings.push({
+      app: "cluster",
+      check: "schema",
+      severity: "error",
+      message: `${RUNTIME_CRDS_FILE}: ${s.name} is at version ${s.version}, but its sha256s are those of ` +
+        `${s.digestsFor}'s files (digestsFor: ${s.digestsFor}), so its kinds are unknown. Run \`${REFRESH_COMMAND}\` ` +
+        `where the URLs are reachable: it fetches ${s.version}'s files and puts their sha256s and digestsFor ` +
+        `${s.version} there; review the diff and commit it`,
+    });
+  }
+  const fresh = sources.filter((s) => !stale(s));
   // Each file in parallel; the results are read in the order of the list, so the same inputs
   // give the same CRDs and the same messages however the fetches finish.
   const results = await Promise.all(
-    sources.map((s) =>
+    fresh.map((s) =>
       Promise.all(s.files.map(async (f): Promise<{ versions: CrdVersion[] } | { failure: string }> => {
         const from = `${RUNTIME_CRDS_FILE} (${s.name} ${s.version})`;
         const parsedFile = join(parsedDir, `${f.sha256}.json`);
@@ -126,8 +151,7 @@ export async function loadRuntimeCrds(
     ),
   );
   const crds: CrdVersion[] = [];
-  const findings: Finding[] = [];
-  for (const [i, s] of sources.entries()) {
+  for (const [i, s] of fresh.entries()) {
     const list: string[] = [];
     for (const r of results[i]) {
       if ("failure" in r) list.push(r.failure);
@@ -144,6 +168,11 @@ export async function loadRuntimeCrds(
     });
   }
   return { crds, findings };
+}
+
+/** Whether a source's sha256s were taken from another version than its own. */
+export function stale(source: RuntimeCrdSource): boolean {
+  return source.digestsFor !== source.version;
 }
 
 /**
@@ -173,7 +202,7 @@ export async function runtimeCrdDrift(repoRoot: string, sources: readonly Runtim
         check: "schema",
         severity: "error",
         message: `${RUNTIME_CRDS_FILE}: source ${s.name} pins ${s.version} but ${s.component} installs chart ` +
-          `${s.chart} ${chart.version}: put ${chart.version} in its version and update each sha256`,
+          `${s.chart} ${chart.version}: put ${chart.version} in its version, then run \`${REFRESH_COMMAND}\` for the sha256s`,
       });
     }
   }
@@ -189,7 +218,7 @@ export async function runtimeCrdObjects(
   cache: ChartCache,
 ): Promise<KubeObject[]> {
   const out: KubeObject[] = [];
-  for (const f of sources.flatMap((s) => s.files)) {
+  for (const f of sources.filter((s) => !stale(s)).flatMap((s) => s.files)) {
     let path: string;
     try {
       const got = await cache.remote(f.url);
@@ -205,4 +234,58 @@ export async function runtimeCrdObjects(
     }
   }
   return out;
+}
+
+/** What {@link refreshRuntimeCrdDigests} did to one source. */
+export interface Refreshed {
+  readonly name: string;
+  readonly version: string;
+  readonly files: number;
+  /** How many sha256s differ from those the file had. */
+  readonly changed: number;
+  /** The version the file's sha256s were of before. */
+  readonly from: string;
+}
+
+/**
+ * Fetches every file of every source at its `version` (through the chart cache) and writes
+ * their sha256s, and `digestsFor: <version>`, into `schemas/runtime-crds.yaml` in place: the
+ * rest of the file (comments, order, quoting) stays as it is. Nothing is written unless every
+ * file could be had.
+ */
+export async function refreshRuntimeCrdDigests(repoRoot: string, cache: ChartCache): Promise<Refreshed[]> {
+  const sources = await readRuntimeCrdSources(repoRoot);
+  if (!sources.length) {
+    throw new InputError("lists no sources (or does not exist)", { file: RUNTIME_CRDS_FILE });
+  }
+  const digests = await Promise.all(sources.map((s) => Promise.all(s.files.map((f) => cache.remote(f.url)))));
+  const path = join(repoRoot, RUNTIME_CRDS_FILE);
+  const text = await Deno.readTextFile(path);
+  const doc = parseDocument(text);
+  const edits: { at: [number, number]; text: string }[] = [];
+  const list = doc.get("sources");
+  if (!isSeq(list)) throw new InputError("has no `sources:` list", { file: RUNTIME_CRDS_FILE });
+  list.items.forEach((node, i) => {
+    if (!isMap(node)) return;
+    const digestsFor = node.get("digestsFor", true);
+    if (isScalar(digestsFor) && digestsFor.range) {
+      edits.push({ at: [digestsFor.range[0], digestsFor.range[1]], text: sources[i].version });
+    }
+    const files = node.get("files");
+    if (!isSeq(files)) return;
+    files.items.forEach((f, j) => {
+      const sha = isMap(f) ? f.get("sha256", true) as Scalar | undefined : undefined;
+      if (sha?.range) edits.push({ at: [sha.range[0], sha.range[1]], text: `"${digests[i][j].digest}"` });
+    });
+  });
+  let out = text;
+  for (const e of edits.sort((a, b) => b.at[0] - a.at[0])) out = out.slice(0, e.at[0]) + e.text + out.slice(e.at[1]);
+  if (out !== text) await writeAtomic(path, out);
+  return sources.map((s, i) => ({
+    name: s.name,
+    version: s.version,
+    files: s.files.length,
+    changed: s.files.filter((f, j) => f.sha256 !== digests[i][j].digest).length,
+    from: s.digestsFor,
+  }));
 }

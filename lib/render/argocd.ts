@@ -26,6 +26,14 @@ export interface ArgoCdRelease {
 /**
  * The table. Sources: argoproj/argo-helm tag `argo-cd-<chart>` → `charts/argo-cd/Chart.yaml`;
  * argoproj/argo-cd tag `v<argocd>` → `hack/tool-versions.sh`.
+ *
+ * The rows are facts about published releases, not pins, so they carry no Renovate annotation:
+ * a row says "chart X ships Argo CD Y, which bundles helm H and kustomize K", and moving any of
+ * its versions to the newest release would make it false. The one pin is the chart version in
+ * `system/argocd/kustomization.yaml` (Renovate's kustomize manager reads it; the group "argo-cd
+ * and its render tools" of renovate.json brings helm and kustomize of lib/tools.ts in the same
+ * pull request). When it moves to a chart without a row, `lib/render/argocd_test.ts` fails and
+ * says what to add here.
  */
 export const ARGOCD_RELEASES: readonly ArgoCdRelease[] = [
   { chart: "10.0.0", argocd: "3.4.4", helm: "3.19.4", kustomize: "5.8.1" },

@@ -9,9 +9,18 @@
 import { isMap, LineCounter, parseDocument } from "yaml";
 import { InputError } from "../errors.ts";
 import { PATHS } from "../secrets/sopsconfig.ts";
+import { PINS } from "../tools.ts";
 import type { Schematic } from "./schematic.ts";
 
-/** Which Kubernetes versions each Talos minor supports (Talos machinery `compatibility/talosNNN`). */
+/**
+ * Which Kubernetes versions each Talos minor supports (Talos machinery `compatibility/talosNNN`).
+ *
+ * A compatibility table, not a pin: each row is a fact about a Talos release, and Renovate moving
+ * one of its versions would make it false, so the rows carry no annotation. The pins are
+ * `talosVersion` and `kubernetesVersion` in talos/talconfig.yaml (annotated there); when Renovate
+ * moves Talos to a minor without a row, or Kubernetes out of the row's range, tests/renovate_test.ts
+ * fails and says to add the row from that file of the new release.
+ */
 export const KUBERNETES_SUPPORT: Record<string, readonly [string, string]> = {
   "1.12": ["1.30.0", "1.35.99"],
   "1.13": ["1.31.0", "1.36.99"],
@@ -167,14 +176,14 @@ export function checkTalconfig(
     problems.push({
       line: lineOf(["talosVersion"]),
       message: `talosVersion '${talosVersion}' is not vX.Y.Z`,
-      fix: "write it as v1.14.0",
+      fix: `write it as vX.Y.Z (e.g. v${PINS.talosctl})`,
     });
   }
   if (kubernetesVersion && !kube) {
     problems.push({
       line: lineOf(["kubernetesVersion"]),
       message: `kubernetesVersion '${kubernetesVersion}' is not vX.Y.Z`,
-      fix: "write it as v1.37.2",
+      fix: `write it as vX.Y.Z (e.g. v${PINS.kubernetes})`,
     });
   }
   if (talos && kube) {

@@ -222,3 +222,30 @@ export async function diffCommand(
   );
   return d.complete ? 0 : DIFF_INCOMPLETE;
 }
+
+/**
+ * `charts crds`: the sha256s of the run-time CRD files (`schemas/runtime-crds.yaml`) at each
+ * source's version, written into that file with `digestsFor`. What a pull request that moved
+ * the version (Renovate, with the chart) runs before it can pass `check`.
+ */
+export async function chartsCrdsCommand(config: Config, ui: Ui): Promise<number> {
+  const { refreshRuntimeCrdDigests, RUNTIME_CRDS_FILE } = await import("../check/runtimecrds.ts");
+  const cache = new ChartCache(join(config.cacheDir, "charts"), runnerOf(config, ui), {
+    scratch: () => privateTempDir("homelab-charts-"),
+  });
+  const done = await refreshRuntimeCrdDigests(config.repoRoot, cache);
+  for (const r of done) {
+    const moved = r.from === r.version ? `at ${r.version}` : `${r.from} → ${r.version}`;
+    ui.info(
+      `${r.name} ${moved}: ${r.files} files, ${r.changed ? `${r.changed} sha256s changed` : "no sha256 changed"}`,
+    );
+  }
+  const changed = done.some((r) => r.changed || r.from !== r.version);
+  ui.info(
+    changed
+      ? `${RUNTIME_CRDS_FILE} updated: review \`git diff ${RUNTIME_CRDS_FILE}\` (a changed sha256 is a changed ` +
+        "schema) and commit it"
+      : `${RUNTIME_CRDS_FILE} is current`,
+  );
+  return 0;
+}
