@@ -31,6 +31,7 @@ import { checkNamespaces } from "./namespaces.ts";
 import { checkOwnership } from "./ownership.ts";
 import { checkPodSecurity, type PsaEvaluator, psaTool } from "./podsecurity.ts";
 import { checkReferences } from "./references.ts";
+import { checkWaveOrder } from "./waves.ts";
 import { loadRuntimeCrds, readRuntimeCrdSources, runtimeCrdDrift, runtimeCrdObjects } from "./runtimecrds.ts";
 import { mergeFindings, serverFindings } from "./server.ts";
 import { checkSchemas } from "./schema.ts";
@@ -120,6 +121,7 @@ export async function checkRendering(rendering: Rendering, deps: CheckDeps): Pro
     ...checkNamespaces(rendering, scopeOf),
     ...checkOwnership(rendering, scopeOf),
     ...checkReferences(rendering, scopeOf),
+    ...checkWaveOrder(rendering, scopeOf),
     ...checkAddresses(rendering),
   );
   // Objects that rely on the destination namespace are named with it, as they land.

@@ -35,6 +35,7 @@ import { toolSpec } from "../tools.ts";
 import type { Ui } from "../ui.ts";
 import { startArgoCD, workloadEnv } from "./argocd.ts";
 import { type AppOutcome, clock, Follower, type WaveOutcome } from "./follow.ts";
+import { checkWaveOrder } from "../check/waves.ts";
 import { prepareSnapshot, SERVED_BRANCH, serveSnapshot, type Snapshot } from "./snapshot.ts";
 import { type GroupKind, groupKindKey, loadHealthChecks, loadStages, stageKinds, unsimulated } from "./stages.ts";
 
@@ -79,6 +80,11 @@ export interface Rehearsal {
   readonly missing: Snapshot["missing"];
   /** Applications that failed to render (their Argo CD build fails the same way). */
   readonly renderErrors: readonly { app: string; error: string }[];
+  /**
+   * Wave inversions (lib/check/waves.ts): objects whose health needs what a later wave creates. The
+   * local Stages cannot see them (a simulated route is accepted whether its Gateway exists or not).
+   */
+  readonly waveOrder: readonly { app: string; object: string; message: string }[];
   /** Milliseconds each phase took before the Applications were followed. */
   readonly phases: Readonly<Record<"render" | "controlPlane" | "snapshot" | "argocd", number>>;
 }
@@ -231,6 +237,24 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
       }),
   );
   phase("controlPlane");
+  // Scope of each kind: the rendering's CRDs, else the API server's discovery.
+  const scopes = new Map<string, boolean>();
+  for (const crd of treeCrds) {
+    const spec = (crd as { spec?: { group?: string; scope?: string; names?: { kind?: string } } }).spec;
+    if (spec?.group && spec.names?.kind) scopes.set(`${spec.group}|${spec.names.kind}`, spec.scope === "Namespaced");
+  }
+  for (const o of objects) {
+    const k = `${groupOf(o.apiVersion)}|${o.kind}`;
+    if (scopes.has(k)) continue;
+    const r = await cp.client.resourceOf(o.apiVersion, o.kind).catch(() => undefined);
+    if (r) scopes.set(k, r.namespaced);
+  }
+  const waveOrder = checkWaveOrder(rendering, (apiVersion, kind) => scopes.get(`${groupOf(apiVersion)}|${kind}`))
+    .map((f) => ({
+      app: f.app,
+      object: f.object ? `${f.object.kind} ${f.object.namespace ? `${f.object.namespace}/` : ""}${f.object.name}` : "",
+      message: f.message,
+    }));
   const stopAll: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const s of stopAll.reverse()) await s().catch(() => {});
@@ -372,7 +396,7 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
     const result: Rehearsal = {
       env: options.env,
       argocd: { rehearsal: toolSpec("argocd")?.version ?? "unknown", cluster },
-      ok: last.done && stayed === true,
+      ok: last.done && stayed === true && waveOrder.length === 0,
       converged: last.done,
       stayed,
       convergedMs,
@@ -383,6 +407,7 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
       locked: snapshot.locked,
       missing: snapshot.missing,
       renderErrors,
+      waveOrder,
       phases,
     };
     await options.beforeStop?.(result, cp.kubeconfig);
@@ -418,6 +443,7 @@ export function textReport(r: Rehearsal): string {
   for (const c of r.changes) lines.push(`  differs from the cluster: ${c.what} (${c.why})`);
   for (const e of r.renderErrors) lines.push(`  not rendered: ${e.app}: ${e.error.split("\n")[0]}`);
   for (const m of r.missing) lines.push(`  not at hand: ${m.app}: ${m.what.split("\n")[0]}`);
+  for (const w of r.waveOrder) lines.push(`  wave inversion: ${w.app}: ${w.object}: ${w.message}`);
   for (const l of r.locked) lines.push(`  cannot be decrypted in the cluster: ${l.app}: ${l.file}: ${l.why}`);
   for (const k of r.unsimulated) {
     lines.push(`  not simulated: ${k} (Argo CD judges its health; add a Stage under rehearse/stages/)`);
@@ -443,7 +469,11 @@ export function textReport(r: Rehearsal): string {
       );
     }
   }
-  if (r.ok) {
+  if (r.waveOrder.length) {
+    lines.push(
+      `error: ${r.waveOrder.length} wave inversion(s): the cluster's root app would stall where they are (see above)`,
+    );
+  } else if (r.ok) {
     lines.push(
       `ok: every Application Synced and Healthy in ${clock(r.convergedMs!).slice(1)}, and still after a hard refresh`,
     );
