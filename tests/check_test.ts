@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { checkRendering } from "../lib/check/run.ts";
-import { pinnedKubernetes } from "../lib/check/run.ts";
+import { readKubernetesVersion } from "../lib/repo.ts";
 import { goModuleSource, KubernetesSchemas } from "../lib/check/kubeschemas.ts";
 import { psaTool } from "../lib/check/podsecurity.ts";
 import { crdVersions, Validator } from "../lib/check/validator.ts";
@@ -43,7 +43,7 @@ const cacheDir = Deno.makeTempDirSync({ prefix: "homelab-test-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(cacheDir, { recursive: true }));
 const realConfig = loadConfig();
 const runner = new Runner({ env: realConfig.env, resolve: new Toolbox(realConfig).resolve });
-const version = await pinnedKubernetes(REPO);
+const version = (await readKubernetesVersion(REPO)).replace(/^v/, "");
 const crds = parseYaml(await Deno.readTextFile(join(FIXTURES, "crds.yaml"))) as KubeObject[];
 
 /** A rendering from a fixture file, with the shared CRDs as the app `crds`. */

@@ -19,13 +19,13 @@ import { HomelabError } from "../errors.ts";
 import type { KubeObject, Rendering } from "../render/model.ts";
 import { type SecretsContext, sopsOf } from "../secrets/context.ts";
 import { requireKeyFor } from "../secrets/lifecycle.ts";
-import { PATHS } from "../secrets/sopsconfig.ts";
 import { runSteps, type Step, type StepReport } from "../steps.ts";
 import { PINS } from "../tools.ts";
 import { appObjects, type ClusterSide, clusterSteps, DEFAULT_TIMEOUTS, type Timeouts } from "./cluster_steps.ts";
 import { rootCommand } from "./bootstrap.ts";
 import { Kube } from "./kube.ts";
 import { kindGateway, LOCAL_BRANCH, LocalRepo, SERVE_DIR, SERVED_REPO } from "./local.ts";
+import { PATHS } from "../repo.ts";
 
 /** The dev cluster's name (kind's context is `kind-<name>`). */
 export const DEV_NAME = "homelab-dev";

@@ -11,11 +11,11 @@
  */
 
 import { join } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { onExit } from "../cleanup.ts";
 import type { Config } from "../config.ts";
 import { toolRunner } from "../context.ts";
-import { InputError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
+import { readKubernetesVersion } from "../repo.ts";
 import { ChartCache } from "../render/charts.ts";
 import type { Env, Finding, KubeObject, Rendering } from "../render/model.ts";
 import { render } from "../render/pipeline.ts";
@@ -63,25 +63,6 @@ export interface CheckResult {
   readonly findings: readonly Finding[];
   /** The apps reported on, in order (the rendering's, then `root` and `cluster`). */
   readonly apps: readonly string[];
-}
-
-/** The Kubernetes version talos/talconfig.yaml pins. */
-export async function pinnedKubernetes(repoRoot: string): Promise<string> {
-  const file = "talos/talconfig.yaml";
-  let version: unknown;
-  try {
-    version = (parseYaml(await Deno.readTextFile(join(repoRoot, file))) as { kubernetesVersion?: unknown })
-      ?.kubernetesVersion;
-  } catch (err) {
-    throw new InputError(`cannot be read: ${(err as Error).message.split("\n")[0]}`, {
-      file,
-      hint: "check validates against the Kubernetes version it pins (kubernetesVersion)",
-    });
-  }
-  if (typeof version !== "string" || !/^v?\d+\.\d+\.\d+$/.test(version)) {
-    throw new InputError(`kubernetesVersion '${version ?? ""}' is not a version like v1.37.2`, { file });
-  }
-  return version.replace(/^v/, "");
 }
 
 /** What {@link checkRendering} needs besides the rendering. */
@@ -161,7 +142,7 @@ export async function runCheck(config: Config, options: CheckOptions, ui: Ui): P
   const findings: Finding[] = [];
 
   // Schemas: Kubernetes' own, the render's CRDs, the pinned run-time CRDs.
-  const version = await pinnedKubernetes(repoRoot);
+  const version = (await readKubernetesVersion(repoRoot)).replace(/^v/, "");
   const kube = await KubernetesSchemas.open(
     config.cacheDir,
     version,

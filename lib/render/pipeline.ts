@@ -27,6 +27,7 @@ import { Runner } from "../cmd.ts";
 import type { Config } from "../config.ts";
 import { toolRunner } from "../context.ts";
 import { HomelabError, InputError, UsageError } from "../errors.ts";
+import { readKubernetesVersion } from "../repo.ts";
 import { toolSpec } from "../tools.ts";
 import type { Ui } from "../ui.ts";
 import { apiVersionSet, builtinKinds, crdKinds, type ServedKind } from "./apis.ts";
@@ -78,18 +79,6 @@ export async function readBuildOptions(repoRoot: string): Promise<string[]> {
   }
   const options = values?.configs?.cm?.["kustomize.buildOptions"];
   return typeof options === "string" ? options.split(/\s+/).filter(Boolean) : [];
-}
-
-/** The Kubernetes version in talos/talconfig.yaml (what Argo CD passes as `--helm-kube-version`). */
-async function readKubeVersion(repoRoot: string): Promise<string | undefined> {
-  try {
-    const t = parseYaml(await Deno.readTextFile(join(repoRoot, "talos", "talconfig.yaml"))) as {
-      kubernetesVersion?: string;
-    };
-    return t?.kubernetesVersion ? String(t.kubernetesVersion) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 interface CachedBuild {
@@ -215,10 +204,8 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
       specs = specs.filter((s) => options.apps!.includes(s.name));
     }
 
-    const settings: BuildSettings = {
-      buildOptions: await readBuildOptions(repoRoot),
-      kubeVersion: await readKubeVersion(repoRoot),
-    };
+    const kubeVersion = await readKubernetesVersion(repoRoot);
+    const settings: BuildSettings = { buildOptions: await readBuildOptions(repoRoot), kubeVersion };
     const charts = new ChartCache(join(config.cacheDir, "charts"), runner, {
       offline: options.offline,
       scratch: getScratch,
@@ -274,7 +261,7 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
     // are the ones assumed. Apps whose charts do not read it are built once, without it.
     const assumedFile = join(cacheDir, `crds-${options.env}.json`);
     let assumed = await readCache<ServedKind[]>(assumedFile) ?? [];
-    const base = lazy(() => baseKinds(context, settings.kubeVersion));
+    const base = lazy(() => baseKinds(context, kubeVersion));
     let pass = apiPass(base, assumed);
     await renderMany(specs, pass);
     if ([...built.values()].some((b) => b.reads)) {
@@ -354,13 +341,7 @@ function apiPass(base: () => Promise<ServedKind[]>, crds: readonly ServedKind[])
 }
 
 /** The built-in kinds of the cluster's Kubernetes and the run-time CRDs: what the tree does not render. */
-async function baseKinds(ctx: AppContext, kubeVersion: string | undefined): Promise<ServedKind[]> {
-  if (!kubeVersion) {
-    throw new InputError("names no kubernetesVersion", {
-      file: "talos/talconfig.yaml",
-      hint: "charts that read .Capabilities.APIVersions are rendered with the APIs of that Kubernetes version",
-    });
-  }
+async function baseKinds(ctx: AppContext, kubeVersion: string): Promise<ServedKind[]> {
   const { loadRuntimeCrds, readRuntimeCrdSources } = await import("../check/runtimecrds.ts");
   const [builtins, runtime] = await Promise.all([
     builtinKinds(ctx.runner, ctx.config.cacheDir, kubeVersion),

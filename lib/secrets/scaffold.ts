@@ -11,7 +11,7 @@ import { InputError, UsageError } from "../errors.ts";
 import { addReadmeRows } from "../readme.ts";
 import { type SecretsContext, sopsOf } from "./context.ts";
 import { writeAllOrNothing } from "./sops.ts";
-import { PATHS } from "./sopsconfig.ts";
+import { PATHS } from "../repo.ts";
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 

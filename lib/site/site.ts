@@ -19,10 +19,8 @@
 import { Ajv, type ErrorObject } from "ajv";
 import { type Document, isMap, LineCounter, parseDocument } from "yaml";
 import { parseCidr, parseIp, type Range } from "../check/addresses.ts";
+import { PATHS } from "../repo.ts";
 import type { Problem } from "../talos/talconfig.ts";
-
-/** The repository path of the site file and its schema. */
-export const SITE_PATHS = { site: "site.yaml", schema: "schemas/site.schema.json" } as const;
 
 /** One machine. */
 export interface SiteNode {
@@ -91,7 +89,7 @@ let schemaValidator: ((v: unknown) => boolean) & { errors?: ErrorObject[] | null
 function validator() {
   if (!schemaValidator) {
     const schema = JSON.parse(
-      Deno.readTextFileSync(new URL(`../../${SITE_PATHS.schema}`, import.meta.url)),
+      Deno.readTextFileSync(new URL(`../../${PATHS.siteSchema}`, import.meta.url)),
     );
     schemaValidator = new Ajv({ allErrors: true, strict: false }).compile(schema);
   }
@@ -106,14 +104,14 @@ function schemaProblem(e: ErrorObject): { path: (string | number)[]; message: st
       return {
         path,
         message: `${at} has no ${(e.params as { missingProperty: string }).missingProperty}`,
-        fix: `add it (see ${SITE_PATHS.schema})`,
+        fix: `add it (see ${PATHS.siteSchema})`,
       };
     case "additionalProperties": {
       const extra = (e.params as { additionalProperty: string }).additionalProperty;
       return {
         path: [...path, extra],
         message: `${at === "the file" ? "" : `${at}.`}${extra} is not a site.yaml key`,
-        fix: `remove it or fix its spelling (the keys are listed in ${SITE_PATHS.schema})`,
+        fix: `remove it or fix its spelling (the keys are listed in ${PATHS.siteSchema})`,
       };
     }
     case "enum":
@@ -123,7 +121,7 @@ function schemaProblem(e: ErrorObject): { path: (string | number)[]; message: st
         fix: "pick one of them",
       };
     default:
-      return { path, message: `${at} ${e.message}`, fix: `see ${SITE_PATHS.schema}` };
+      return { path, message: `${at} ${e.message}`, fix: `see ${PATHS.siteSchema}` };
   }
 }
 

@@ -22,8 +22,8 @@ import { parseAllDocuments, stringify } from "yaml";
 import { onExit } from "../cleanup.ts";
 import { cmd, type Runner } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
-import { TALOS_PATHS } from "./talconfig.ts";
 import { exists } from "../files.ts";
+import { PATHS } from "../repo.ts";
 
 /** A Pod Security level. */
 export type PodSecurityLevel = "privileged" | "baseline" | "restricted";
@@ -164,8 +164,8 @@ export async function clusterAdmission(
     tmp?: string;
   } = {},
 ): Promise<ClusterAdmission> {
-  const talconfig = options.talconfig ?? TALOS_PATHS.talconfig;
-  const talenv = options.talenv ?? TALOS_PATHS.talenv;
+  const talconfig = options.talconfig ?? PATHS.talconfig;
+  const talenv = options.talenv ?? PATHS.talenv;
   const dir = await Deno.makeTempDir({ prefix: "homelab-admission-", dir: options.tmp });
   const remove = onExit(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
   try {

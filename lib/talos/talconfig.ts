@@ -8,8 +8,8 @@
 
 import { isMap, LineCounter, parseDocument } from "yaml";
 import { InputError } from "../errors.ts";
-import { PATHS } from "../secrets/sopsconfig.ts";
 import type { Schematic } from "./schematic.ts";
+import { kubernetesVersionProblem, PATHS } from "../repo.ts";
 
 /** Which Kubernetes versions each Talos minor supports (Talos machinery `compatibility/talosNNN`). */
 export const KUBERNETES_SUPPORT: Record<string, readonly [string, string]> = {
@@ -17,15 +17,6 @@ export const KUBERNETES_SUPPORT: Record<string, readonly [string, string]> = {
   "1.13": ["1.31.0", "1.36.99"],
   "1.14": ["1.32.0", "1.37.99"],
 };
-
-/** The repository paths of the Talos configuration. */
-export const TALOS_PATHS = {
-  talconfig: "talos/talconfig.yaml",
-  talenv: "talos/talenv.yaml",
-  schematic: "talos/schematic.yaml",
-  bundle: PATHS.talosBundle,
-  out: "talos/clusterconfig",
-} as const;
 
 /** One node, with its group's values filled in. */
 export interface TalNode {
@@ -133,7 +124,7 @@ export function checkTalconfig(
   const problems: Problem[] = [];
   const { text, missing } = substitute(rawText, env);
   for (const name of missing) {
-    problems.push({ message: `\${${name}} is not defined`, fix: `define ${name} in ${TALOS_PATHS.talenv}` });
+    problems.push({ message: `\${${name}} is not defined`, fix: `define ${name} in ${PATHS.talenv}` });
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines });
@@ -170,13 +161,8 @@ export function checkTalconfig(
       fix: "write it as v1.14.0",
     });
   }
-  if (kubernetesVersion && !kube) {
-    problems.push({
-      line: lineOf(["kubernetesVersion"]),
-      message: `kubernetesVersion '${kubernetesVersion}' is not vX.Y.Z`,
-      fix: "write it as v1.37.2",
-    });
-  }
+  const kubeProblem = kubernetesVersionProblem(kubernetesVersion);
+  if (kubernetesVersion && kubeProblem) problems.push({ line: lineOf(["kubernetesVersion"]), ...kubeProblem });
   if (talos && kube) {
     const support = KUBERNETES_SUPPORT[`${talos[0]}.${talos[1]}`];
     if (!support) {
@@ -213,7 +199,7 @@ export function checkTalconfig(
   if (!env2) {
     problems.push({
       message: `LAN_SUBNET is ${env.LAN_SUBNET ? `'${env.LAN_SUBNET}', not a CIDR` : "not set"}`,
-      fix: `set LAN_SUBNET (e.g. 192.168.1.0/24) in ${TALOS_PATHS.talenv}`,
+      fix: `set LAN_SUBNET (e.g. 192.168.1.0/24) in ${PATHS.talenv}`,
     });
   }
 
