@@ -176,7 +176,7 @@ export async function runCheck(config: Config, options: CheckOptions, ui: Ui): P
       psa: options.psa ?? psaTool(runner),
     }),
     ...await checkComponents(repoRoot, rendering),
-    ...await checkStackFiles(repoRoot, rendering.apps.map((a) => a.app)),
+    ...await checkStackFiles(repoRoot, rendering.apps.map((a) => a.app), (a, k) => validator.scopeOf(a, k)),
   );
   if (options.server) {
     const server = await ui.progress(

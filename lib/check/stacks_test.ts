@@ -100,3 +100,24 @@ images:
     ]);
   });
 });
+
+Deno.test("a kustomization `namespace:` moves what the validator calls namespaced, never a cluster-scoped kind", async () => {
+  await withTempDir(async (root) => {
+    await Deno.mkdir(join(root, "system/x"), { recursive: true });
+    await Deno.writeTextFile(
+      join(root, "system/x/kustomization.yaml"),
+      "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: one\nresources:\n  - pool.yaml\n",
+    );
+    await Deno.writeTextFile(
+      join(root, "system/x/pool.yaml"),
+      "apiVersion: cilium.io/v2\nkind: CiliumLoadBalancerIPPool\nmetadata:\n  name: pool\n  namespace: two\n" +
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: two\n",
+    );
+    const scopes: Record<string, boolean> = { "cilium.io/v2|CiliumLoadBalancerIPPool": false, "v1|ConfigMap": true };
+    const messages = async (scopeOf?: (apiVersion: string, kind: string) => boolean | undefined) =>
+      (await checkKustomization(root, "system/x", scopeOf)).map((p) => p.message.split(":")[0]);
+    assert.deepEqual(await messages((a, k) => scopes[`${a}|${k}`]), ["ConfigMap two/settings"]);
+    // A kind whose scope nothing knows counts as namespaced, as kustomize counts it.
+    assert.deepEqual(await messages(), ["CiliumLoadBalancerIPPool two/pool", "ConfigMap two/settings"]);
+  });
+});
