@@ -13,6 +13,7 @@ import type { AppSpec, Finding } from "../render/model.ts";
 import { ENCRYPTED_FILE } from "../secrets/sopsconfig.ts";
 import { parseSopsFile } from "../secrets/sopsfile.ts";
 import { exists } from "../files.ts";
+import { imageRef, unpinned } from "./images.ts";
 import type { ScopeOf } from "./scope.ts";
 import { kustomizationRoots, readComponents, STACKS } from "../stacks.ts";
 
@@ -31,15 +32,12 @@ function unpinnedImages(value: unknown, path: string[] = []): string[] {
   if (Array.isArray(value)) value.forEach((v, i) => found.push(...unpinnedImages(v, [...path, String(i)])));
   else if (value && typeof value === "object") {
     const o = value as Record<string, unknown>;
-    if (typeof o.repository === "string" && "tag" in o && !String(o.digest ?? "").startsWith("sha256:")) {
-      const tag = String(o.tag ?? "");
-      if (!tag || tag === "latest") found.push(`${[...path, "tag"].join(".")}: '${tag}'`);
+    if (typeof o.repository === "string" && "tag" in o && unpinned(imageRef(o.repository, o.tag, o.digest))) {
+      found.push(`${[...path, "tag"].join(".")}: '${String(o.tag ?? "")}'`);
     }
     for (const [k, v] of Object.entries(o)) {
       if (k === "image" && typeof v === "string") {
-        const ref = v.split("@")[0];
-        const tag = /:([^/:]+)$/.exec(ref)?.[1];
-        if (!v.includes("@sha256:") && (!tag || tag === "latest")) found.push(`${[...path, k].join(".")}: '${v}'`);
+        if (unpinned(v)) found.push(`${[...path, k].join(".")}: '${v}'`);
       } else found.push(...unpinnedImages(v, [...path, k]));
     }
   }
@@ -98,7 +96,7 @@ export async function checkKustomization(
 
   const images = Array.isArray(k.images) ? k.images as Record<string, unknown>[] : [];
   for (const img of images) {
-    if (!img.digest && (!img.newTag || img.newTag === "latest")) {
+    if (unpinned(imageRef(img.name ?? "image", img.newTag, img.digest))) {
       problems.push({ file, message: `image ${img.name} is not pinned` });
     }
   }

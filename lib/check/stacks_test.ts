@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { unpinned } from "./images.ts";
 import { checkKustomization, checkManifest } from "./stacks.ts";
 import { withTempDir } from "../../tests/helpers.ts";
 
@@ -120,4 +121,25 @@ Deno.test("a kustomization `namespace:` moves what the validator calls namespace
     // A kind whose scope nothing knows counts as namespaced, as kustomize counts it.
     assert.deepEqual(await messages(), ["CiliumLoadBalancerIPPool two/pool", "ConfigMap two/settings"]);
   });
+});
+
+Deno.test("images: the files and the rendered manifests are held to one rule", async () => {
+  const refs = [
+    "nginx",
+    "nginx:latest",
+    "nginx:1.27.3",
+    "registry.example.org:5000/team/app",
+    "registry.example.org:5000/team/app:2.0",
+    `nginx@sha256:${"a".repeat(64)}`,
+    "nginx@sha256:abc",
+    "nginx:latest@sha256:short",
+  ];
+  for (const ref of refs) {
+    const inFiles = (await imageProblems(pod(ref))).length > 0;
+    assert.equal(inFiles, unpinned(ref) !== undefined, `${ref}: files ${inFiles ? "refuse" : "accept"} it`);
+  }
+  assert.deepEqual(await imageProblems("image:\n  repository: example/thing\n  tag: 1.0\n  digest: sha256:abc\n"), []);
+  assert.deepEqual(await imageProblems("image:\n  repository: example/thing\n  tag: ''\n  digest: sha256:abc\n"), [
+    "image not pinned: image.tag: ''",
+  ]);
 });
