@@ -58,6 +58,21 @@ export interface RenderOptions {
   offline?: boolean;
   /** Put decrypted secret values into the objects instead of digests. */
   showSecrets?: boolean;
+  /**
+   * Render every Application even when `apps` names some; the names are still checked (check
+   * reports on the named apps but judges them against the others' output).
+   */
+  every?: boolean;
+}
+
+/** What a render set up, for work that follows it ({@link renderWith}): nothing is set up twice. */
+export interface RenderTools {
+  /** The tool runner the builds used. */
+  readonly runner: Runner;
+  /** The chart cache, its scratch space alive until the work ends. */
+  readonly charts: ChartCache;
+  /** The cluster's Kubernetes version, as talos/talconfig.yaml pins it (`v1.37.2`). */
+  readonly kubeVersion: string;
 }
 
 /** Bumped when the cached form of a build changes. */
@@ -154,7 +169,20 @@ async function removeWhileBusy(dir: string): Promise<void> {
 }
 
 /** Renders every Application (or those named) of the root app for `options.env`. */
-export async function render(config: Config, options: RenderOptions, ui: Ui): Promise<Rendering> {
+export function render(config: Config, options: RenderOptions, ui: Ui): Promise<Rendering> {
+  return renderWith(config, options, ui, (rendering) => Promise.resolve(rendering));
+}
+
+/**
+ * Renders as {@link render} does, then runs `then` on the rendering with the runner, chart cache
+ * and scratch space the render set up (removed when `then` ends).
+ */
+export async function renderWith<T>(
+  config: Config,
+  options: RenderOptions,
+  ui: Ui,
+  then: (rendering: Rendering, tools: RenderTools) => Promise<T>,
+): Promise<T> {
   if (interruptedWith() !== undefined) throw new HomelabError("interrupted");
   const repoRoot = config.repoRoot;
   const runner = toolRunner(config, ui, { defaultTimeout: 300_000 });
@@ -201,7 +229,7 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
           `choose from: ${[...known].join(", ")}`,
         );
       }
-      specs = specs.filter((s) => options.apps!.includes(s.name));
+      if (!options.every) specs = specs.filter((s) => options.apps!.includes(s.name));
     }
 
     const kubeVersion = await readKubernetesVersion(repoRoot);
@@ -306,7 +334,7 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
       return app;
     }));
     await pruneCache(join(cacheDir, "builds"));
-    return { env: options.env, root, apps };
+    return await then({ env: options.env, root, apps }, { runner, charts, kubeVersion });
   } finally {
     await dropScratch?.();
   }
