@@ -220,7 +220,6 @@ export const COLD_BUILD_MS: Readonly<Record<string, number>> = {
   helm: 156_000,
   kustomize: 36_000,
   jsonnet: 12_000,
-  kubeconform: 6_000,
   actionlint: 35_000,
   kind: 9_000,
   kubectl: 285_000,

@@ -190,8 +190,6 @@ const V = {
   ksops: "4.5.1",
   // renovate: datasource=go depName=github.com/google/go-jsonnet
   jsonnet: "0.22.0",
-  // renovate: datasource=go depName=github.com/yannh/kubeconform
-  kubeconform: "0.8.0",
   // renovate: datasource=go depName=github.com/rhysd/actionlint
   actionlint: "1.7.12",
   // renovate: datasource=go depName=sigs.k8s.io/kind
@@ -357,21 +355,6 @@ export const TOOLS: readonly ToolSpec[] = [
     },
     nix: "go-jsonnet",
     neededFor: ["check", "test", "bootstrap", "dev"],
-  },
-  {
-    name: "kubeconform",
-    version: V.kubeconform,
-    role: "validates rendered manifests against schemas",
-    versionArgs: ["-v"],
-    versionPattern: /^v(\d+\.\d+\.\d+)/m,
-    build: {
-      kind: "module",
-      module: `github.com/yannh/kubeconform@v${V.kubeconform}`,
-      packages: [{ pkg: "github.com/yannh/kubeconform/cmd/kubeconform", binary: "kubeconform" }],
-      ldflags: [`-X main.version=v${V.kubeconform}`],
-    },
-    nix: "kubeconform",
-    neededFor: ["test"],
   },
   {
     name: "actionlint",
