@@ -105,7 +105,6 @@ async function prepareModule(
   await Deno.mkdir(src, { recursive: true });
   if (build.kind === "module") {
     await Deno.writeTextFile(join(src, "go.mod"), wrapperGoMod(spec, build));
-    if (build.main) await Deno.writeTextFile(join(src, "main.go"), build.main);
     return;
   }
   // A copy of the whole folder (what its digest covers, see cacheDirOf), so the build never

@@ -31,7 +31,7 @@ export const DEFAULT_PURPOSES: readonly Purpose[] = ["secrets", "check", "test"]
 
 /** One Go package to build and the executable it becomes. */
 export interface GoPackage {
-  /** Import path of the main package (or `.` for a generated main). */
+  /** Import path of the main package (or `.` for the module's own main). */
   readonly pkg: string;
   /** The executable's name in the cache. */
   readonly binary: string;
@@ -48,8 +48,6 @@ export interface ModuleBuild {
   /** `{minor:MODULE}` in a flag is the minor of the version of MODULE the build selects (v0.34.2 → 34). */
   readonly ldflags?: readonly string[];
   readonly tags?: readonly string[];
-  /** Go source of a `main.go` in the generated module, for tools without a main package of their own. */
-  readonly main?: string;
 }
 
 /** A tool that cannot be built here; `why` says why and what to do instead. */
@@ -114,25 +112,6 @@ export interface ToolSpec {
   readonly nix?: string;
   readonly neededFor: readonly Purpose[];
 }
-
-const KUBECTL_MAIN = `package main
-
-import (
-	"k8s.io/component-base/cli"
-	"k8s.io/kubectl/pkg/cmd"
-	"k8s.io/kubectl/pkg/cmd/util"
-
-	// Client auth plugins, as in kubectl's own main.
-	_ "k8s.io/client-go/plugin/pkg/client/auth"
-)
-
-func main() {
-	command := cmd.NewDefaultKubectlCommand()
-	if err := cli.RunNoErrOutput(command); err != nil {
-		util.CheckErr(err)
-	}
-}
-`;
 
 function kubeVersionFlags(version: string): string[] {
   const [major, minor] = version.split(".");
@@ -393,11 +372,11 @@ export const TOOLS: readonly ToolSpec[] = [
     versionArgs: ["version", "--client"],
     versionPattern: /Client Version: v(\d+\.\d+\.\d+)/,
     build: {
-      kind: "module",
-      module: `k8s.io/kubectl@v${V.kubectl.replace(/^1\./, "0.")}`,
+      // kubectl's own main over k8s.io/kubectl of the pinned release (which has no main package).
+      kind: "repo-module",
+      dir: "tools/go/kubectl",
       packages: [{ pkg: ".", binary: "kubectl" }],
       ldflags: kubeVersionFlags(V.kubectl),
-      main: KUBECTL_MAIN,
     },
     nix: "kubectl",
     neededFor: ["talos", "test", "bootstrap", "dev"],
