@@ -212,7 +212,7 @@ export interface Outcome {
  * of a first run; once a tool was built here, its own last time replaces it. A tool not listed
  * counts {@link DEFAULT_BUILD_MS}.
  */
-export const COLD_BUILD_MS: Readonly<Record<string, number>> = {
+const COLD_BUILD_MS: Readonly<Record<string, number>> = {
   sops: 92_000,
   age: 3_000,
   talhelper: 65_000,
@@ -227,7 +227,7 @@ export const COLD_BUILD_MS: Readonly<Record<string, number>> = {
   kwok: 157_000,
   psa: 2_000,
 };
-export const DEFAULT_BUILD_MS = 60_000;
+const DEFAULT_BUILD_MS = 60_000;
 
 /** How many builds run at once by default (`HOMELAB_TOOLS_JOBS` overrides it). */
 export const DEFAULT_JOBS = 2;
@@ -244,7 +244,7 @@ function buildTimesPath(config: Config): string {
 }
 
 /** The last recorded build time of each tool (empty when none was recorded or the file is unreadable). */
-export async function readBuildTimes(config: Config): Promise<Record<string, number>> {
+async function readBuildTimes(config: Config): Promise<Record<string, number>> {
   try {
     const data = JSON.parse(await Deno.readTextFile(buildTimesPath(config)));
     return data && typeof data === "object" ? data : {};

@@ -27,7 +27,7 @@ import { Kube } from "./kube.ts";
 import { PATHS } from "../repo.ts";
 
 /** The Applications bootstrap applies itself, before Argo CD runs. */
-export const BOOTSTRAP_APPS = ["gateway-api", "cilium", "argocd"] as const;
+const BOOTSTRAP_APPS = ["gateway-api", "cilium", "argocd"] as const;
 
 /**
  * The bootstrap Applications rendered by the render pipeline, exactly as `deno task render`
@@ -39,7 +39,7 @@ export async function renderBootstrap(config: Config, env: Env, ui: Ui): Promise
 }
 
 /** The tools bootstrap runs. */
-export const BOOTSTRAP_TOOLS = ["talosctl", "talhelper", "sops", "kubectl", "jsonnet", "kustomize", "helm"];
+const BOOTSTRAP_TOOLS = ["talosctl", "talhelper", "sops", "kubectl", "jsonnet", "kustomize", "helm"];
 
 /** How to run bootstrap. */
 export interface RunOptions {
@@ -103,7 +103,7 @@ async function newer(file: string, than: readonly string[]): Promise<boolean> {
 }
 
 /** The steps of bootstrap, and the context guard that runs before any step changes the cluster. */
-export function bootstrapSteps(d: BootstrapDeps): { steps: Step[]; kube: Kube } {
+function bootstrapSteps(d: BootstrapDeps): { steps: Step[]; kube: Kube } {
   const { ctx, cluster } = d;
   const config = cluster.config;
   const kube = new Kube(ctx.runner, kubeconfigPath(ctx), {

@@ -30,13 +30,13 @@ import { PATHS } from "../repo.ts";
 /** The dev cluster's name (kind's context is `kind-<name>`). */
 export const DEV_NAME = "homelab-dev";
 /** The committed kind configuration: no default CNI, no kube-proxy. */
-export const KIND_CONFIG = "dev/kind.yaml";
+const KIND_CONFIG = "dev/kind.yaml";
 /** The dev cluster's age key (git-ignored). */
-export const DEV_KEY = ".dev/age.txt";
+const DEV_KEY = ".dev/age.txt";
 /** The dev cluster's kubeconfig (git-ignored). */
-export const DEV_KUBECONFIG = ".kube/dev.yaml";
+const DEV_KUBECONFIG = ".kube/dev.yaml";
 /** The tools dev runs. */
-export const DEV_TOOLS = ["docker", "kind", "kubectl", "jsonnet", "age-keygen", "git", "kustomize", "helm"];
+const DEV_TOOLS = ["docker", "kind", "kubectl", "jsonnet", "age-keygen", "git", "kustomize", "helm"];
 
 /** What dev works with; tests give their own rendering and timing. */
 export interface DevDeps {
@@ -77,7 +77,7 @@ export function drbd9(file: string): { ok: boolean; detail: string } {
 }
 
 /** What `dev` says about Piraeus on this host. */
-export function piraeusNote(file: string): string {
+function piraeusNote(file: string): string {
   const d = drbd9(file);
   return d.ok
     ? `piraeus included: ${d.detail} on this host (kind nodes share its kernel); the root app gets include=piraeus`
@@ -115,7 +115,7 @@ export async function followed(ctx: SecretsContext): Promise<{ repoURL?: string;
 }
 
 /** The steps of dev. */
-export function devSteps(d: DevDeps): {
+function devSteps(d: DevDeps): {
   steps: Step[];
   kube: Kube;
   serve?: () => Promise<string>;
@@ -330,7 +330,7 @@ function localSteps(local: LocalRepo, serve: () => Promise<string>): Step[] {
 }
 
 /** Notes printed under dev's plan. */
-export function devNotes(d: DevDeps): string[] {
+function devNotes(d: DevDeps): string[] {
   return [
     kubernetesNote(d.ctx.root),
     piraeusNote(d.drbdFile),

@@ -95,7 +95,7 @@ function pem(label: string, der: ArrayBuffer): string {
 }
 
 /** A new ECDSA P-256 key pair as PEM: the private key (PKCS #8) and the public key (SPKI). */
-export async function newKeyPairPem(): Promise<{ privateKey: string; publicKey: string }> {
+async function newKeyPairPem(): Promise<{ privateKey: string; publicKey: string }> {
   const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
   return {
     privateKey: pem("PRIVATE KEY", await crypto.subtle.exportKey("pkcs8", pair.privateKey)),

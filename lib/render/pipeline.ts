@@ -82,7 +82,7 @@ const CACHE_FORMAT = 1;
 export const ARGOCD_VALUES = "system/argocd/values.yaml";
 
 /** `kustomize.buildOptions` from the argo-cd chart's values (`configs.cm`). */
-export async function readBuildOptions(repoRoot: string): Promise<string[]> {
+async function readBuildOptions(repoRoot: string): Promise<string[]> {
   let values: { configs?: { cm?: Record<string, unknown> } } | null;
   try {
     values = parseYaml(await Deno.readTextFile(join(repoRoot, ARGOCD_VALUES)));

@@ -43,7 +43,7 @@ async function componentDir(ctx: SecretsContext, component: string): Promise<str
 }
 
 /** The KSOPS generator file a component lists its secret files in. */
-export const GENERATOR = "secret-generator.yaml";
+const GENERATOR = "secret-generator.yaml";
 
 function generatorText(file: string): string {
   return `# KSOPS: kustomize (and Argo CD's repo-server) decrypts these SOPS files into Secrets.

@@ -59,7 +59,7 @@ function talNodes(site: Site, current: unknown): unknown {
 }
 
 /** Every YAML value configure owns. */
-export const TARGETS: readonly YamlTarget[] = [
+const TARGETS: readonly YamlTarget[] = [
   { file: PATHS.talconfig, path: ["clusterName"], value: (s) => s.cluster.name, source: "cluster.name" },
   { file: PATHS.talconfig, path: ["nodes"], value: talNodes, source: "nodes" },
   { file: PATHS.talenv, path: ["LAN_SUBNET"], value: (s) => s.lan.subnet, source: "lan.subnet" },
@@ -176,7 +176,7 @@ export interface JsonnetTarget {
 }
 
 /** The root app's defaults: the repository and branch Argo CD follows. */
-export const JSONNET_TARGETS: readonly JsonnetTarget[] = ["root/root.jsonnet", "root/main.jsonnet"].flatMap((file) => [
+const JSONNET_TARGETS: readonly JsonnetTarget[] = ["root/root.jsonnet", "root/main.jsonnet"].flatMap((file) => [
   { file, arg: "repoURL", value: (s: Site) => s.repository.url, source: "repository.url" },
   { file, arg: "revision", value: (s: Site) => s.repository.branch, source: "repository.branch" },
 ]);

@@ -29,7 +29,7 @@ export interface Timing {
 }
 
 /** Waits as on a real cluster: every 5 s, for up to 10 minutes (a node upgrade: 15). */
-export const DEFAULT_TIMING: Timing = { pollMs: 5_000, deadlineMs: 10 * 60_000 };
+const DEFAULT_TIMING: Timing = { pollMs: 5_000, deadlineMs: 10 * 60_000 };
 
 const TRANSIENT =
   /FailedPrecondition|Unavailable|DeadlineExceeded|connection refused|i\/o timeout|no route to host|time is not in sync/;

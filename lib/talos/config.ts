@@ -42,7 +42,7 @@ async function readRepoFile(ctx: TalosContext, file: string, hint: string): Prom
  * a dry-run genconfig against an empty secret file stops at its validation when the config is
  * invalid, and at the empty secret file when it is valid.
  */
-export async function talhelperProblems(ctx: TalosContext, file: string, env: string): Promise<Problem[]> {
+async function talhelperProblems(ctx: TalosContext, file: string, env: string): Promise<Problem[]> {
   const r = await ctx.runner.run(
     cmd("talhelper", [
       "genconfig",

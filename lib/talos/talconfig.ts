@@ -12,7 +12,7 @@ import type { Schematic } from "./schematic.ts";
 import { kubernetesVersionProblem, PATHS } from "../repo.ts";
 
 /** Which Kubernetes versions each Talos minor supports (Talos machinery `compatibility/talosNNN`). */
-export const KUBERNETES_SUPPORT: Record<string, readonly [string, string]> = {
+const KUBERNETES_SUPPORT: Record<string, readonly [string, string]> = {
   "1.12": ["1.30.0", "1.35.99"],
   "1.13": ["1.31.0", "1.36.99"],
   "1.14": ["1.32.0", "1.37.99"],
@@ -49,7 +49,7 @@ export interface Problem {
  * A YAML parser's message ("… at line 5, column 3:" and the lines around it with a caret under
  * the column) with its code frame kept, each frame line marked `|`.
  */
-export function withFrame(message: string): string {
+function withFrame(message: string): string {
   const [first, ...rest] = message.trimEnd().split("\n");
   const frame = rest.filter((l, i) => i > 0 || l.trim() !== "");
   return frame.length ? `${first}\n${frame.map((l) => `      | ${l}`).join("\n")}` : first;
@@ -67,7 +67,7 @@ export function parseEnv(text: string, file: string): Record<string, string> {
 }
 
 /** Replaces `${NAME}` (and `$NAME`) as talhelper's envsubst does; names it cannot resolve are returned. */
-export function substitute(text: string, env: Record<string, string>): { text: string; missing: string[] } {
+function substitute(text: string, env: Record<string, string>): { text: string; missing: string[] } {
   const missing = new Set<string>();
   const out = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
     if (name in env) return env[name];
