@@ -16,6 +16,7 @@ import { HomelabError } from "./errors.ts";
 import { cacheBinDir, cacheDirOf, type Probe, type Toolbox } from "./toolbox.ts";
 import { binariesOf, type ModuleBuild, type RepoModuleBuild, type ToolSpec } from "./tools.ts";
 import { duration, type Ui } from "./ui.ts";
+import { writeAtomic } from "./files.ts";
 
 /** What `deno task tools` decided for one tool. */
 export type Plan =
@@ -255,10 +256,7 @@ async function readBuildTimes(config: Config): Promise<Record<string, number>> {
 
 async function writeBuildTimes(config: Config, times: Record<string, number>): Promise<void> {
   try {
-    await Deno.mkdir(config.toolsDir, { recursive: true });
-    const tmp = `${buildTimesPath(config)}.${crypto.randomUUID()}.tmp`;
-    await Deno.writeTextFile(tmp, JSON.stringify(times, null, 1));
-    await Deno.rename(tmp, buildTimesPath(config));
+    await writeAtomic(buildTimesPath(config), JSON.stringify(times, null, 1));
   } catch {
     // Only an estimate is lost.
   }

@@ -24,6 +24,7 @@ import { sha256 } from "../digest.ts";
 import type { KubeObject } from "../render/model.ts";
 import type { KubernetesSchemas } from "./kubeschemas.ts";
 import { convertSchema, type JsonSchema, OBJECT_META, refId, refsOf, withoutNulls } from "./openapi.ts";
+import { writeAtomic } from "../files.ts";
 
 /** A CRD's schema for one served version. */
 export interface CrdVersion {
@@ -219,10 +220,7 @@ export class Validator {
       }
     }
     const validate = await make();
-    await Deno.mkdir(this.compiledDir, { recursive: true });
-    const tmp = `${file}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-    await Deno.writeTextFile(tmp, standaloneCode(this.#ajv, validate));
-    await Deno.rename(tmp, file);
+    await writeAtomic(file, standaloneCode(this.#ajv, validate));
     return validate;
   }
 

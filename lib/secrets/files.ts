@@ -10,7 +10,7 @@ import { basename, dirname, join } from "node:path";
 import { CommandError } from "../cmd.ts";
 import { HomelabError, InputError, unreadable } from "../errors.ts";
 import { listFiles, type SecretsContext, sopsOf } from "./context.ts";
-import { writeAtomic } from "./sops.ts";
+import { writeAtomic } from "../files.ts";
 import { describeSources, findKeys, type KeySearch, keyWarningLines } from "./keys.ts";
 import { damagedError, damageOf, parseSopsFile, type SopsMeta } from "./sopsfile.ts";
 import { ENCRYPTED_FILE, readSopsConfig, ruleFor } from "./sopsconfig.ts";

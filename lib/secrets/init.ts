@@ -20,7 +20,8 @@ import {
   personalKeyFile,
   recipientOf,
 } from "./keys.ts";
-import { Sops, writeAllOrNothing } from "./sops.ts";
+import { writeAllOrNothing } from "../files.ts";
+import { Sops } from "./sops.ts";
 import { parseSopsFile, skeleton } from "./sopsfile.ts";
 import { readSopsConfig, setRecipients } from "./sopsconfig.ts";
 import { type EncryptedFile, encryptedFiles } from "./files.ts";
