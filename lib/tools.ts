@@ -37,17 +37,22 @@ export interface GoPackage {
   readonly binary: string;
 }
 
-/**
- * Build inside a generated module that requires `module@version` (the same version selection
- * as `go install pkg@version`, which this module proxy cannot serve: it refuses version lists).
- */
-export interface ModuleBuild {
-  readonly kind: "module";
-  readonly module: string;
+/** What every Go build names: its main packages, linker flags and build tags. */
+interface GoBuild {
+  /** A repository module builds them in one `go build` (they share their compilation). */
   readonly packages: readonly GoPackage[];
   /** `{minor:MODULE}` in a flag is the minor of the version of MODULE the build selects (v0.34.2 → 34). */
   readonly ldflags?: readonly string[];
   readonly tags?: readonly string[];
+}
+
+/**
+ * Build inside a generated module that requires `module@version` (the same version selection
+ * as `go install pkg@version`, which this module proxy cannot serve: it refuses version lists).
+ */
+export interface ModuleBuild extends GoBuild {
+  readonly kind: "module";
+  readonly module: string;
 }
 
 /** A tool that cannot be built here; `why` says why and what to do instead. */
@@ -62,14 +67,10 @@ export interface Unavailable {
  * replaces its own dependencies (k8s.io/kubernetes, etcd), or the program is ours (Pod Security).
  * Its go.sum pins every dependency, so the build runs with `-mod=readonly`.
  */
-export interface RepoModuleBuild {
+export interface RepoModuleBuild extends GoBuild {
   readonly kind: "repo-module";
   /** The module's directory, relative to the repository root. */
   readonly dir: string;
-  /** Built by one `go build` (the packages share their compilation); each binary is named after its package. */
-  readonly packages: readonly GoPackage[];
-  readonly ldflags?: readonly string[];
-  readonly tags?: readonly string[];
   /**
    * Data that ships inside a dependency module, copied beside the binaries: a directory, or a
    * file (made executable: a helper script the binary runs from PATH).

@@ -4,30 +4,27 @@
  * repository, with the real sops and age.
  */
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
-import { init, newSecret, writeTalosBundle } from "../lib/secrets/lifecycle.ts";
-import { denoDir, fakeTool, REPO, withTempDir } from "./helpers.ts";
-import { copyTooling, git, owner, realToolsPath, scratchRepo } from "./secrets_helpers.ts";
+import { join } from "node:path";
+import { writeTalosBundle } from "../lib/secrets/lifecycle.ts";
+import { fakeTool, REPO, withTempDir } from "./helpers.ts";
+import { git, owner, realToolsPath, taskRepo } from "./secrets_helpers.ts";
 
-/** A scratch repository with the tooling, initialised by alice, holding system/demo/db.sops.yaml. */
+/** The scratch repository of {@link taskRepo}, its tasks' temporary folders in `<dir>/tmp`. */
 async function setUp(dir: string) {
-  const root = await scratchRepo(dir);
-  await copyTooling(root);
-  const alice = await owner(dir, "alice", root);
-  await init(alice.ctx);
-  await newSecret(alice.ctx, "system/demo", "db");
-  git(root, "add", "-A");
-  git(root, "commit", "-q", "--no-verify", "-m", "secrets");
+  const { root, env } = await taskRepo(dir);
   const tmp = join(dir, "tmp");
   await Deno.mkdir(tmp);
-  const env = {
-    HOME: join(dir, "alice"),
-    PATH: `${dirname(Deno.execPath())}:${await realToolsPath()}`,
-    DENO_DIR: denoDir(),
-    TMPDIR: tmp,
-    NO_COLOR: "1",
-  };
-  return { root, tmp, env };
+  return { root, tmp, env: { ...env, TMPDIR: tmp } };
+}
+
+/** Ends a task's process if it still runs, and waits for it. */
+async function end(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // ended
+  }
+  await child.output().catch(() => {});
 }
 
 async function waitFor(path: string, seconds = 30): Promise<string> {
@@ -114,12 +111,7 @@ for (const signal of ["SIGINT", "SIGHUP", "SIGTERM"] as const) {
         assert.equal(git(root, "status", "--porcelain"), "");
       } finally {
         pids.forEach(kill);
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // ended
-        }
-        await child.output().catch(() => {});
+        await end(child);
       }
     });
   });
@@ -348,12 +340,7 @@ Deno.test("tools' own temporary folders are inside the task's, and go with it on
       assert.deepEqual(await entries(tmp), [], "a tool's temporary folder was left behind");
     } finally {
       await release(fifo);
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // ended
-      }
-      await child.output().catch(() => {});
+      await end(child);
     }
   });
 });
