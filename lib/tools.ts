@@ -64,7 +64,8 @@ export interface Unavailable {
 /**
  * Build a Go module committed to this repository (`tools/go/NAME`: go.mod, go.sum, `tool`
  * directives or a main.go). Used where a generated module cannot work: the upstream module
- * replaces its own dependencies (k8s.io/kubernetes, etcd), or the program is ours (Pod Security).
+ * replaces its own dependencies (k8s.io/kubernetes, etcd), or the program is ours (Pod Security,
+ * kubectl's main over k8s.io/kubectl).
  * Its go.sum pins every dependency, so the build runs with `-mod=readonly`.
  */
 export interface RepoModuleBuild extends GoBuild {
