@@ -17,26 +17,11 @@ import { Runner } from "../lib/cmd.ts";
 import { loadConfig } from "../lib/config.ts";
 import type { Finding, KubeObject, Rendering } from "../lib/render/model.ts";
 import { showRef } from "../lib/render/model.ts";
-import type { PodSecurityConfiguration } from "../lib/talos/admission.ts";
 import { Toolbox } from "../lib/toolbox.ts";
+import { RESTRICTED } from "./apps.ts";
 import { REPO } from "./helpers.ts";
 
 const FIXTURES = join(REPO, "tests", "fixtures", "check");
-
-/** The cluster's configuration as talhelper generates it today (check_admission_test proves that). */
-const RESTRICTED: PodSecurityConfiguration = {
-  apiVersion: "pod-security.admission.config.k8s.io/v1",
-  kind: "PodSecurityConfiguration",
-  defaults: {
-    enforce: "restricted",
-    "enforce-version": "latest",
-    audit: "restricted",
-    "audit-version": "latest",
-    warn: "restricted",
-    "warn-version": "latest",
-  },
-  exemptions: { namespaces: ["kube-system"], runtimeClasses: [], usernames: [] },
-};
 
 // One schema cache for the whole file, removed when the test process ends.
 const cacheDir = Deno.makeTempDirSync({ prefix: "homelab-test-" });

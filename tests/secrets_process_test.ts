@@ -17,6 +17,19 @@ async function setUp(dir: string) {
   return { root, tmp, env: { ...env, TMPDIR: tmp } };
 }
 
+/** `secrets edit system/demo/db.sops.yaml` as a process of its own, with `env` only. */
+function spawnEdit(root: string, env: Record<string, string>, output: "piped" | "null"): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(root, "tasks", "secrets.ts"), "edit", "system/demo/db.sops.yaml"],
+    cwd: root,
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: output,
+    stderr: output,
+  }).spawn();
+}
+
 /** Ends a task's process if it still runs, and waits for it. */
 async function end(child: Deno.ChildProcess): Promise<void> {
   try {
@@ -82,15 +95,7 @@ for (const signal of ["SIGINT", "SIGHUP", "SIGTERM"] as const) {
         `echo "$1" > "${marker}.path"; echo $$ > "${marker}.pid"; exec sleep 60`,
       );
       const wrapped = await sopsWrapper(dir, join(dir, "sops.pid"));
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", join(root, "tasks", "secrets.ts"), "edit", "system/demo/db.sops.yaml"],
-        cwd: root,
-        env: { ...env, EDITOR: editor, PATH: `${wrapped}:${env.PATH}` },
-        clearEnv: true,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
+      const child = spawnEdit(root, { ...env, EDITOR: editor, PATH: `${wrapped}:${env.PATH}` }, "piped");
       const pids: number[] = [];
       try {
         const plaintext = await waitFor(`${marker}.path`);
@@ -279,15 +284,7 @@ Deno.test("`secrets edit` killed outright: sops and the editor die with it, the 
       `echo $$ > "${marker}"; read -r _ < "${fifo}"; sed -i s/REPLACE-ME/changed/ "$1"`,
     );
     const wrapped = await sopsWrapper(dir, join(dir, "sops.pid"));
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", join(root, "tasks", "secrets.ts"), "edit", "system/demo/db.sops.yaml"],
-      cwd: root,
-      env: { ...env, EDITOR: editor, PATH: `${wrapped}:${env.PATH}` },
-      clearEnv: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const child = spawnEdit(root, { ...env, EDITOR: editor, PATH: `${wrapped}:${env.PATH}` }, "null");
     const pids = [Number(await waitFor(marker)), Number(await waitFor(join(dir, "sops.pid")))];
     try {
       child.kill("SIGKILL");

@@ -12,6 +12,12 @@ async function imageProblems(text: string): Promise<string[]> {
   });
 }
 
+/** Writes the files of a component `system/x` (name → text) under `root`. */
+async function writeComponent(root: string, files: Record<string, string>): Promise<void> {
+  await Deno.mkdir(join(root, "system/x"), { recursive: true });
+  for (const [name, text] of Object.entries(files)) await Deno.writeTextFile(join(root, "system/x", name), text);
+}
+
 const pod = (image: string) =>
   `apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n        - name: c\n          image: ${image}\n`;
 
@@ -79,10 +85,8 @@ spec:
 
 Deno.test("images: kustomization `images:` need a newTag other than latest, or a digest", async () => {
   await withTempDir(async (root) => {
-    await Deno.mkdir(join(root, "system/x"), { recursive: true });
-    await Deno.writeTextFile(
-      join(root, "system/x/kustomization.yaml"),
-      `apiVersion: kustomize.config.k8s.io/v1beta1
+    await writeComponent(root, {
+      "kustomization.yaml": `apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 images:
   - name: a
@@ -94,7 +98,7 @@ images:
   - name: d
     digest: sha256:${"c".repeat(64)}
 `,
-    );
+    });
     assert.deepEqual((await checkKustomization(root, "system/x")).map((p) => p.message), [
       "image a is not pinned",
       "image b is not pinned",
@@ -104,16 +108,13 @@ images:
 
 Deno.test("a kustomization `namespace:` moves what the validator calls namespaced, never a cluster-scoped kind", async () => {
   await withTempDir(async (root) => {
-    await Deno.mkdir(join(root, "system/x"), { recursive: true });
-    await Deno.writeTextFile(
-      join(root, "system/x/kustomization.yaml"),
-      "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: one\nresources:\n  - pool.yaml\n",
-    );
-    await Deno.writeTextFile(
-      join(root, "system/x/pool.yaml"),
-      "apiVersion: cilium.io/v2\nkind: CiliumLoadBalancerIPPool\nmetadata:\n  name: pool\n  namespace: two\n" +
+    await writeComponent(root, {
+      "kustomization.yaml":
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: one\nresources:\n  - pool.yaml\n",
+      "pool.yaml":
+        "apiVersion: cilium.io/v2\nkind: CiliumLoadBalancerIPPool\nmetadata:\n  name: pool\n  namespace: two\n" +
         "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: two\n",
-    );
+    });
     const scopes: Record<string, boolean> = { "cilium.io/v2|CiliumLoadBalancerIPPool": false, "v1|ConfigMap": true };
     const messages = async (scopeOf?: (apiVersion: string, kind: string) => boolean | undefined) =>
       (await checkKustomization(root, "system/x", scopeOf)).map((p) => p.message.split(":")[0]);
