@@ -6,7 +6,7 @@
  * ```ts
  * import { PATHS, readKubernetesVersion } from "./repo.ts";
  * PATHS.talconfig; // "talos/talconfig.yaml"
- * await readKubernetesVersion("."); // "v1.37.2"
+ * await readKubernetesVersion("."); // "vX.Y.Z", as talconfig.yaml writes it
  * ```
  *
  * @module
@@ -15,6 +15,7 @@
 import { join } from "node:path";
 import { parseDocument } from "yaml";
 import { InputError } from "./errors.ts";
+import { PINS } from "./tools.ts";
 
 /** The repository's files and folders the tooling knows by name (relative to its root). */
 export const PATHS = {
@@ -46,16 +47,22 @@ const KUBERNETES_VERSION = /^v\d+\.\d+\.\d+$/;
 /** What is wrong with `value` as talconfig.yaml's `kubernetesVersion`, with the fix; undefined when nothing. */
 export function kubernetesVersionProblem(value: unknown): { message: string; fix: string } | undefined {
   if (value === undefined || value === null || value === "") {
-    return { message: "kubernetesVersion is missing", fix: "set kubernetesVersion at the top level (e.g. v1.37.2)" };
+    return {
+      message: "kubernetesVersion is missing",
+      fix: `set kubernetesVersion at the top level (e.g. v${PINS.kubernetes})`,
+    };
   }
   if (typeof value !== "string" || !KUBERNETES_VERSION.test(value)) {
-    return { message: `kubernetesVersion '${value}' is not vX.Y.Z`, fix: "write it as v1.37.2" };
+    return {
+      message: `kubernetesVersion '${value}' is not vX.Y.Z`,
+      fix: `write it as vX.Y.Z (e.g. v${PINS.kubernetes})`,
+    };
   }
   return undefined;
 }
 
 /**
- * The Kubernetes version the cluster runs, as talos/talconfig.yaml pins it (`v1.37.2`): what Argo
+ * The Kubernetes version the cluster runs, as talos/talconfig.yaml pins it (`vX.Y.Z`): what Argo
  * CD passes to Helm, whose APIs and schemas render and check use. A file that cannot be read, or
  * a version missing or malformed, is an {@link InputError} naming the file, the line and the fix.
  */

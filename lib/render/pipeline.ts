@@ -71,7 +71,7 @@ export interface RenderTools {
   readonly runner: Runner;
   /** The chart cache, its scratch space alive until the work ends. */
   readonly charts: ChartCache;
-  /** The cluster's Kubernetes version, as talos/talconfig.yaml pins it (`v1.37.2`). */
+  /** The cluster's Kubernetes version, as talos/talconfig.yaml pins it (`vX.Y.Z`). */
   readonly kubeVersion: string;
 }
 
