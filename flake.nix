@@ -42,7 +42,6 @@
               pkgs.kustomize
               ksops
               pkgs.go-jsonnet
-              pkgs.kubeconform
               pkgs.actionlint
               # actionlint checks the workflows' run scripts with it.
               pkgs.shellcheck

@@ -54,7 +54,7 @@ function hostnamePath(values: Values): string | undefined {
   return undefined;
 }
 
-export const CHART_RULES: readonly ChartRule[] = [
+const CHART_RULES: readonly ChartRule[] = [
   {
     chart: "cilium",
     check: (v) =>

@@ -22,7 +22,7 @@ const children = new Map<number, Promise<unknown>>();
 let installed = false;
 
 /** The signals a task ends on, and the exit code for each (128 + the signal number). */
-export const EXIT_SIGNALS = [["SIGHUP", 129], ["SIGINT", 130], ["SIGTERM", 143]] as const;
+const EXIT_SIGNALS = [["SIGHUP", 129], ["SIGINT", 130], ["SIGTERM", 143]] as const;
 
 /** Set once the task is on its way out; work registered after that runs at once. */
 let closing = false;
@@ -58,7 +58,7 @@ export function trackProcessGroup(pid: number, exited: Promise<unknown>): () => 
 }
 
 /** Sends `signal` to the process group led by `pid`; false when the group is gone. */
-export function signalGroup(pid: number, signal: Deno.Signal): boolean {
+function signalGroup(pid: number, signal: Deno.Signal): boolean {
   try {
     Deno.kill(-pid, signal);
     return true;
@@ -200,7 +200,7 @@ export function processStartTime(pid: number): string | undefined {
  * Removes the folders that processes which have died left in `base` (killed outright, so their
  * exit path never ran): each is named after its owner's pid and start time.
  */
-export async function sweepStaleDirs(base: string): Promise<string[]> {
+async function sweepStaleDirs(base: string): Promise<string[]> {
   if (processStartTime(Deno.pid) === undefined) return []; // no /proc: cannot tell the dead from the living
   const swept: string[] = [];
   for await (const e of Deno.readDir(base)) {
@@ -221,7 +221,7 @@ let processDir: Promise<string> | undefined;
  * TMPDIR, and a child that is itself a task (`deno test` under `deno task test`) puts its folder
  * beside its parent's, not inside it, so paths stay short enough for a Unix socket (108 bytes).
  */
-export function tempRoot(): string {
+function tempRoot(): string {
   let base = (Deno.env.get("TMPDIR") || "/tmp").replace(/\/+$/, "") || "/";
   for (;;) {
     const cut = base.lastIndexOf("/");

@@ -88,7 +88,7 @@ function section(title: string, rows: readonly [string, string][]): string[] {
 }
 
 /** The help text of `cmd` (reached through `path`, the names above it), in commander's layout. */
-export function helpText(cmd: TaskCommand, path: readonly string[] = []): string {
+function helpText(cmd: TaskCommand, path: readonly string[] = []): string {
   const name = [...path, cmd.name].join(" ");
   const lines = [`Usage: ${name} ${usage(cmd)}`, "", cmd.description];
   lines.push(...section(
@@ -112,7 +112,7 @@ export function helpText(cmd: TaskCommand, path: readonly string[] = []): string
 }
 
 /** The command whose help `args` asks for, with the names above it; undefined when no help is asked. */
-export function helpRequest(
+function helpRequest(
   spec: TaskCommand,
   args: readonly string[],
 ): { cmd: TaskCommand; path: string[] } | undefined {
@@ -194,7 +194,7 @@ export async function runTask(spec: TaskCommand, args: string[], verbose: boolea
  * A usage error when `args` starts with a word that names none of the task's subcommands (and
  * the task takes no arguments of its own): `secrets frobnicate`, `dev up`. It lists the valid ones.
  */
-export function unknownCommand(spec: TaskCommand, args: readonly string[]): UsageError | undefined {
+function unknownCommand(spec: TaskCommand, args: readonly string[]): UsageError | undefined {
   if (!spec.commands?.length || spec.arguments?.length) return undefined;
   // The first word that is neither an option of the task nor an option's value.
   let word: string | undefined;

@@ -134,7 +134,7 @@ export function render(c: Command): string {
 }
 
 /** Every secret value a command carries, longest first (so scrubbing replaces whole values). */
-export function secretsOf(c: Command): string[] {
+function secretsOf(c: Command): string[] {
   const values = [...c.args, ...Object.values(c.env ?? {}), ...(c.stdin === undefined ? [] : [c.stdin])]
     .filter((v): v is Secret => v instanceof Secret)
     .map((v) => v.reveal())
@@ -145,7 +145,7 @@ export function secretsOf(c: Command): string[] {
 }
 
 /** Replaces each of `secrets` in `text` with `<redacted>`. */
-export function scrub(text: string, secrets: readonly string[]): string {
+function scrub(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const s of secrets) out = out.replaceAll(s, REDACTED);
   return out;
@@ -416,7 +416,7 @@ function reveal(value: Arg): string {
 }
 
 /** A resolver that searches `env.PATH` and fails with a {@link ToolError} naming the tool. */
-export function pathResolver(env: Readonly<Record<string, string>>): Resolver {
+function pathResolver(env: Readonly<Record<string, string>>): Resolver {
   return async (tool) => {
     const found = await findOnPath(tool, env.PATH ?? "");
     if (!found) throw new ToolError(tool, `${tool} was not found on PATH`, `install ${tool} and try again`);

@@ -73,7 +73,7 @@ async function keyLocation(via: string, path: string | undefined, set: boolean):
 }
 
 /** Where sops would look for age keys, in its own order. */
-export async function ageKeyLocations(config: Config): Promise<KeyLocation[]> {
+async function ageKeyLocations(config: Config): Promise<KeyLocation[]> {
   return [
     await keyLocation("SOPS_AGE_KEY_FILE", config.ageKeyFileEnv, config.ageKeyFileEnv !== undefined),
     { via: "SOPS_AGE_KEY", set: config.ageKeyInEnv, exists: config.ageKeyInEnv, keys: config.ageKeyInEnv ? 1 : 0 },

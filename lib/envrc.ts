@@ -6,7 +6,7 @@
  */
 
 /** Bash definitions standing in for direnv's stdlib; `use` and `watch_file` append to `$STUB_LOG`. */
-export const DIRENV_STUBS = `
+const DIRENV_STUBS = `
 has() { [ "$1" = nix ] && [ -n "$STUB_HAS_NIX" ]; }
 use() { echo "use $*" >>"$STUB_LOG"; }
 PATH_add() { PATH="$1:$PATH"; }

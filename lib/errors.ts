@@ -83,7 +83,7 @@ const FILE_SYSTEM_CODES = new Set([
  * The file-system error in `err`, if it is one: Deno's (`Deno.errors.PermissionDenied`, …,
  * whose message ends in `(os error N): SYSCALL 'PATH'`) or node:fs's (`code`, `syscall`, `path`).
  */
-export function osErrorOf(err: unknown): OsError | undefined {
+function osErrorOf(err: unknown): OsError | undefined {
   if (!(err instanceof Error) || err instanceof HomelabError) return undefined;
   const code = (err as { code?: unknown }).code;
   if (typeof code !== "string" || !FILE_SYSTEM_CODES.has(code)) return undefined;

@@ -16,6 +16,7 @@ import { HomelabError } from "./errors.ts";
 import { cacheBinDir, cacheDirOf, type Probe, type Toolbox } from "./toolbox.ts";
 import { binariesOf, GO, type ModuleBuild, type RepoModuleBuild, type ToolSpec } from "./tools.ts";
 import { duration, type Ui } from "./ui.ts";
+import { writeAtomic } from "./files.ts";
 
 /** What `deno task tools` decided for one tool. */
 export type Plan =
@@ -105,7 +106,6 @@ async function prepareModule(
   await Deno.mkdir(src, { recursive: true });
   if (build.kind === "module") {
     await Deno.writeTextFile(join(src, "go.mod"), wrapperGoMod(spec, build));
-    if (build.main) await Deno.writeTextFile(join(src, "main.go"), build.main);
     return;
   }
   // A copy of the whole folder (what its digest covers, see cacheDirOf), so the build never
@@ -213,14 +213,13 @@ export interface Outcome {
  * of a first run; once a tool was built here, its own last time replaces it. A tool not listed
  * counts {@link DEFAULT_BUILD_MS}.
  */
-export const COLD_BUILD_MS: Readonly<Record<string, number>> = {
+const COLD_BUILD_MS: Readonly<Record<string, number>> = {
   sops: 92_000,
   age: 3_000,
   talhelper: 65_000,
   helm: 156_000,
   kustomize: 36_000,
   jsonnet: 12_000,
-  kubeconform: 6_000,
   actionlint: 35_000,
   kind: 9_000,
   kubectl: 285_000,
@@ -229,7 +228,7 @@ export const COLD_BUILD_MS: Readonly<Record<string, number>> = {
   kwok: 157_000,
   psa: 2_000,
 };
-export const DEFAULT_BUILD_MS = 60_000;
+const DEFAULT_BUILD_MS = 60_000;
 
 /** How many builds run at once by default (`HOMELAB_TOOLS_JOBS` overrides it). */
 export const DEFAULT_JOBS = 2;
@@ -246,7 +245,7 @@ function buildTimesPath(config: Config): string {
 }
 
 /** The last recorded build time of each tool (empty when none was recorded or the file is unreadable). */
-export async function readBuildTimes(config: Config): Promise<Record<string, number>> {
+async function readBuildTimes(config: Config): Promise<Record<string, number>> {
   try {
     const data = JSON.parse(await Deno.readTextFile(buildTimesPath(config)));
     return data && typeof data === "object" ? data : {};
@@ -257,10 +256,7 @@ export async function readBuildTimes(config: Config): Promise<Record<string, num
 
 async function writeBuildTimes(config: Config, times: Record<string, number>): Promise<void> {
   try {
-    await Deno.mkdir(config.toolsDir, { recursive: true });
-    const tmp = `${buildTimesPath(config)}.${crypto.randomUUID()}.tmp`;
-    await Deno.writeTextFile(tmp, JSON.stringify(times, null, 1));
-    await Deno.rename(tmp, buildTimesPath(config));
+    await writeAtomic(buildTimesPath(config), JSON.stringify(times, null, 1));
   } catch {
     // Only an estimate is lost.
   }

@@ -162,8 +162,6 @@ Deno.test("the generated module requires exactly the pinned module version, with
     wrapperGoMod(sops, build),
     `module homelab.invalid/tools/sops\n\ngo ${GO}\n\nrequire github.com/getsops/sops/v3 v${sops.version}\n`,
   );
-  const kubectl = toolSpec("kubectl")!;
-  assert.match(wrapperGoMod(kubectl, kubectl.build as ModuleBuild), /require k8s\.io\/kubectl v0\.\d+\.\d+\n/);
 });
 
 Deno.test("a forced rebuild whose version check fails leaves the working install and its link in place", async () => {

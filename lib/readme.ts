@@ -28,7 +28,7 @@ function cells(line: string): string[] {
 }
 
 /** The paths a README's Path | Purpose table names (the first code span of each row). */
-export function readmePaths(text: string): string[] {
+function readmePaths(text: string): string[] {
   return [...text.matchAll(/^\|\s*`([^`]+)`/gm)].map((m) => m[1]);
 }
 

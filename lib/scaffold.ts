@@ -7,8 +7,7 @@
 
 import { join } from "node:path";
 import { InputError, UsageError } from "./errors.ts";
-import { exists } from "./files.ts";
-import { writeAllOrNothing } from "./atomic.ts";
+import { exists, writeAllOrNothing } from "./files.ts";
 import { table } from "./readme.ts";
 import { type Component, COMPONENTS_FILE, readComponentsText, type Stack, STACKS } from "./stacks.ts";
 

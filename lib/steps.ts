@@ -80,7 +80,7 @@ function select(steps: readonly Step[], options: StepOptions): Set<string> {
 }
 
 /** The plan as printed: one line per step, and in a dry run the commands under each. */
-export function formatPlan(
+function formatPlan(
   title: string,
   steps: readonly Step[],
   chosen: ReadonlySet<string>,

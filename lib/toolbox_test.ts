@@ -107,7 +107,6 @@ Deno.test("version patterns read each tool's own version output", () => {
     ksops:
       "/x/ksops: go1.26\n\tpath\tgithub.com/viaduct-ai/kustomize-sops\n\tmod\tgithub.com/viaduct-ai/kustomize-sops\tv4.5.1\th1:abc=\n",
     jsonnet: "Jsonnet commandline interpreter (Go implementation) v0.22.0\n",
-    kubeconform: "v0.8.0\n",
     actionlint: "v1.7.12\ninstalled by building from source\nbuilt with go1.26.8 compiler for linux/amd64\n",
     kind: "kind v0.33.0 go1.26.8 linux/amd64\n",
     kubectl: "Client Version: v1.37.2\nKustomize Version: v5.7.1\n",

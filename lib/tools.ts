@@ -31,25 +31,28 @@ export const DEFAULT_PURPOSES: readonly Purpose[] = ["secrets", "check", "test"]
 
 /** One Go package to build and the executable it becomes. */
 export interface GoPackage {
-  /** Import path of the main package (or `.` for a generated main). */
+  /** Import path of the main package (or `.` for the module's own main). */
   readonly pkg: string;
   /** The executable's name in the cache. */
   readonly binary: string;
+}
+
+/** What every Go build names: its main packages, linker flags and build tags. */
+interface GoBuild {
+  /** A repository module builds them in one `go build` (they share their compilation). */
+  readonly packages: readonly GoPackage[];
+  /** `{minor:MODULE}` in a flag is the minor of the version of MODULE the build selects (v0.34.2 → 34). */
+  readonly ldflags?: readonly string[];
+  readonly tags?: readonly string[];
 }
 
 /**
  * Build inside a generated module that requires `module@version` (the same version selection
  * as `go install pkg@version`, which this module proxy cannot serve: it refuses version lists).
  */
-export interface ModuleBuild {
+export interface ModuleBuild extends GoBuild {
   readonly kind: "module";
   readonly module: string;
-  readonly packages: readonly GoPackage[];
-  /** `{minor:MODULE}` in a flag is the minor of the version of MODULE the build selects (v0.34.2 → 34). */
-  readonly ldflags?: readonly string[];
-  readonly tags?: readonly string[];
-  /** Go source of a `main.go` in the generated module, for tools without a main package of their own. */
-  readonly main?: string;
 }
 
 /** A tool that cannot be built here; `why` says why and what to do instead. */
@@ -61,17 +64,14 @@ export interface Unavailable {
 /**
  * Build a Go module committed to this repository (`tools/go/NAME`: go.mod, go.sum, `tool`
  * directives or a main.go). Used where a generated module cannot work: the upstream module
- * replaces its own dependencies (k8s.io/kubernetes, etcd), or the program is ours (Pod Security).
+ * replaces its own dependencies (k8s.io/kubernetes, etcd), or the program is ours (Pod Security,
+ * kubectl's main over k8s.io/kubectl).
  * Its go.sum pins every dependency, so the build runs with `-mod=readonly`.
  */
-export interface RepoModuleBuild {
+export interface RepoModuleBuild extends GoBuild {
   readonly kind: "repo-module";
   /** The module's directory, relative to the repository root. */
   readonly dir: string;
-  /** Built by one `go build` (the packages share their compilation); each binary is named after its package. */
-  readonly packages: readonly GoPackage[];
-  readonly ldflags?: readonly string[];
-  readonly tags?: readonly string[];
   /**
    * Data that ships inside a dependency module, copied beside the binaries: a directory, or a
    * file (made executable: a helper script the binary runs from PATH).
@@ -114,25 +114,6 @@ export interface ToolSpec {
   readonly nix?: string;
   readonly neededFor: readonly Purpose[];
 }
-
-const KUBECTL_MAIN = `package main
-
-import (
-	"k8s.io/component-base/cli"
-	"k8s.io/kubectl/pkg/cmd"
-	"k8s.io/kubectl/pkg/cmd/util"
-
-	// Client auth plugins, as in kubectl's own main.
-	_ "k8s.io/client-go/plugin/pkg/client/auth"
-)
-
-func main() {
-	command := cmd.NewDefaultKubectlCommand()
-	if err := cli.RunNoErrOutput(command); err != nil {
-		util.CheckErr(err)
-	}
-}
-`;
 
 function kubeVersionFlags(version: string): string[] {
   const [major, minor] = version.split(".");
@@ -202,8 +183,6 @@ const V = {
   ksops: "4.5.1",
   // renovate: datasource=go depName=github.com/google/go-jsonnet
   jsonnet: "0.22.0",
-  // renovate: datasource=go depName=github.com/yannh/kubeconform
-  kubeconform: "0.8.0",
   // renovate: datasource=go depName=github.com/rhysd/actionlint
   actionlint: "1.7.12",
   // renovate: datasource=go depName=sigs.k8s.io/kind
@@ -371,21 +350,6 @@ export const TOOLS: readonly ToolSpec[] = [
     neededFor: ["check", "test", "bootstrap", "dev"],
   },
   {
-    name: "kubeconform",
-    version: V.kubeconform,
-    role: "validates rendered manifests against schemas",
-    versionArgs: ["-v"],
-    versionPattern: /^v(\d+\.\d+\.\d+)/m,
-    build: {
-      kind: "module",
-      module: `github.com/yannh/kubeconform@v${V.kubeconform}`,
-      packages: [{ pkg: "github.com/yannh/kubeconform/cmd/kubeconform", binary: "kubeconform" }],
-      ldflags: [`-X main.version=v${V.kubeconform}`],
-    },
-    nix: "kubeconform",
-    neededFor: ["test"],
-  },
-  {
     name: "actionlint",
     version: V.actionlint,
     role: "checks the GitHub workflows (with shellcheck when it is on PATH)",
@@ -422,11 +386,11 @@ export const TOOLS: readonly ToolSpec[] = [
     versionArgs: ["version", "--client"],
     versionPattern: /Client Version: v(\d+\.\d+\.\d+)/,
     build: {
-      kind: "module",
-      module: `k8s.io/kubectl@v${V.kubectl.replace(/^1\./, "0.")}`,
+      // kubectl's own main over k8s.io/kubectl of the pinned release (which has no main package).
+      kind: "repo-module",
+      dir: "tools/go/kubectl",
       packages: [{ pkg: ".", binary: "kubectl" }],
       ldflags: kubeVersionFlags(V.kubectl),
-      main: KUBECTL_MAIN,
     },
     nix: "kubectl",
     neededFor: ["talos", "test", "bootstrap", "dev"],

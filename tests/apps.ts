@@ -9,6 +9,7 @@
  */
 
 import type { AppSpec, KubeObject, RenderedApp, Rendering } from "../lib/render/model.ts";
+import type { PodSecurityConfiguration } from "../lib/talos/admission.ts";
 
 /** What differs between the test apps: by default namespace = name and path = `system/<name>`. */
 export interface AppOptions {
@@ -46,3 +47,18 @@ export function renderedApp(name: string, objects: KubeObject[] = [], options: A
 export function renderingOf(apps: RenderedApp[], env: "prod" | "dev" = "prod"): Rendering {
   return { env, root: [], apps };
 }
+
+/** The cluster's Pod Security configuration as talhelper generates it today (check_admission_test proves that). */
+export const RESTRICTED: PodSecurityConfiguration = {
+  apiVersion: "pod-security.admission.config.k8s.io/v1",
+  kind: "PodSecurityConfiguration",
+  defaults: {
+    enforce: "restricted",
+    "enforce-version": "latest",
+    audit: "restricted",
+    "audit-version": "latest",
+    warn: "restricted",
+    "warn-version": "latest",
+  },
+  exemptions: { namespaces: ["kube-system"], runtimeClasses: [], usernames: [] },
+};

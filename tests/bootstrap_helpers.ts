@@ -18,12 +18,12 @@ import { evaluateRoot } from "../lib/render/root.ts";
 import { init } from "../lib/secrets/lifecycle.ts";
 import { Cluster } from "../lib/talos/cluster.ts";
 import { gensecret, loadTalconfig, type TalosContext } from "../lib/talos/config.ts";
-import { TALOS_PATHS } from "../lib/talos/talconfig.ts";
 import { consoleUi } from "../lib/ui.ts";
 import type { BootstrapDeps } from "../lib/bootstrap/bootstrap.ts";
 import { fakeTool, patience, REPO } from "./helpers.ts";
 import { owner, realToolsPath, scratchRepo } from "./secrets_helpers.ts";
 import { IPS } from "./site_values.ts";
+import { PATHS } from "../lib/repo.ts";
 
 export { IPS };
 export const FIXTURES = join(REPO, "tests", "fixtures", "bootstrap");
@@ -94,8 +94,8 @@ export async function bootstrapScene(dir: string, cp: Pick<ControlPlane, "kubeco
   for (const d of ["talos", "root"]) {
     await new Deno.Command("cp", { args: ["-R", `${join(REPO, d)}/.`, join(root, d)] }).output();
   }
-  await Deno.remove(join(root, TALOS_PATHS.out), { recursive: true }).catch(() => {});
-  await Deno.remove(join(root, TALOS_PATHS.bundle)).catch(() => {});
+  await Deno.remove(join(root, PATHS.talosOut), { recursive: true }).catch(() => {});
+  await Deno.remove(join(root, PATHS.talosBundle)).catch(() => {});
   await Deno.copyFile(join(REPO, ".gitignore"), join(root, ".gitignore"));
   const alice = await owner(dir, "alice", root);
   await init(alice.ctx); // alice's key, Argo CD's key (system/argocd/sops-age.sops.yaml)

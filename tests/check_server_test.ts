@@ -4,7 +4,7 @@ import { serverFindings } from "../lib/check/server.ts";
 import type { Finding, KubeObject, Rendering } from "../lib/render/model.ts";
 import { clusterAdmission } from "../lib/talos/admission.ts";
 import { REPO } from "./helpers.ts";
-import { toolRunner } from "./kube_helpers.ts";
+import { toolRunner, widgetCrd } from "./kube_helpers.ts";
 import { renderedApp } from "./apps.ts";
 
 const app = (name: string, objects: KubeObject[]) => renderedApp(name, objects);
@@ -39,33 +39,11 @@ function deployment(
   };
 }
 
-const crd: KubeObject = {
-  apiVersion: "apiextensions.k8s.io/v1",
-  kind: "CustomResourceDefinition",
-  metadata: { name: "widgets.example.org" },
-  spec: {
-    group: "example.org",
-    names: { kind: "Widget", plural: "widgets", singular: "widget", listKind: "WidgetList" },
-    scope: "Namespaced",
-    versions: [{
-      name: "v1",
-      served: true,
-      storage: true,
-      schema: {
-        openAPIV3Schema: {
-          type: "object",
-          properties: {
-            spec: {
-              type: "object",
-              properties: { min: { type: "integer" }, max: { type: "integer" } },
-              "x-kubernetes-validations": [{ rule: "self.min <= self.max", message: "min must not exceed max" }],
-            },
-          },
-        },
-      },
-    }],
-  },
-};
+const crd = widgetCrd({
+  type: "object",
+  properties: { min: { type: "integer" }, max: { type: "integer" } },
+  "x-kubernetes-validations": [{ rule: "self.min <= self.max", message: "min must not exceed max" }],
+});
 
 /** A CRD no object uses (so only dry-run) that the server refuses: a protected group without approval. */
 const unusedProtectedCrd: KubeObject = {

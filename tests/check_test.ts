@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { checkRendering } from "../lib/check/run.ts";
-import { pinnedKubernetes } from "../lib/check/run.ts";
+import { readKubernetesVersion } from "../lib/repo.ts";
 import { goModuleSource, KubernetesSchemas } from "../lib/check/kubeschemas.ts";
 import { psaTool } from "../lib/check/podsecurity.ts";
 import { crdVersions, Validator } from "../lib/check/validator.ts";
@@ -17,33 +17,18 @@ import { Runner } from "../lib/cmd.ts";
 import { loadConfig } from "../lib/config.ts";
 import type { Finding, KubeObject, Rendering } from "../lib/render/model.ts";
 import { showRef } from "../lib/render/model.ts";
-import type { PodSecurityConfiguration } from "../lib/talos/admission.ts";
 import { Toolbox } from "../lib/toolbox.ts";
+import { RESTRICTED } from "./apps.ts";
 import { REPO } from "./helpers.ts";
 
 const FIXTURES = join(REPO, "tests", "fixtures", "check");
-
-/** The cluster's configuration as talhelper generates it today (check_admission_test proves that). */
-const RESTRICTED: PodSecurityConfiguration = {
-  apiVersion: "pod-security.admission.config.k8s.io/v1",
-  kind: "PodSecurityConfiguration",
-  defaults: {
-    enforce: "restricted",
-    "enforce-version": "latest",
-    audit: "restricted",
-    "audit-version": "latest",
-    warn: "restricted",
-    "warn-version": "latest",
-  },
-  exemptions: { namespaces: ["kube-system"], runtimeClasses: [], usernames: [] },
-};
 
 // One schema cache for the whole file, removed when the test process ends.
 const cacheDir = Deno.makeTempDirSync({ prefix: "homelab-test-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(cacheDir, { recursive: true }));
 const realConfig = loadConfig();
 const runner = new Runner({ env: realConfig.env, resolve: new Toolbox(realConfig).resolve });
-const version = await pinnedKubernetes(REPO);
+const version = (await readKubernetesVersion(REPO)).replace(/^v/, "");
 const crds = parseYaml(await Deno.readTextFile(join(FIXTURES, "crds.yaml"))) as KubeObject[];
 
 /** A rendering from a fixture file, with the shared CRDs as the app `crds`. */

@@ -5,7 +5,16 @@ import { startControlPlane } from "../lib/kube/controlplane.ts";
 import type { KubeObject } from "../lib/render/model.ts";
 import { NODE_LEASE_SECONDS } from "../lib/kube/controlplane.ts";
 import { waitFor } from "../lib/kube/wait.ts";
-import { alive, hold, processTree, socketsOf, survivors, toolRunner, withControlPlane } from "./kube_helpers.ts";
+import {
+  alive,
+  hold,
+  processTree,
+  socketsOf,
+  survivors,
+  toolRunner,
+  widgetCrd,
+  withControlPlane,
+} from "./kube_helpers.ts";
 import { fakeTool, patience, withTempDir } from "./helpers.ts";
 
 /** Local addresses of the TCP sockets in LISTEN state that `pids` hold. */
@@ -67,22 +76,7 @@ Deno.test("the control plane listens only on 127.0.0.1, runs pods on kwok nodes,
 
     const client = cp.client;
     await t.step("a CRD becomes Established", async () => {
-      const crd = {
-        apiVersion: "apiextensions.k8s.io/v1",
-        kind: "CustomResourceDefinition",
-        metadata: { name: "widgets.example.org" },
-        spec: {
-          group: "example.org",
-          names: { kind: "Widget", plural: "widgets", singular: "widget", listKind: "WidgetList" },
-          scope: "Namespaced",
-          versions: [{
-            name: "v1",
-            served: true,
-            storage: true,
-            schema: { openAPIV3Schema: { type: "object", properties: { spec: { type: "object" } } } },
-          }],
-        },
-      };
+      const crd = widgetCrd();
       const r = await client.apply(crd);
       assert.equal(r.status, 201, JSON.stringify(r.body));
       await waitFor(client, crd, { timeout: patience(30_000) });

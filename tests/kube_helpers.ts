@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { Runner } from "../lib/cmd.ts";
 import { loadConfig } from "../lib/config.ts";
 import { type ControlPlane, type ControlPlaneOptions, startControlPlane } from "../lib/kube/controlplane.ts";
+import type { KubeObject } from "../lib/render/model.ts";
 import { Toolbox } from "../lib/toolbox.ts";
 import { denoDir, patience } from "./helpers.ts";
 
@@ -15,6 +16,26 @@ import { denoDir, patience } from "./helpers.ts";
 export function toolRunner(): Runner {
   const config = loadConfig();
   return new Runner({ env: config.env, resolve: new Toolbox(config).resolve, defaultTimeout: patience(120_000) });
+}
+
+/** The test CRD `widgets.example.org`: kind Widget, namespaced, one version v1 whose `spec` is `spec`. */
+export function widgetCrd(spec: Record<string, unknown> = { type: "object" }): KubeObject {
+  return {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: "widgets.example.org" },
+    spec: {
+      group: "example.org",
+      names: { kind: "Widget", plural: "widgets", singular: "widget", listKind: "WidgetList" },
+      scope: "Namespaced",
+      versions: [{
+        name: "v1",
+        served: true,
+        storage: true,
+        schema: { openAPIV3Schema: { type: "object", properties: { spec } } },
+      }],
+    },
+  };
 }
 
 /** The process IDs of `pid` and all its descendants (Linux /proc). */

@@ -54,7 +54,7 @@ Deno.test("the talos code uses the secrets modules' public API only, and owns it
     if (!file.startsWith("lib/talos/")) continue;
     for (const m of text.matchAll(/from "\.\.\/secrets\/([^"]+)"/g)) {
       assert.ok(
-        ["lifecycle.ts", "context.ts", "sopsconfig.ts"].includes(m[1]),
+        ["lifecycle.ts", "context.ts"].includes(m[1]),
         `${file} imports secrets/${m[1]}`,
       );
     }

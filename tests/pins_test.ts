@@ -15,6 +15,8 @@ Deno.test("the local control plane runs the Kubernetes of talos/talconfig.yaml",
   const k8s = /^kubernetesVersion: v(\S+)$/m.exec(talconfig)?.[1];
   assert.equal(PINS.kubernetes, k8s, "lib/tools.ts kubernetes ≠ talconfig kubernetesVersion");
   assert.equal(PINS.kubectl, k8s, "kubectl should match the cluster's Kubernetes");
+  // tools/go/kubectl builds kubectl's main over k8s.io/kubectl of that release.
+  assert.equal(required(await goMod("kubectl"), "k8s.io/kubectl"), `v0.${k8s!.split(".").slice(1).join(".")}`);
   const mod = await goMod("kubernetes");
   assert.equal(required(mod, "k8s.io/kubernetes"), `v${k8s}`);
   // Every staging module is replaced by the published module of the same release.

@@ -4,30 +4,40 @@
  * repository, with the real sops and age.
  */
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
-import { init, newSecret, writeTalosBundle } from "../lib/secrets/lifecycle.ts";
-import { denoDir, fakeTool, REPO, withTempDir } from "./helpers.ts";
-import { copyTooling, git, owner, realToolsPath, scratchRepo } from "./secrets_helpers.ts";
+import { join } from "node:path";
+import { writeTalosBundle } from "../lib/secrets/lifecycle.ts";
+import { fakeTool, REPO, withTempDir } from "./helpers.ts";
+import { git, owner, realToolsPath, taskRepo } from "./secrets_helpers.ts";
 
-/** A scratch repository with the tooling, initialised by alice, holding system/demo/db.sops.yaml. */
+/** The scratch repository of {@link taskRepo}, its tasks' temporary folders in `<dir>/tmp`. */
 async function setUp(dir: string) {
-  const root = await scratchRepo(dir);
-  await copyTooling(root);
-  const alice = await owner(dir, "alice", root);
-  await init(alice.ctx);
-  await newSecret(alice.ctx, "system/demo", "db");
-  git(root, "add", "-A");
-  git(root, "commit", "-q", "--no-verify", "-m", "secrets");
+  const { root, env } = await taskRepo(dir);
   const tmp = join(dir, "tmp");
   await Deno.mkdir(tmp);
-  const env = {
-    HOME: join(dir, "alice"),
-    PATH: `${dirname(Deno.execPath())}:${await realToolsPath()}`,
-    DENO_DIR: denoDir(),
-    TMPDIR: tmp,
-    NO_COLOR: "1",
-  };
-  return { root, tmp, env };
+  return { root, tmp, env: { ...env, TMPDIR: tmp } };
+}
+
+/** `secrets edit system/demo/db.sops.yaml` as a process of its own, with `env` only. */
+function spawnEdit(root: string, env: Record<string, string>, output: "piped" | "null"): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(root, "tasks", "secrets.ts"), "edit", "system/demo/db.sops.yaml"],
+    cwd: root,
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: output,
+    stderr: output,
+  }).spawn();
+}
+
+/** Ends a task's process if it still runs, and waits for it. */
+async function end(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // ended
+  }
+  await child.output().catch(() => {});
 }
 
 async function waitFor(path: string, seconds = 30): Promise<string> {
@@ -85,15 +95,7 @@ for (const signal of ["SIGINT", "SIGHUP", "SIGTERM"] as const) {
         `echo "$1" > "${marker}.path"; echo $$ > "${marker}.pid"; exec sleep 60`,
       );
       const wrapped = await sopsWrapper(dir, join(dir, "sops.pid"));
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", join(root, "tasks", "secrets.ts"), "edit", "system/demo/db.sops.yaml"],
-        cwd: root,
-        env: { ...env, EDITOR: editor, PATH: `${wrapped}:${env.PATH}` },
-        clearEnv: true,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
+      const child = spawnEdit(root, { ...env, EDITOR: editor, PATH: `${wrapped}:${env.PATH}` }, "piped");
       const pids: number[] = [];
       try {
         const plaintext = await waitFor(`${marker}.path`);
@@ -114,12 +116,7 @@ for (const signal of ["SIGINT", "SIGHUP", "SIGTERM"] as const) {
         assert.equal(git(root, "status", "--porcelain"), "");
       } finally {
         pids.forEach(kill);
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // ended
-        }
-        await child.output().catch(() => {});
+        await end(child);
       }
     });
   });
@@ -287,15 +284,7 @@ Deno.test("`secrets edit` killed outright: sops and the editor die with it, the 
       `echo $$ > "${marker}"; read -r _ < "${fifo}"; sed -i s/REPLACE-ME/changed/ "$1"`,
     );
     const wrapped = await sopsWrapper(dir, join(dir, "sops.pid"));
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", join(root, "tasks", "secrets.ts"), "edit", "system/demo/db.sops.yaml"],
-      cwd: root,
-      env: { ...env, EDITOR: editor, PATH: `${wrapped}:${env.PATH}` },
-      clearEnv: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const child = spawnEdit(root, { ...env, EDITOR: editor, PATH: `${wrapped}:${env.PATH}` }, "null");
     const pids = [Number(await waitFor(marker)), Number(await waitFor(join(dir, "sops.pid")))];
     try {
       child.kill("SIGKILL");
@@ -348,12 +337,7 @@ Deno.test("tools' own temporary folders are inside the task's, and go with it on
       assert.deepEqual(await entries(tmp), [], "a tool's temporary folder was left behind");
     } finally {
       await release(fifo);
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // ended
-      }
-      await child.output().catch(() => {});
+      await end(child);
     }
   });
 });

@@ -11,13 +11,14 @@ import { decryptFile, init, KeyPathError, newSecret, rotate, writeTalosBundle } 
 import { parseKeys } from "../lib/secrets/keys.ts";
 import { sopsOf } from "../lib/secrets/context.ts";
 import { HOOK_MARKER } from "../lib/secrets/lifecycle.ts";
-import { PATHS, readSopsConfig } from "../lib/secrets/sopsconfig.ts";
+import { readSopsConfig } from "../lib/secrets/sopsconfig.ts";
 import { fakeTool, REPO, withTempDir } from "./helpers.ts";
 import { unlistedInReadme } from "../lib/readme.ts";
 import { checkKustomization } from "../lib/check/stacks.ts";
 import { newApp } from "../lib/scaffold.ts";
 import { HomelabError } from "../lib/errors.ts";
 import { git, keyOf, newKey, owner, scratchRepo, sopsWithKey } from "./secrets_helpers.ts";
+import { PATHS } from "../lib/repo.ts";
 
 const errors = (fs: Finding[]) => fs.filter((f) => f.level === "error");
 

@@ -18,10 +18,11 @@ import {
   UpgradeError,
   upgradeKubernetes,
 } from "../lib/talos/cluster.ts";
-import { checkTalconfig, parseEnv, TALOS_PATHS } from "../lib/talos/talconfig.ts";
+import { checkTalconfig, parseEnv } from "../lib/talos/talconfig.ts";
 import { consoleUi } from "../lib/ui.ts";
 import { eventually, patience, REPO, SYSTEM_PATH, withTempDir } from "./helpers.ts";
 import { CLUSTER, IPS } from "./site_values.ts";
+import { PATHS } from "../lib/repo.ts";
 
 const FAKES = join(REPO, "tests", "fakes");
 const INSTALLER =
@@ -47,12 +48,12 @@ async function setUp(
     await Deno.writeTextFile(join(fake, "nodes", ip, "mode"), n.mode);
     await Deno.writeTextFile(join(fake, "nodes", ip, "version"), n.version ?? "v1.13.9");
     if (n.upgrade) await Deno.writeTextFile(join(fake, "nodes", ip, "upgrade"), n.upgrade);
-    await Deno.mkdir(join(root, TALOS_PATHS.out), { recursive: true });
-    await Deno.writeTextFile(join(root, TALOS_PATHS.out, `${CLUSTER}-${host}.yaml`), "# config\n");
+    await Deno.mkdir(join(root, PATHS.talosOut), { recursive: true });
+    await Deno.writeTextFile(join(root, PATHS.talosOut, `${CLUSTER}-${host}.yaml`), "# config\n");
   }
   await Deno.writeTextFile(join(fake, "calls.log"), "");
-  const text = await Deno.readTextFile(join(REPO, TALOS_PATHS.talconfig));
-  const env = parseEnv(await Deno.readTextFile(join(REPO, TALOS_PATHS.talenv)), TALOS_PATHS.talenv);
+  const text = await Deno.readTextFile(join(REPO, PATHS.talconfig));
+  const env = parseEnv(await Deno.readTextFile(join(REPO, PATHS.talenv)), PATHS.talenv);
   const { config, problems } = checkTalconfig(text, env);
   assert.deepEqual(problems, []);
   const printed: string[] = [];
@@ -142,7 +143,7 @@ Deno.test("apply refuses an installed node that belongs to another cluster, a mi
     assert.ok(!(await t.calls()).some((c) => c.includes("apply-config")));
 
     await assert.rejects(apply(t.cluster, { node: "node-9" }), /no node 'node-9'.*/);
-    await Deno.remove(join(t.root, TALOS_PATHS.out, `${CLUSTER}-node-2.yaml`));
+    await Deno.remove(join(t.root, PATHS.talosOut, `${CLUSTER}-node-2.yaml`));
     await assert.rejects(apply(t.cluster), (e) => e instanceof InputError && /talos genconfig/.test(e.hint ?? ""));
   });
 });

@@ -9,10 +9,10 @@ import { InputError } from "../lib/errors.ts";
 import { KeyPathError } from "../lib/secrets/lifecycle.ts";
 import { init } from "../lib/secrets/lifecycle.ts";
 import { genconfig, gensecret, loadTalconfig, schematicReport } from "../lib/talos/config.ts";
-import { TALOS_PATHS } from "../lib/talos/talconfig.ts";
 import { REPO, withTempDir } from "./helpers.ts";
 import { git, keyOf, owner, scratchRepo, sopsWithKey } from "./secrets_helpers.ts";
 import { CLUSTER, SITE } from "./site_values.ts";
+import { PATHS } from "../lib/repo.ts";
 
 const FIXTURES = join(REPO, "tests", "fixtures", "talconfig");
 
@@ -21,8 +21,8 @@ async function talosRepo(dir: string) {
   const root = await scratchRepo(dir);
   await new Deno.Command("cp", { args: ["-R", `${join(REPO, "talos")}/.`, join(root, "talos")] }).output();
   // A new owner's repository: no generated configs, and no bundle of the previous owner.
-  await Deno.remove(join(root, TALOS_PATHS.out), { recursive: true }).catch(() => {});
-  await Deno.remove(join(root, TALOS_PATHS.bundle)).catch(() => {});
+  await Deno.remove(join(root, PATHS.talosOut), { recursive: true }).catch(() => {});
+  await Deno.remove(join(root, PATHS.talosBundle)).catch(() => {});
   await Deno.copyFile(join(REPO, ".gitignore"), join(root, ".gitignore"));
   const alice = await owner(dir, "alice", root);
   await init(alice.ctx);
@@ -38,7 +38,7 @@ async function listing(dir: string): Promise<string[]> {
 Deno.test("every invalid talconfig fixture is rejected with its own message and nothing is written", async () => {
   await withTempDir(async (dir) => {
     const { root, alice } = await talosRepo(dir);
-    await Deno.copyFile(join(FIXTURES, "talenv.yaml"), join(root, TALOS_PATHS.talenv));
+    await Deno.copyFile(join(FIXTURES, "talenv.yaml"), join(root, PATHS.talenv));
     await gensecret(alice.ctx);
     const fixtures = [...Deno.readDirSync(join(FIXTURES, "invalid"))].map((e) => e.name).sort();
     assert.ok(fixtures.length >= 8, `${fixtures.length} fixtures`);
@@ -46,11 +46,11 @@ Deno.test("every invalid talconfig fixture is rejected with its own message and 
       const text = await Deno.readTextFile(join(FIXTURES, "invalid", name));
       const expected = /^# rejected by: [^:]+: (.+)$/m.exec(text.split("\n")[0])?.[1];
       assert.ok(expected, `${name} does not start with '# rejected by: CHECK: MESSAGE'`);
-      await Deno.writeTextFile(join(root, TALOS_PATHS.talconfig), text);
+      await Deno.writeTextFile(join(root, PATHS.talconfig), text);
       const before = await listing(join(root, "talos"));
       const err = await genconfig(alice.ctx).then(() => undefined, (e) => e);
       assert.ok(err instanceof InputError, `${name}: ${err}`);
-      assert.ok(err.message.startsWith(`${TALOS_PATHS.talconfig}: has `), `${name}: ${err.message}`);
+      assert.ok(err.message.startsWith(`${PATHS.talconfig}: has `), `${name}: ${err.message}`);
       assert.ok(err.message.includes(expected), `${name}: expected "${expected}" in\n${err.message}`);
       assert.deepEqual(await listing(join(root, "talos")), before, `${name}: something was written`);
     }
@@ -60,9 +60,9 @@ Deno.test("every invalid talconfig fixture is rejected with its own message and 
 Deno.test("the valid fixtures (the repository's own, and one with a worker) pass", async () => {
   await withTempDir(async (dir) => {
     const { root, alice } = await talosRepo(dir);
-    await Deno.copyFile(join(FIXTURES, "talenv.yaml"), join(root, TALOS_PATHS.talenv));
+    await Deno.copyFile(join(FIXTURES, "talenv.yaml"), join(root, PATHS.talenv));
     for (const name of ["repository.yaml", "with-worker.yaml"]) {
-      await Deno.copyFile(join(FIXTURES, "valid", name), join(root, TALOS_PATHS.talconfig));
+      await Deno.copyFile(join(FIXTURES, "valid", name), join(root, PATHS.talconfig));
       const config = await loadTalconfig(alice.ctx);
       assert.equal(config.clusterName, "homelab");
     }
@@ -84,7 +84,7 @@ Deno.test("schematic: the ID of schematic.yaml, and drift between talconfig and 
     assert.deepEqual(report.drift, []);
     assert.equal(report.installer, `factory.talos.dev/metal-installer-secureboot/${report.id}:${report.talosVersion}`);
 
-    const path = join(root, TALOS_PATHS.schematic);
+    const path = join(root, PATHS.schematic);
     await Deno.writeTextFile(path, (await Deno.readTextFile(path)).replace("      - siderolabs/i915\n", ""));
     const drifted = await schematicReport(alice.ctx);
     assert.equal(drifted.drift.length, 3);
@@ -96,14 +96,14 @@ Deno.test("gensecret → encrypted bundle → genconfig of the real talconfig: t
   await withTempDir(async (dir) => {
     const { root, alice } = await talosRepo(dir);
     await gensecret(alice.ctx);
-    const bundle = await Deno.readTextFile(join(root, TALOS_PATHS.bundle));
+    const bundle = await Deno.readTextFile(join(root, PATHS.talosBundle));
     assert.match(bundle, /^sops:/m);
     assert.doesNotMatch(
       bundle,
       /BEGIN (CERTIFICATE|EC PRIVATE KEY|RSA PRIVATE KEY|PRIVATE KEY)|token: [a-z0-9]{6}\./,
       "plaintext in the bundle",
     );
-    assert.ok((await sopsWithKey(root, await keyOf(alice.keyFile), "decrypt", TALOS_PATHS.bundle)).ok);
+    assert.ok((await sopsWithKey(root, await keyOf(alice.keyFile), "decrypt", PATHS.talosBundle)).ok);
     await assert.rejects(gensecret(alice.ctx), /exists already/);
 
     const files = await genconfig(alice.ctx);
@@ -115,7 +115,7 @@ Deno.test("gensecret → encrypted bundle → genconfig of the real talconfig: t
       assert.equal((await Deno.stat(join(root, f))).mode! & 0o777, 0o600, f);
       assert.equal(git(root, "check-ignore", "-q", f), "", `${f} is not ignored by git`);
     }
-    assert.equal((await Deno.stat(join(root, TALOS_PATHS.out))).mode! & 0o777, 0o700);
+    assert.equal((await Deno.stat(join(root, PATHS.talosOut))).mode! & 0o777, 0o700);
     assert.equal(git(root, "status", "--porcelain", "--", "talos/clusterconfig"), "");
 
     const text = await Deno.readTextFile(join(root, files[0]));
@@ -155,7 +155,7 @@ Deno.test("gensecret → encrypted bundle → genconfig of the real talconfig: t
 Deno.test("genconfig refuses a missing bundle, a bundle for another key, and a tampered bundle", async () => {
   await withTempDir(async (dir) => {
     const { root, alice } = await talosRepo(dir);
-    const out = join(root, TALOS_PATHS.out);
+    const out = join(root, PATHS.talosOut);
 
     const missing = await genconfig(alice.ctx).then(() => undefined, (e) => e);
     assert.ok(missing instanceof InputError);
@@ -174,7 +174,7 @@ Deno.test("genconfig refuses a missing bundle, a bundle for another key, and a t
     assert.match(wrongKey.message, /talos\/talsecret\.sops\.yaml is encrypted for age1/);
     assert.match(wrongKey.message, new RegExp(`SOPS_AGE_KEY_FILE=${join(dir, "bob.txt")}`));
 
-    const path = join(root, TALOS_PATHS.bundle);
+    const path = join(root, PATHS.talosBundle);
     const text = await Deno.readTextFile(path);
     const i = text.indexOf(": ENC[AES256_GCM,data:") + ": ENC[AES256_GCM,data:".length;
     await Deno.writeTextFile(path, text.slice(0, i) + (text[i] === "A" ? "B" : "A") + text.slice(i + 1));

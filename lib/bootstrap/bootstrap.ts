@@ -19,16 +19,15 @@ import { type Env, type Finding, type KubeObject, type Rendering, showRef } from
 import type { Ui } from "../ui.ts";
 import { sopsOf } from "../secrets/context.ts";
 import { requireKeyFor } from "../secrets/lifecycle.ts";
-import { PATHS } from "../secrets/sopsconfig.ts";
 import { runSteps, type Step, type StepReport } from "../steps.ts";
 import { apply, bootstrap, Cluster, kubeconfig, kubeconfigPath } from "../talos/cluster.ts";
 import { genconfig, genconfigCmd, loadTalconfig, type TalosContext } from "../talos/config.ts";
-import { TALOS_PATHS } from "../talos/talconfig.ts";
 import { appObjects, type ClusterSide, clusterSteps, DEFAULT_TIMEOUTS, type Timeouts } from "./cluster_steps.ts";
 import { Kube } from "./kube.ts";
+import { PATHS } from "../repo.ts";
 
 /** The Applications bootstrap applies itself, before Argo CD runs. */
-export const BOOTSTRAP_APPS = ["gateway-api", "cilium", "argocd"] as const;
+const BOOTSTRAP_APPS = ["gateway-api", "cilium", "argocd"] as const;
 
 /**
  * The bootstrap Applications rendered by the render pipeline, exactly as `deno task render`
@@ -40,7 +39,7 @@ export async function renderBootstrap(config: Config, env: Env, ui: Ui): Promise
 }
 
 /** The tools bootstrap runs. */
-export const BOOTSTRAP_TOOLS = ["talosctl", "talhelper", "sops", "kubectl", "jsonnet", "kustomize", "helm"];
+const BOOTSTRAP_TOOLS = ["talosctl", "talhelper", "sops", "kubectl", "jsonnet", "kustomize", "helm"];
 
 /** How to run bootstrap. */
 export interface RunOptions {
@@ -104,12 +103,12 @@ async function newer(file: string, than: readonly string[]): Promise<boolean> {
 }
 
 /** The steps of bootstrap, and the context guard that runs before any step changes the cluster. */
-export function bootstrapSteps(d: BootstrapDeps): { steps: Step[]; kube: Kube } {
+function bootstrapSteps(d: BootstrapDeps): { steps: Step[]; kube: Kube } {
   const { ctx, cluster } = d;
   const config = cluster.config;
   const kube = new Kube(ctx.runner, kubeconfigPath(ctx), {
     server: d.apiServer ?? config.endpoint,
-    label: `the cluster '${config.clusterName}' of ${TALOS_PATHS.talconfig}`,
+    label: `the cluster '${config.clusterName}' of ${PATHS.talconfig}`,
   });
   const first = cluster.firstControlPlane();
   const rendering = once(d.render);
@@ -134,7 +133,7 @@ export function bootstrapSteps(d: BootstrapDeps): { steps: Step[]; kube: Kube } 
   };
 
   const configFiles = [...config.nodes.map((n) => cluster.configFile(n)), cluster.talosconfig];
-  const inputs = [TALOS_PATHS.talconfig, TALOS_PATHS.talenv, TALOS_PATHS.bundle].map((f) => join(ctx.root, f));
+  const inputs = [PATHS.talconfig, PATHS.talenv, PATHS.talosBundle].map((f) => join(ctx.root, f));
 
   const talos: Step[] = [
     {
@@ -142,7 +141,7 @@ export function bootstrapSteps(d: BootstrapDeps): { steps: Step[]; kube: Kube } 
       title: "tools, keys, secret bundle and Argo CD key decryptable, talconfig valid, nodes reachable",
       plan: () => [
         `find ${BOOTSTRAP_TOOLS.join(", ")} (the pinned versions)`,
-        showCommand(cmd("sops", ["decrypt", TALOS_PATHS.bundle], { cwd: ctx.root })) + "  (checked, not kept)",
+        showCommand(cmd("sops", ["decrypt", PATHS.talosBundle], { cwd: ctx.root })) + "  (checked, not kept)",
         showCommand(cmd("sops", ["decrypt", PATHS.argocdKey], { cwd: ctx.root })) + "  (checked, not kept)",
         ...config.nodes.map((n) => showCommand(cluster.insecure(n, ["get", "machinestatus", "-o", "json"]))),
         `render ${
@@ -159,7 +158,7 @@ export function bootstrapSteps(d: BootstrapDeps): { steps: Step[]; kube: Kube } 
             hint: "run `deno task doctor --for bootstrap`, then `deno task tools` or `nix develop`",
           });
         }
-        for (const file of [TALOS_PATHS.bundle, PATHS.argocdKey]) {
+        for (const file of [PATHS.talosBundle, PATHS.argocdKey]) {
           await requireKeyFor(ctx, file);
           await sopsOf(ctx).decrypt(file);
         }
@@ -198,9 +197,9 @@ export function bootstrapSteps(d: BootstrapDeps): { steps: Step[]; kube: Kube } 
     },
     {
       name: "genconfig",
-      title: `the nodes' machine configs in ${TALOS_PATHS.out}/ (talhelper, from the secret bundle)`,
+      title: `the nodes' machine configs in ${PATHS.talosOut}/ (talhelper, from the secret bundle)`,
       plan: () => [
-        showCommand(genconfigCmd(ctx.root, `${TALOS_PATHS.out}.<staging>`)),
+        showCommand(genconfigCmd(ctx.root, `${PATHS.talosOut}.<staging>`)),
       ],
       async done() {
         for (const f of configFiles) if (!(await newer(f, inputs))) return undefined;
@@ -213,14 +212,14 @@ export function bootstrapSteps(d: BootstrapDeps): { steps: Step[]; kube: Kube } 
     {
       name: "apply",
       title: "each node's config (with --insecure to nodes in maintenance mode)",
-      confirm: `install Talos on the nodes of ${TALOS_PATHS.talconfig} that are in maintenance mode ` +
+      confirm: `install Talos on the nodes of ${PATHS.talconfig} that are in maintenance mode ` +
         "(their install disks are wiped)?",
       plan: () =>
         config.nodes.map((n) => showCommand(cluster.insecure(n, ["apply-config", "--file", cluster.configFile(n)]))),
       async done() {
         for (const n of config.nodes) if ((await cluster.state(n)).state !== "installed") return undefined;
         for (const n of config.nodes) await cluster.requireOurs(n);
-        return `${config.nodes.length} nodes installed and accept ${TALOS_PATHS.out}/talosconfig`;
+        return `${config.nodes.length} nodes installed and accept ${PATHS.talosOut}/talosconfig`;
       },
       async run() {
         const results = await apply(cluster);

@@ -19,24 +19,24 @@ import { HomelabError } from "../errors.ts";
 import type { KubeObject, Rendering } from "../render/model.ts";
 import { type SecretsContext, sopsOf } from "../secrets/context.ts";
 import { requireKeyFor } from "../secrets/lifecycle.ts";
-import { PATHS } from "../secrets/sopsconfig.ts";
 import { runSteps, type Step, type StepReport } from "../steps.ts";
 import { PINS } from "../tools.ts";
 import { appObjects, type ClusterSide, clusterSteps, DEFAULT_TIMEOUTS, type Timeouts } from "./cluster_steps.ts";
 import { rootCommand } from "./bootstrap.ts";
 import { Kube } from "./kube.ts";
 import { kindGateway, LOCAL_BRANCH, LocalRepo, SERVE_DIR, SERVED_REPO } from "./local.ts";
+import { PATHS } from "../repo.ts";
 
 /** The dev cluster's name (kind's context is `kind-<name>`). */
 export const DEV_NAME = "homelab-dev";
 /** The committed kind configuration: no default CNI, no kube-proxy. */
-export const KIND_CONFIG = "dev/kind.yaml";
+const KIND_CONFIG = "dev/kind.yaml";
 /** The dev cluster's age key (git-ignored). */
-export const DEV_KEY = ".dev/age.txt";
+const DEV_KEY = ".dev/age.txt";
 /** The dev cluster's kubeconfig (git-ignored). */
-export const DEV_KUBECONFIG = ".kube/dev.yaml";
+const DEV_KUBECONFIG = ".kube/dev.yaml";
 /** The tools dev runs. */
-export const DEV_TOOLS = ["docker", "kind", "kubectl", "jsonnet", "age-keygen", "git", "kustomize", "helm"];
+const DEV_TOOLS = ["docker", "kind", "kubectl", "jsonnet", "age-keygen", "git", "kustomize", "helm"];
 
 /** What dev works with; tests give their own rendering and timing. */
 export interface DevDeps {
@@ -77,7 +77,7 @@ export function drbd9(file: string): { ok: boolean; detail: string } {
 }
 
 /** What `dev` says about Piraeus on this host. */
-export function piraeusNote(file: string): string {
+function piraeusNote(file: string): string {
   const d = drbd9(file);
   return d.ok
     ? `piraeus included: ${d.detail} on this host (kind nodes share its kernel); the root app gets include=piraeus`
@@ -115,7 +115,7 @@ export async function followed(ctx: SecretsContext): Promise<{ repoURL?: string;
 }
 
 /** The steps of dev. */
-export function devSteps(d: DevDeps): {
+function devSteps(d: DevDeps): {
   steps: Step[];
   kube: Kube;
   serve?: () => Promise<string>;
@@ -331,7 +331,7 @@ function localSteps(local: LocalRepo, serve: () => Promise<string>): Step[] {
 }
 
 /** Notes printed under dev's plan. */
-export function devNotes(d: DevDeps): string[] {
+function devNotes(d: DevDeps): string[] {
   return [
     kubernetesNote(d.ctx.root),
     piraeusNote(d.drbdFile),

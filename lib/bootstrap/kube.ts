@@ -211,7 +211,7 @@ function stamp(e: Event): string {
 }
 
 /** Why a pod is not ready, or undefined when it is (or has completed). */
-export function podProblem(pod: Pod): string | undefined {
+function podProblem(pod: Pod): string | undefined {
   const s = pod.status ?? {};
   if (s.phase === "Succeeded") return undefined;
   const ready = s.conditions?.find((c) => c.type === "Ready");

@@ -20,9 +20,9 @@ import { cmd, type Daemon, type Runner, type Secret, startDaemon } from "../cmd.
 import { placeholderYaml } from "../render/ksops.ts";
 import { HomelabError } from "../errors.ts";
 import { type SecretsContext, sopsOf } from "../secrets/context.ts";
-import { PATHS } from "../secrets/sopsconfig.ts";
 import { exists } from "../files.ts";
 import { poll } from "../poll.ts";
+import { PATHS } from "../repo.ts";
 
 /** Where the served repository lives, under the repository root. */
 export const SERVE_DIR = ".dev/serve";

@@ -53,7 +53,7 @@ export function parseCidr(text: string): Range | undefined {
 }
 
 /** The address ranges of the rendering's CiliumLoadBalancerIPPools. */
-export function poolRanges(rendering: Rendering): Range[] {
+function poolRanges(rendering: Rendering): Range[] {
   const ranges: Range[] = [];
   for (const app of rendering.apps) {
     for (const o of app.objects) {
@@ -79,7 +79,7 @@ export function poolRanges(rendering: Rendering): Range[] {
 const ANNOTATIONS = ["lbipam.cilium.io/ips", "io.cilium/lb-ipam-ips"];
 
 /** The addresses an object asks for, each with the field it is in. */
-export function requestedAddresses(o: KubeObject): { field: string; address: string }[] {
+function requestedAddresses(o: KubeObject): { field: string; address: string }[] {
   const out: { field: string; address: string }[] = [];
   const fromAnnotations = (annotations: Record<string, unknown> | undefined, at: string) => {
     for (const a of ANNOTATIONS) {

@@ -12,6 +12,7 @@ import type { Runner } from "../cmd.ts";
 import { sha256 } from "../digest.ts";
 import { clusterAdmission, type PodSecurityConfiguration } from "../talos/admission.ts";
 import { toolSpec } from "../tools.ts";
+import { writeAtomic } from "../files.ts";
 
 const FORMAT = 2;
 
@@ -64,9 +65,6 @@ export async function admissionConfig(
     // not cached yet
   }
   const { podSecurity, admissionConfigYaml } = await clusterAdmission(runner, repoRoot);
-  await Deno.mkdir(join(cacheDir, "check"), { recursive: true });
-  const tmp = `${file}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify({ podSecurity, admissionConfigYaml }) + "\n");
-  await Deno.rename(tmp, file);
+  await writeAtomic(file, JSON.stringify({ podSecurity, admissionConfigYaml }) + "\n");
   return { podSecurity, admissionConfigYaml };
 }

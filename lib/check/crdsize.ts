@@ -9,7 +9,7 @@
 import { type Finding, refOf, type RenderedApp } from "../render/model.ts";
 
 /** The annotation size limit of the API server. */
-export const ANNOTATION_LIMIT = 256 * 1024;
+const ANNOTATION_LIMIT = 256 * 1024;
 
 /** The CRD-size findings of one app. */
 export function checkCrdSizes(app: RenderedApp): Finding[] {

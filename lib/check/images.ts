@@ -8,7 +8,19 @@
 import { type Finding, refOf, type RenderedApp } from "../render/model.ts";
 import { containersOf, podTemplates } from "./pods.ts";
 
-/** Why an image reference is not pinned, or undefined when it is. */
+/**
+ * An image reference from its parts, as charts' values (`repository`, `tag`, `digest`) and
+ * kustomize's `images:` (`name`, `newTag`, `digest`) hold it.
+ */
+export function imageRef(repository: unknown, tag: unknown, digest: unknown): string {
+  const part = (v: unknown) => (v === undefined || v === null ? "" : String(v));
+  return `${part(repository)}${part(tag) ? `:${part(tag)}` : ""}${part(digest) ? `@${part(digest)}` : ""}`;
+}
+
+/**
+ * Why an image reference is not pinned, or undefined when it is: the one rule for rendered
+ * manifests and for the files they come from (see lib/check/stacks.ts).
+ */
 export function unpinned(image: unknown): string | undefined {
   if (typeof image !== "string" || !image.trim()) return "has no image";
   if (/@sha256:[0-9a-f]{64}$/.test(image)) return undefined;

@@ -20,7 +20,7 @@ import { HomelabError } from "../errors.ts";
 export type SchemaSource = (version: string) => Promise<Map<string, unknown>>;
 
 /** `apis/apps/v1` ↔ the file name the cache (and the Kubernetes source tree) uses. */
-export function fileOfPath(path: string): string {
+function fileOfPath(path: string): string {
   return `${path.replaceAll("/", "__")}_openapi.json`;
 }
 
@@ -80,7 +80,7 @@ export function apiServerSource(runner: Runner): SchemaSource {
 }
 
 /** Reads a directory of `<path>_openapi.json` files (the Kubernetes source tree's layout). */
-export async function readSpecDir(dir: string): Promise<Map<string, unknown>> {
+async function readSpecDir(dir: string): Promise<Map<string, unknown>> {
   const docs = new Map<string, unknown>();
   for await (const e of Deno.readDir(dir)) {
     const path = e.isFile ? pathOfFile(e.name) : undefined;
@@ -110,12 +110,12 @@ interface Index {
 }
 
 /** The schema cache directory of Kubernetes `version`. */
-export function kubernetesSchemaDir(cacheDir: string, version: string): string {
+function kubernetesSchemaDir(cacheDir: string, version: string): string {
   return join(cacheDir, "schemas", "kubernetes", `v${version.replace(/^v/, "")}`);
 }
 
 /** Thrown when the schemas of a version are not cached and no source may fill them. */
-export class MissingSchemasError extends HomelabError {}
+class MissingSchemasError extends HomelabError {}
 
 /** The OpenAPI v3 documents of one Kubernetes version, read from the schema cache on demand. */
 export class KubernetesSchemas {
@@ -202,7 +202,7 @@ export class KubernetesSchemas {
  * also carries the definitions it references from other groups), with their scope taken from
  * the path the API server serves them under.
  */
-export function kindsOf(docs: ReadonlyMap<string, unknown>): Record<string, KindInfo> {
+function kindsOf(docs: ReadonlyMap<string, unknown>): Record<string, KindInfo> {
   const kinds: Record<string, KindInfo> = {};
   for (const [path, doc] of docs) {
     const m = /^(?:api\/(v[^/]+)|apis\/([^/]+)\/(v[^/]+))$/.exec(path);

@@ -10,10 +10,10 @@ import { type Finding, refOf, type Rendering } from "../render/model.ts";
 import { namespaceOf, type ScopeOf } from "./scope.ts";
 
 /** The namespaces every cluster has. */
-export const BUILTIN_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+const BUILTIN_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /** The namespaces the rendering creates, by name → the app that creates it. */
-export function createdNamespaces(rendering: Rendering): Map<string, string> {
+function createdNamespaces(rendering: Rendering): Map<string, string> {
   const created = new Map<string, string>();
   for (const app of rendering.apps) {
     for (const o of app.objects) {

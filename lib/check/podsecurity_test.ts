@@ -1,22 +1,9 @@
 import assert from "node:assert/strict";
 import type { KubeObject, Rendering } from "../render/model.ts";
-import type { PodSecurityConfiguration } from "../talos/admission.ts";
 import { checkPodSecurity, type PsaRequest } from "./podsecurity.ts";
-import { renderedApp, renderingOf } from "../../tests/apps.ts";
+import { renderedApp, renderingOf, RESTRICTED } from "../../tests/apps.ts";
 
-const config: PodSecurityConfiguration = {
-  apiVersion: "pod-security.admission.config.k8s.io/v1",
-  kind: "PodSecurityConfiguration",
-  defaults: {
-    enforce: "restricted",
-    "enforce-version": "latest",
-    audit: "restricted",
-    "audit-version": "latest",
-    warn: "restricted",
-    "warn-version": "latest",
-  },
-  exemptions: { namespaces: ["kube-system"], runtimeClasses: [], usernames: [] },
-};
+const config = RESTRICTED;
 
 const scopeOf = (_: string, kind: string) => kind !== "Namespace";
 

@@ -15,7 +15,7 @@ const GATEWAY_GROUP = "gateway.networking.k8s.io";
 const ROUTES = new Set(["HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute"]);
 
 /** Every object of the rendering by `group|kind|namespace|name`, with the app it comes from. */
-export class ObjectIndex {
+class ObjectIndex {
   readonly #objects = new Map<string, KubeObject>();
   readonly all: { app: string; appPath: string; object: KubeObject; namespace?: string }[] = [];
 

@@ -21,7 +21,7 @@ function ofApp(findings: readonly Finding[], app: string): Finding[] {
 }
 
 /** One line per finding: `error  schema  Deployment/ns/name: message`. */
-export function findingLine(f: Finding): string {
+function findingLine(f: Finding): string {
   const what = f.object ? `${showRef(f.object)}: ` : "";
   return `${f.severity === "error" ? "error  " : "warning"} ${f.check.padEnd(12)} ${what}${f.message}`;
 }

@@ -11,14 +11,9 @@
  */
 
 import { join } from "node:path";
-import { parse as parseYaml } from "yaml";
-import { onExit } from "../cleanup.ts";
 import type { Config } from "../config.ts";
-import { toolRunner } from "../context.ts";
-import { InputError, UsageError } from "../errors.ts";
-import { ChartCache } from "../render/charts.ts";
 import type { Env, Finding, KubeObject, Rendering } from "../render/model.ts";
-import { render } from "../render/pipeline.ts";
+import { type RenderTools, renderWith } from "../render/pipeline.ts";
 import type { PodSecurityConfiguration } from "../talos/admission.ts";
 import type { Ui } from "../ui.ts";
 import { checkAddresses } from "./addresses.ts";
@@ -39,7 +34,6 @@ import { checkSecrets } from "./secrets.ts";
 import { checkStability } from "./stability.ts";
 import { checkStackFiles } from "./stacks.ts";
 import { type CrdVersion, crdVersions, Validator } from "./validator.ts";
-import { PINS } from "../tools.ts";
 
 /** What to check. */
 export interface CheckOptions {
@@ -65,25 +59,6 @@ export interface CheckResult {
   readonly findings: readonly Finding[];
   /** The apps reported on, in order (the rendering's, then `root` and `cluster`). */
   readonly apps: readonly string[];
-}
-
-/** The Kubernetes version talos/talconfig.yaml pins. */
-export async function pinnedKubernetes(repoRoot: string): Promise<string> {
-  const file = "talos/talconfig.yaml";
-  let version: unknown;
-  try {
-    version = (parseYaml(await Deno.readTextFile(join(repoRoot, file))) as { kubernetesVersion?: unknown })
-      ?.kubernetesVersion;
-  } catch (err) {
-    throw new InputError(`cannot be read: ${(err as Error).message.split("\n")[0]}`, {
-      file,
-      hint: "check validates against the Kubernetes version it pins (kubernetesVersion)",
-    });
-  }
-  if (typeof version !== "string" || !/^v?\d+\.\d+\.\d+$/.test(version)) {
-    throw new InputError(`kubernetesVersion '${version ?? ""}' is not a version like v${PINS.kubernetes}`, { file });
-  }
-  return version.replace(/^v/, "");
 }
 
 /** What {@link checkRendering} needs besides the rendering. */
@@ -145,50 +120,40 @@ export async function checkRendering(rendering: Rendering, deps: CheckDeps): Pro
 }
 
 /** Renders and checks; see the module documentation. */
-export async function runCheck(config: Config, options: CheckOptions, ui: Ui): Promise<CheckResult> {
+export function runCheck(config: Config, options: CheckOptions, ui: Ui): Promise<CheckResult> {
+  return renderWith(
+    config,
+    { env: options.env, offline: options.offline, apps: options.apps, every: true },
+    ui,
+    (rendering, tools) => checkRendered(config, options, ui, rendering, tools),
+  );
+}
+
+/** Every check over a rendering, with the tools its render set up. */
+async function checkRendered(
+  config: Config,
+  options: CheckOptions,
+  ui: Ui,
+  rendering: Rendering,
+  { runner, charts, kubeVersion }: RenderTools,
+): Promise<CheckResult> {
   const repoRoot = config.repoRoot;
-  const runner = toolRunner(config, ui, { defaultTimeout: 300_000 });
-
-  const rendering = await render(config, { env: options.env, offline: options.offline }, ui);
-  if (options.apps?.length) {
-    const known = new Set(rendering.apps.map((a) => a.app.name));
-    const unknown = options.apps.filter((a) => !known.has(a));
-    if (unknown.length) {
-      throw new UsageError(
-        `no Application named ${unknown.join(", ")} in the ${options.env} root app`,
-        `choose from: ${[...known].join(", ")}`,
-      );
-    }
-  }
-
   const findings: Finding[] = [];
 
   // Schemas: Kubernetes' own, the render's CRDs, the pinned run-time CRDs.
-  const version = await pinnedKubernetes(repoRoot);
   const kube = await KubernetesSchemas.open(
     config.cacheDir,
-    version,
+    kubeVersion.replace(/^v/, ""),
     options.schemaSource ?? apiServerSource(runner),
   );
   const crds: CrdVersion[] = rendering.apps.flatMap((a) =>
     a.objects.filter((o) => o.kind === "CustomResourceDefinition").flatMap((o) => crdVersions(o, a.app.name))
   );
   const sources = await readRuntimeCrdSources(repoRoot);
-  const runtimeObjects: KubeObject[] = [];
-  let scratch: string | undefined;
-  const drop = onExit(() => scratch ? Deno.remove(scratch, { recursive: true }).catch(() => {}) : undefined);
-  try {
-    const charts = new ChartCache(join(config.cacheDir, "charts"), runner, {
-      offline: options.offline,
-      scratch: async () => scratch ??= await Deno.makeTempDir({ prefix: "homelab-check-" }),
-    });
-    const runtime = await loadRuntimeCrds(sources, charts, config.cacheDir);
-    crds.push(...runtime.crds);
-    findings.push(...runtime.findings, ...await runtimeCrdDrift(repoRoot, sources));
-    if (options.server) runtimeObjects.push(...await runtimeCrdObjects(sources, charts));
-  } finally {
-    await drop();
-  }
+  const runtime = await loadRuntimeCrds(sources, charts, config.cacheDir);
+  crds.push(...runtime.crds);
+  findings.push(...runtime.findings, ...await runtimeCrdDrift(repoRoot, sources));
+  const runtimeObjects: KubeObject[] = options.server ? await runtimeCrdObjects(sources, charts) : [];
   const validator = new Validator(kube, crds, join(config.cacheDir, "schemas", "compiled"));
   const admission = await admissionConfig(runner, repoRoot, config.cacheDir);
   findings.push(
@@ -198,7 +163,7 @@ export async function runCheck(config: Config, options: CheckOptions, ui: Ui): P
       psa: options.psa ?? psaTool(runner),
     }),
     ...await checkComponents(repoRoot, rendering),
-    ...await checkStackFiles(repoRoot, rendering.apps.map((a) => a.app)),
+    ...await checkStackFiles(repoRoot, rendering.apps.map((a) => a.app), (a, k) => validator.scopeOf(a, k)),
   );
   if (options.server) {
     const server = await ui.progress(

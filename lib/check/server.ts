@@ -67,7 +67,7 @@ export function refusal(body: unknown): string {
 }
 
 /** The findings of one answer: its refusal, and each of its warnings. */
-export function judgeAnswer(
+function judgeAnswer(
   owned: Owned,
   answer: { status: number; body: unknown; warnings: readonly string[] },
 ): Finding[] {

@@ -13,6 +13,8 @@ import type { AppSpec, Finding } from "../render/model.ts";
 import { ENCRYPTED_FILE } from "../secrets/sopsconfig.ts";
 import { parseSopsFile } from "../secrets/sopsfile.ts";
 import { exists } from "../files.ts";
+import { imageRef, unpinned } from "./images.ts";
+import type { ScopeOf } from "./scope.ts";
 import { kustomizationRoots, readComponents, STACKS } from "../stacks.ts";
 
 /** One problem in one file. */
@@ -30,15 +32,12 @@ function unpinnedImages(value: unknown, path: string[] = []): string[] {
   if (Array.isArray(value)) value.forEach((v, i) => found.push(...unpinnedImages(v, [...path, String(i)])));
   else if (value && typeof value === "object") {
     const o = value as Record<string, unknown>;
-    if (typeof o.repository === "string" && "tag" in o && !String(o.digest ?? "").startsWith("sha256:")) {
-      const tag = String(o.tag ?? "");
-      if (!tag || tag === "latest") found.push(`${[...path, "tag"].join(".")}: '${tag}'`);
+    if (typeof o.repository === "string" && "tag" in o && unpinned(imageRef(o.repository, o.tag, o.digest))) {
+      found.push(`${[...path, "tag"].join(".")}: '${String(o.tag ?? "")}'`);
     }
     for (const [k, v] of Object.entries(o)) {
       if (k === "image" && typeof v === "string") {
-        const ref = v.split("@")[0];
-        const tag = /:([^/:]+)$/.exec(ref)?.[1];
-        if (!v.includes("@sha256:") && (!tag || tag === "latest")) found.push(`${[...path, k].join(".")}: '${v}'`);
+        if (unpinned(v)) found.push(`${[...path, k].join(".")}: '${v}'`);
       } else found.push(...unpinnedImages(v, [...path, k]));
     }
   }
@@ -46,7 +45,11 @@ function unpinnedImages(value: unknown, path: string[] = []): string[] {
 }
 
 /** The static checks of one kustomization root (relative to `root`). */
-export async function checkKustomization(root: string, dir: string): Promise<StackProblem[]> {
+export async function checkKustomization(
+  root: string,
+  dir: string,
+  scopeOf: ScopeOf = UNKNOWN_SCOPE,
+): Promise<StackProblem[]> {
   const problems: StackProblem[] = [];
   const file = `${dir}/kustomization.yaml`;
   const lines = new LineCounter();
@@ -93,7 +96,7 @@ export async function checkKustomization(root: string, dir: string): Promise<Sta
 
   const images = Array.isArray(k.images) ? k.images as Record<string, unknown>[] : [];
   for (const img of images) {
-    if (!img.digest && (!img.newTag || img.newTag === "latest")) {
+    if (unpinned(imageRef(img.name ?? "image", img.newTag, img.digest))) {
       problems.push({ file, message: `image ${img.name} is not pinned` });
     }
   }
@@ -125,7 +128,7 @@ export async function checkKustomization(root: string, dir: string): Promise<Sta
       ...await checkPlainResource(root, `${dir}/${r.replace(/^\.\//, "")}`, {
         namespace: typeof k.namespace === "string" ? k.namespace : undefined,
         charts: charts.length > 0,
-      }),
+      }, scopeOf),
     );
   }
 
@@ -177,25 +180,11 @@ function deepMerge(a: Values, b: Values): Values {
   return out;
 }
 
-/** Objects kustomize's namespace transformer leaves alone. */
-const CLUSTER_SCOPED = new Set([
-  "Namespace",
-  "ClusterRole",
-  "ClusterRoleBinding",
-  "CustomResourceDefinition",
-  "StorageClass",
-  "PriorityClass",
-  "ClusterIssuer",
-  "ClusterSecretStore",
-  "GatewayClass",
-  "ValidatingWebhookConfiguration",
-  "MutatingWebhookConfiguration",
-  "CiliumLoadBalancerIPPool",
-  "CiliumBGPClusterConfig",
-  "CiliumBGPPeerConfig",
-  "CiliumBGPAdvertisement",
-  "CiliumL2AnnouncementPolicy",
-]);
+/**
+ * Without the validator's knowledge of scope every kind counts as namespaced, as kustomize's
+ * namespace transformer treats a kind it does not know.
+ */
+const UNKNOWN_SCOPE: ScopeOf = () => undefined;
 
 /**
  * Checks one plain manifest a kustomization lists under `resources:`: a kustomization `namespace:`
@@ -207,11 +196,13 @@ async function checkPlainResource(
   root: string,
   file: string,
   kust: { namespace?: string; charts: boolean },
+  scopeOf: ScopeOf,
 ): Promise<StackProblem[]> {
   const problems: StackProblem[] = [];
   for (const doc of parseAllDocuments(await Deno.readTextFile(join(root, file)))) {
     if (!("toJS" in doc) || doc.errors.length) continue;
     const o = doc.toJS() as {
+      apiVersion?: string;
       kind?: string;
       metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> };
     } | null;
@@ -224,7 +215,9 @@ async function checkPlainResource(
         message:
           `Namespace ${name}: the kustomization's \`namespace: ${ns}\` renames it to ${ns}; drop \`namespace:\` from the kustomization and give each object its own`,
       });
-    } else if (ns && !CLUSTER_SCOPED.has(o.kind) && o.metadata?.namespace && o.metadata.namespace !== ns) {
+    } else if (
+      ns && scopeOf(o.apiVersion ?? "", o.kind) !== false && o.metadata?.namespace && o.metadata.namespace !== ns
+    ) {
       problems.push({
         file,
         message:
@@ -295,10 +288,13 @@ function whyAbove(text: string, line: number | undefined): boolean {
   return /\bwhy\b/i.test(block.join("\n"));
 }
 
-/** Every problem of every kustomization root, and of each environment as a whole. */
-export async function checkStacks(root: string): Promise<StackProblem[]> {
+/**
+ * Every problem of every kustomization root, and of each environment as a whole; `scopeOf` says
+ * which kinds are cluster-scoped (the validator's knowledge: Kubernetes' own kinds and the CRDs).
+ */
+export async function checkStacks(root: string, scopeOf: ScopeOf = UNKNOWN_SCOPE): Promise<StackProblem[]> {
   const all: StackProblem[] = [];
-  for (const dir of await kustomizationRoots(root)) all.push(...await checkKustomization(root, dir));
+  for (const dir of await kustomizationRoots(root)) all.push(...await checkKustomization(root, dir, scopeOf));
   all.push(...await checkEnvironments(root));
   return all;
 }
@@ -402,8 +398,12 @@ export async function checkEnvironments(root: string): Promise<StackProblem[]> {
 }
 
 /** The stack findings of the repository at `repoRoot`. */
-export async function checkStackFiles(repoRoot: string, apps: readonly AppSpec[]): Promise<Finding[]> {
-  const problems = await checkStacks(repoRoot);
+export async function checkStackFiles(
+  repoRoot: string,
+  apps: readonly AppSpec[],
+  scopeOf: ScopeOf,
+): Promise<Finding[]> {
+  const problems = await checkStacks(repoRoot, scopeOf);
   // The longest matching path wins (system/cilium/dev before system/cilium).
   const byPath = [...apps].sort((a, b) => b.path.length - a.path.length);
   return problems.map((p) => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { unpinned } from "./images.ts";
 import { checkKustomization, checkManifest } from "./stacks.ts";
 import { withTempDir } from "../../tests/helpers.ts";
 
@@ -9,6 +10,12 @@ async function imageProblems(text: string): Promise<string[]> {
     await Deno.writeTextFile(join(root, "file.yaml"), text);
     return (await checkManifest(root, "file.yaml")).map((p) => p.message).filter((m) => m.startsWith("image"));
   });
+}
+
+/** Writes the files of a component `system/x` (name → text) under `root`. */
+async function writeComponent(root: string, files: Record<string, string>): Promise<void> {
+  await Deno.mkdir(join(root, "system/x"), { recursive: true });
+  for (const [name, text] of Object.entries(files)) await Deno.writeTextFile(join(root, "system/x", name), text);
 }
 
 const pod = (image: string) =>
@@ -78,10 +85,8 @@ spec:
 
 Deno.test("images: kustomization `images:` need a newTag other than latest, or a digest", async () => {
   await withTempDir(async (root) => {
-    await Deno.mkdir(join(root, "system/x"), { recursive: true });
-    await Deno.writeTextFile(
-      join(root, "system/x/kustomization.yaml"),
-      `apiVersion: kustomize.config.k8s.io/v1beta1
+    await writeComponent(root, {
+      "kustomization.yaml": `apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 images:
   - name: a
@@ -93,10 +98,49 @@ images:
   - name: d
     digest: sha256:${"c".repeat(64)}
 `,
-    );
+    });
     assert.deepEqual((await checkKustomization(root, "system/x")).map((p) => p.message), [
       "image a is not pinned",
       "image b is not pinned",
     ]);
   });
+});
+
+Deno.test("a kustomization `namespace:` moves what the validator calls namespaced, never a cluster-scoped kind", async () => {
+  await withTempDir(async (root) => {
+    await writeComponent(root, {
+      "kustomization.yaml":
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: one\nresources:\n  - pool.yaml\n",
+      "pool.yaml":
+        "apiVersion: cilium.io/v2\nkind: CiliumLoadBalancerIPPool\nmetadata:\n  name: pool\n  namespace: two\n" +
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: two\n",
+    });
+    const scopes: Record<string, boolean> = { "cilium.io/v2|CiliumLoadBalancerIPPool": false, "v1|ConfigMap": true };
+    const messages = async (scopeOf?: (apiVersion: string, kind: string) => boolean | undefined) =>
+      (await checkKustomization(root, "system/x", scopeOf)).map((p) => p.message.split(":")[0]);
+    assert.deepEqual(await messages((a, k) => scopes[`${a}|${k}`]), ["ConfigMap two/settings"]);
+    // A kind whose scope nothing knows counts as namespaced, as kustomize counts it.
+    assert.deepEqual(await messages(), ["CiliumLoadBalancerIPPool two/pool", "ConfigMap two/settings"]);
+  });
+});
+
+Deno.test("images: the files and the rendered manifests are held to one rule", async () => {
+  const refs = [
+    "nginx",
+    "nginx:latest",
+    "nginx:1.27.3",
+    "registry.example.org:5000/team/app",
+    "registry.example.org:5000/team/app:2.0",
+    `nginx@sha256:${"a".repeat(64)}`,
+    "nginx@sha256:abc",
+    "nginx:latest@sha256:short",
+  ];
+  for (const ref of refs) {
+    const inFiles = (await imageProblems(pod(ref))).length > 0;
+    assert.equal(inFiles, unpinned(ref) !== undefined, `${ref}: files ${inFiles ? "refuse" : "accept"} it`);
+  }
+  assert.deepEqual(await imageProblems("image:\n  repository: example/thing\n  tag: 1.0\n  digest: sha256:abc\n"), []);
+  assert.deepEqual(await imageProblems("image:\n  repository: example/thing\n  tag: ''\n  digest: sha256:abc\n"), [
+    "image not pinned: image.tag: ''",
+  ]);
 });

@@ -24,6 +24,7 @@ import { sha256 } from "../digest.ts";
 import type { KubeObject } from "../render/model.ts";
 import type { KubernetesSchemas } from "./kubeschemas.ts";
 import { convertSchema, type JsonSchema, OBJECT_META, refId, refsOf, withoutNulls } from "./openapi.ts";
+import { writeAtomic } from "../files.ts";
 
 /** A CRD's schema for one served version. */
 export interface CrdVersion {
@@ -219,10 +220,7 @@ export class Validator {
       }
     }
     const validate = await make();
-    await Deno.mkdir(this.compiledDir, { recursive: true });
-    const tmp = `${file}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-    await Deno.writeTextFile(tmp, standaloneCode(this.#ajv, validate));
-    await Deno.rename(tmp, file);
+    await writeAtomic(file, standaloneCode(this.#ajv, validate));
     return validate;
   }
 
@@ -247,7 +245,7 @@ export class Validator {
 }
 
 /** `/spec/template/spec/containers/0/name` → `spec.template.spec.containers[0].name`. */
-export function fieldPath(pointer: string, extra?: string): string {
+function fieldPath(pointer: string, extra?: string): string {
   const parts = pointer.split("/").slice(1).map((p) => p.replaceAll("~1", "/").replaceAll("~0", "~"));
   if (extra !== undefined) parts.push(extra);
   let out = "";
@@ -263,7 +261,7 @@ export function fieldPath(pointer: string, extra?: string): string {
  * ajv's errors as one line each, the way the API server words them where it can
  * (`unknown field "spec.replica"`). Branch errors of anyOf/oneOf are folded into one line.
  */
-export function describeErrors(errors: readonly ErrorObject[]): string[] {
+function describeErrors(errors: readonly ErrorObject[]): string[] {
   const lines: string[] = [];
   // Errors inside a failed anyOf/oneOf branch: reported once, by the anyOf/oneOf itself.
   const logic = errors.filter((e) => e.keyword === "anyOf" || e.keyword === "oneOf");

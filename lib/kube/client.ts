@@ -64,7 +64,7 @@ export class ApiError extends HomelabError {
 }
 
 /** Splits `Warning` header values (`299 - "text"`, comma-separated) into their texts. */
-export function parseWarnings(header: string | null): string[] {
+function parseWarnings(header: string | null): string[] {
   if (!header) return [];
   const out: string[] = [];
   const re = /\d{3}\s+\S+\s+"((?:[^"\\]|\\.)*)"/g;

@@ -29,6 +29,8 @@ import { HomelabError } from "../errors.ts";
 import { KubeClient } from "./client.ts";
 import { type EgressGuard, egressSelectorConfiguration, startEgressGuard } from "./egress.ts";
 import type { KubeObject } from "../render/model.ts";
+import { exists } from "../files.ts";
+import { poll } from "../poll.ts";
 
 /** What to run besides etcd and kube-apiserver. */
 export interface ControlPlaneOptions {
@@ -100,7 +102,7 @@ function pem(label: string, der: ArrayBuffer): string {
 }
 
 /** A new ECDSA P-256 key pair as PEM: the private key (PKCS #8) and the public key (SPKI). */
-export async function newKeyPairPem(): Promise<{ privateKey: string; publicKey: string }> {
+async function newKeyPairPem(): Promise<{ privateKey: string; publicKey: string }> {
   const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
   return {
     privateKey: pem("PRIVATE KEY", await crypto.subtle.exportKey("pkcs8", pair.privateKey)),
@@ -124,10 +126,9 @@ async function until(
   watch: readonly Daemon[],
   timeout: number,
 ): Promise<void> {
-  const deadline = Date.now() + timeout;
   let exited: Daemon | undefined;
-  const watchers = watch.map((d) => d.exited.then(() => (exited ??= d)));
-  for (let delay = 20;; delay = Math.min(delay * 1.5, 250)) {
+  for (const d of watch) d.exited.then(() => (exited ??= d));
+  const ready = await poll(async () => {
     if (exited) {
       const log = await Deno.readTextFile(exited.logFile).catch(() => "");
       throw new HomelabError(
@@ -137,15 +138,13 @@ async function until(
         { hint: `its whole log was ${exited.logFile}; DEBUG=1 prints every command` },
       );
     }
-    if (await probe().catch(() => false)) break;
-    if (Date.now() > deadline) {
-      throw new HomelabError(`timed out after ${timeout / 1000}s waiting for ${what}`, {
-        hint: "the machine may be overloaded; try again, or raise the timeout",
-      });
-    }
-    await new Promise((r) => setTimeout(r, delay));
+    return await probe().catch(() => false) || undefined;
+  }, { timeoutMs: timeout, delayMs: 20, factor: 1.5, maxDelayMs: 250 });
+  if (!ready) {
+    throw new HomelabError(`timed out after ${timeout / 1000}s waiting for ${what}`, {
+      hint: "the machine may be overloaded; try again, or raise the timeout",
+    });
   }
-  void watchers;
 }
 
 /** How long a node's Lease lasts; kwok renews it every quarter of that, as the kubelet does. */
@@ -163,7 +162,7 @@ async function kwokStages(runner: Runner): Promise<string[]> {
     "pod/fast/pod-delete.yaml",
   ].map((f) => join(base, f));
   for (const f of files) {
-    if (!await Deno.stat(f).then(() => true, () => false)) {
+    if (!await exists(f)) {
       throw new HomelabError(`kwok's Stage definitions are missing (${f})`, {
         hint: "run `deno task tools kwok --force`: the build copies them from kwok's module beside the binary",
       });

@@ -28,6 +28,7 @@ import { HomelabError } from "../errors.ts";
 import { type ControlPlane, freePort } from "../kube/controlplane.ts";
 import { waitFor } from "../kube/wait.ts";
 import type { KubeObject } from "../render/model.ts";
+import { exists } from "../files.ts";
 
 /** Options of {@link startArgoCD}. */
 export interface ArgoCDOptions {
@@ -238,7 +239,7 @@ export async function startArgoCD(runner: Runner, cp: ControlPlane, options: Arg
     };
     // git-verify-wrapper.sh, which the repo-server runs for every revision, then what the caller adds.
     const helpers = join(await argocdHome(runner), "bin");
-    if (!await Deno.stat(join(helpers, "git-verify-wrapper.sh")).then(() => true, () => false)) {
+    if (!await exists(join(helpers, "git-verify-wrapper.sh"))) {
       throw new HomelabError(`Argo CD's git-verify-wrapper.sh is missing from ${helpers}`, {
         hint: "run `deno task tools argocd --force`: the build copies it from Argo CD's module beside the binary",
       });

@@ -85,7 +85,7 @@ export function crdKinds(objects: readonly KubeObject[]): ServedKind[] {
 }
 
 /** Where the built-in kinds of Kubernetes `version` are cached. */
-export function discoveryFile(cacheDir: string, version: string): string {
+function discoveryFile(cacheDir: string, version: string): string {
   return join(cacheDir, "schemas", "discovery", `v${version.replace(/^v/, "")}.json`);
 }
 

@@ -107,7 +107,7 @@ export async function prepareCopy(
 }
 
 /** A build failed: the paragraph the user sees is the message. */
-export class BuildError extends HomelabError {}
+class BuildError extends HomelabError {}
 
 /** What to say about a kustomize/helm failure, by its message. */
 export function hintFor(message: string): string {
@@ -134,7 +134,7 @@ export function hintFor(message: string): string {
 }
 
 /** The objects of a kustomize build's output. */
-export function parseObjects(yaml: string): KubeObject[] {
+function parseObjects(yaml: string): KubeObject[] {
   const objects: KubeObject[] = [];
   for (const d of parseAllDocuments(yaml)) {
     if (!("toJS" in d)) continue;
@@ -229,7 +229,7 @@ export function unstableObjects(
  * clock). Helm's other functions — and kustomize itself — are deterministic, so a chart whose
  * templates call none of these renders the same every time.
  */
-export const VARYING_FUNCTIONS =
+const VARYING_FUNCTIONS =
   /\b(rand(Alpha|AlphaNum|Numeric|Ascii|Bytes|Int)|uuidv4|genPrivateKey|genCA(WithKey)?|genSelfSignedCert(WithKey)?|genSignedCert(WithKey)?|bcrypt|htpasswd|encryptAES|now|shuffle|randomPassword)\b/;
 
 /** How a chart's output may vary between runs: by chance, or only with the clock (`now`). */

@@ -45,7 +45,7 @@ export interface CachedChart extends ChartRef {
 }
 
 /** A chart or remote manifest is missing and `--offline` forbids fetching it. */
-export class MissingInCacheError extends HomelabError {}
+class MissingInCacheError extends HomelabError {}
 
 async function readJson<T>(path: string): Promise<T | undefined> {
   try {
@@ -56,7 +56,7 @@ async function readJson<T>(path: string): Promise<T | undefined> {
 }
 
 /** How to fetch a chart by hand and import it, for messages. */
-export function fetchHint(ref: ChartRef, offline = true): string {
+function fetchHint(ref: ChartRef, offline = true): string {
   const pull = ref.repo.startsWith("oci://")
     ? `helm pull ${ref.repo.replace(/\/$/, "")}/${ref.name} --version ${ref.version} -d DIR`
     : `helm pull ${ref.name} --repo ${ref.repo} --version ${ref.version} -d DIR`;

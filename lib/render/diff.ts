@@ -16,7 +16,7 @@ import { stringify } from "yaml";
 import type { KubeObject, Rendering } from "./model.ts";
 
 /** GitHub's limit for a comment body. */
-export const COMMENT_LIMIT = 65_536;
+const COMMENT_LIMIT = 65_536;
 
 /** One object that differs. */
 export interface ObjectChange {

@@ -27,6 +27,7 @@ import { Runner } from "../cmd.ts";
 import type { Config } from "../config.ts";
 import { toolRunner } from "../context.ts";
 import { HomelabError, InputError, UsageError } from "../errors.ts";
+import { readKubernetesVersion } from "../repo.ts";
 import { toolSpec } from "../tools.ts";
 import type { Ui } from "../ui.ts";
 import { apiVersionSet, builtinKinds, crdKinds, type ServedKind } from "./apis.ts";
@@ -57,6 +58,21 @@ export interface RenderOptions {
   offline?: boolean;
   /** Put decrypted secret values into the objects instead of digests. */
   showSecrets?: boolean;
+  /**
+   * Render every Application even when `apps` names some; the names are still checked (check
+   * reports on the named apps but judges them against the others' output).
+   */
+  every?: boolean;
+}
+
+/** What a render set up, for work that follows it ({@link renderWith}): nothing is set up twice. */
+export interface RenderTools {
+  /** The tool runner the builds used. */
+  readonly runner: Runner;
+  /** The chart cache, its scratch space alive until the work ends. */
+  readonly charts: ChartCache;
+  /** The cluster's Kubernetes version, as talos/talconfig.yaml pins it (`vX.Y.Z`). */
+  readonly kubeVersion: string;
 }
 
 /** Bumped when the cached form of a build changes. */
@@ -66,7 +82,7 @@ const CACHE_FORMAT = 1;
 export const ARGOCD_VALUES = "system/argocd/values.yaml";
 
 /** `kustomize.buildOptions` from the argo-cd chart's values (`configs.cm`). */
-export async function readBuildOptions(repoRoot: string): Promise<string[]> {
+async function readBuildOptions(repoRoot: string): Promise<string[]> {
   let values: { configs?: { cm?: Record<string, unknown> } } | null;
   try {
     values = parseYaml(await Deno.readTextFile(join(repoRoot, ARGOCD_VALUES)));
@@ -78,18 +94,6 @@ export async function readBuildOptions(repoRoot: string): Promise<string[]> {
   }
   const options = values?.configs?.cm?.["kustomize.buildOptions"];
   return typeof options === "string" ? options.split(/\s+/).filter(Boolean) : [];
-}
-
-/** The Kubernetes version in talos/talconfig.yaml (what Argo CD passes as `--helm-kube-version`). */
-async function readKubeVersion(repoRoot: string): Promise<string | undefined> {
-  try {
-    const t = parseYaml(await Deno.readTextFile(join(repoRoot, "talos", "talconfig.yaml"))) as {
-      kubernetesVersion?: string;
-    };
-    return t?.kubernetesVersion ? String(t.kubernetesVersion) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 interface CachedBuild {
@@ -165,7 +169,20 @@ async function removeWhileBusy(dir: string): Promise<void> {
 }
 
 /** Renders every Application (or those named) of the root app for `options.env`. */
-export async function render(config: Config, options: RenderOptions, ui: Ui): Promise<Rendering> {
+export function render(config: Config, options: RenderOptions, ui: Ui): Promise<Rendering> {
+  return renderWith(config, options, ui, (rendering) => Promise.resolve(rendering));
+}
+
+/**
+ * Renders as {@link render} does, then runs `then` on the rendering with the runner, chart cache
+ * and scratch space the render set up (removed when `then` ends).
+ */
+export async function renderWith<T>(
+  config: Config,
+  options: RenderOptions,
+  ui: Ui,
+  then: (rendering: Rendering, tools: RenderTools) => Promise<T>,
+): Promise<T> {
   if (interruptedWith() !== undefined) throw new HomelabError("interrupted");
   const repoRoot = config.repoRoot;
   const runner = toolRunner(config, ui, { defaultTimeout: 300_000 });
@@ -212,13 +229,11 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
           `choose from: ${[...known].join(", ")}`,
         );
       }
-      specs = specs.filter((s) => options.apps!.includes(s.name));
+      if (!options.every) specs = specs.filter((s) => options.apps!.includes(s.name));
     }
 
-    const settings: BuildSettings = {
-      buildOptions: await readBuildOptions(repoRoot),
-      kubeVersion: await readKubeVersion(repoRoot),
-    };
+    const kubeVersion = await readKubernetesVersion(repoRoot);
+    const settings: BuildSettings = { buildOptions: await readBuildOptions(repoRoot), kubeVersion };
     const charts = new ChartCache(join(config.cacheDir, "charts"), runner, {
       offline: options.offline,
       scratch: getScratch,
@@ -274,7 +289,7 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
     // are the ones assumed. Apps whose charts do not read it are built once, without it.
     const assumedFile = join(cacheDir, `crds-${options.env}.json`);
     let assumed = await readCache<ServedKind[]>(assumedFile) ?? [];
-    const base = lazy(() => baseKinds(context, settings.kubeVersion));
+    const base = lazy(() => baseKinds(context, kubeVersion));
     let pass = apiPass(base, assumed);
     await renderMany(specs, pass);
     if ([...built.values()].some((b) => b.reads)) {
@@ -319,7 +334,7 @@ export async function render(config: Config, options: RenderOptions, ui: Ui): Pr
       return app;
     }));
     await pruneCache(join(cacheDir, "builds"));
-    return { env: options.env, root, apps };
+    return await then({ env: options.env, root, apps }, { runner, charts, kubeVersion });
   } finally {
     await dropScratch?.();
   }
@@ -354,13 +369,7 @@ function apiPass(base: () => Promise<ServedKind[]>, crds: readonly ServedKind[])
 }
 
 /** The built-in kinds of the cluster's Kubernetes and the run-time CRDs: what the tree does not render. */
-async function baseKinds(ctx: AppContext, kubeVersion: string | undefined): Promise<ServedKind[]> {
-  if (!kubeVersion) {
-    throw new InputError("names no kubernetesVersion", {
-      file: "talos/talconfig.yaml",
-      hint: "charts that read .Capabilities.APIVersions are rendered with the APIs of that Kubernetes version",
-    });
-  }
+async function baseKinds(ctx: AppContext, kubeVersion: string): Promise<ServedKind[]> {
   const { loadRuntimeCrds, readRuntimeCrdSources } = await import("../check/runtimecrds.ts");
   const [builtins, runtime] = await Promise.all([
     builtinKinds(ctx.runner, ctx.config.cacheDir, kubeVersion),

@@ -15,7 +15,8 @@ import { listFiles, type SecretsContext, sopsOf, stagedFiles } from "./context.t
 import { AGE_KEY_PREFIX, AGE_SECRET_KEY, findKeys, keyWarnings } from "./keys.ts";
 import { decryptError, NO_RULE_FIX } from "./lifecycle.ts";
 import { damagedError, damageOf, parseSopsFile, plaintextSecrets, plaintextValues } from "./sopsfile.ts";
-import { ENCRYPTED_FILE, PATHS, readSopsConfig, ruleFor, type SopsConfig } from "./sopsconfig.ts";
+import { ENCRYPTED_FILE, readSopsConfig, ruleFor, type SopsConfig } from "./sopsconfig.ts";
+import { PATHS } from "../repo.ts";
 
 /** One problem found in one file. */
 export interface Finding {

@@ -10,7 +10,7 @@ import { basename, dirname, join } from "node:path";
 import { CommandError } from "../cmd.ts";
 import { HomelabError, InputError, unreadable } from "../errors.ts";
 import { listFiles, type SecretsContext, sopsOf } from "./context.ts";
-import { writeAtomic } from "./sops.ts";
+import { writeAtomic } from "../files.ts";
 import { describeSources, findKeys, type KeySearch, keyWarningLines } from "./keys.ts";
 import { damagedError, damageOf, parseSopsFile, type SopsMeta } from "./sopsfile.ts";
 import { ENCRYPTED_FILE, readSopsConfig, ruleFor } from "./sopsconfig.ts";
@@ -56,7 +56,7 @@ export async function encryptedFiles(ctx: SecretsContext): Promise<EncryptedFile
 }
 
 /** Refuses a path that is not a secret file (`NAME.sops.yaml`, `.sops.yml`, `.sops.json`). */
-export function requireSecretFile(file: string): void {
+function requireSecretFile(file: string): void {
   if (!ENCRYPTED_FILE.test(file)) {
     throw new InputError("is not a secret file: secret files are named NAME.sops.yaml", {
       file,
@@ -153,7 +153,7 @@ export async function decryptFile(ctx: SecretsContext, file: string): Promise<vo
 }
 
 /** Whether sops's error says the file was changed after it was encrypted. */
-export function isTampered(err: CommandError): boolean {
+function isTampered(err: CommandError): boolean {
   return /MAC mismatch|message authentication failed|verify data integrity/i.test(err.stderrTail);
 }
 

@@ -20,12 +20,14 @@ import {
   personalKeyFile,
   recipientOf,
 } from "./keys.ts";
-import { Sops, writeAllOrNothing } from "./sops.ts";
+import { writeAllOrNothing } from "../files.ts";
+import { Sops } from "./sops.ts";
 import { parseSopsFile, skeleton } from "./sopsfile.ts";
-import { PATHS, readSopsConfig, setRecipients } from "./sopsconfig.ts";
+import { readSopsConfig, setRecipients } from "./sopsconfig.ts";
 import { type EncryptedFile, encryptedFiles } from "./files.ts";
 import { installHook } from "./hook.ts";
 import { newTalosBundle } from "../talos/bundle.ts";
+import { PATHS } from "../repo.ts";
 
 /** What `init` found and did. */
 export interface InitReport {

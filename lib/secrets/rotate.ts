@@ -8,8 +8,8 @@ import { type Secret, secret } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
 import { type SecretsContext, sopsOf } from "./context.ts";
 import { findKeys, type KeySearch, keyWarningLines, parseKeys, recipientOf } from "./keys.ts";
-import { PATHS } from "./sopsconfig.ts";
 import { encryptedFiles, KeyPathError, readMeta } from "./files.ts";
+import { PATHS } from "../repo.ts";
 
 /** What `rotate` did to one file. */
 export interface Rotation {

@@ -10,8 +10,8 @@ import { secret } from "../cmd.ts";
 import { InputError, UsageError } from "../errors.ts";
 import { addReadmeRows } from "../readme.ts";
 import { type SecretsContext, sopsOf } from "./context.ts";
-import { writeAllOrNothing } from "./sops.ts";
-import { PATHS } from "./sopsconfig.ts";
+import { exists, writeAllOrNothing } from "../files.ts";
+import { PATHS } from "../repo.ts";
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -43,7 +43,7 @@ async function componentDir(ctx: SecretsContext, component: string): Promise<str
 }
 
 /** The KSOPS generator file a component lists its secret files in. */
-export const GENERATOR = "secret-generator.yaml";
+const GENERATOR = "secret-generator.yaml";
 
 function generatorText(file: string): string {
   return `# KSOPS: kustomize (and Argo CD's repo-server) decrypts these SOPS files into Secrets.
@@ -80,7 +80,7 @@ export async function newSecret(
   }
   const dir = await componentDir(ctx, component);
   const file = `${dir}/${name}.sops.yaml`;
-  if (await Deno.stat(join(ctx.root, file)).then(() => true, () => false)) {
+  if (await exists(join(ctx.root, file))) {
     throw new InputError("exists already", { file, hint: `change it with \`deno task secrets edit ${file}\`` });
   }
   const kustomizationPath = join(ctx.root, dir, "kustomization.yaml");
@@ -102,7 +102,7 @@ export async function newSecret(
     if (err instanceof InputError) throw err;
     generator = generatorText(`${name}.sops.yaml`);
   }
-  const generatorIsNew = !await Deno.stat(generatorPath).then(() => true, () => false);
+  const generatorIsNew = !await exists(generatorPath);
   // The component's README table names each of its files: the new ones get their rows.
   const readmePath = join(ctx.root, dir, "README.md");
   const readmeText = await Deno.readTextFile(readmePath).catch((err) => {

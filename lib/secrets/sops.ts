@@ -8,14 +8,11 @@
 
 import { join } from "node:path";
 import { type Arg, cmd, type Command, CommandError, type Runner, type Secret, secret } from "../cmd.ts";
+import { writeAtomic } from "../files.ts";
 
 const ENV = { SOPS_DISABLE_VERSION_CHECK: "1" };
 /** sops's exit code when an edit left the file as it was. */
 const UNCHANGED = 200;
-
-import { writeAtomic } from "../atomic.ts";
-
-export { writeAllOrNothing, writeAtomic } from "../atomic.ts";
 
 /** sops operations on files given relative to `root`. */
 export class Sops {

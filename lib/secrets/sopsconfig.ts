@@ -9,17 +9,7 @@
 import { join } from "node:path";
 import { isScalar, isSeq, parseDocument } from "yaml";
 import { InputError } from "../errors.ts";
-
-/** The repository's paths that the secret tooling knows by name. */
-export const PATHS = {
-  sopsConfig: ".sops.yaml",
-  /** The Talos cluster secrets (talhelper's bundle): the owner only, fully encrypted. */
-  talosBundle: "talos/talsecret.sops.yaml",
-  /** Argo CD's private age key as a Secret manifest, encrypted for the owner only. */
-  argocdKey: "system/argocd/sops-age.sops.yaml",
-  /** Where Kubernetes Secrets may live (encrypted) and where plaintext ones are refused. */
-  stacks: ["system", "platform", "apps", "root"],
-} as const;
+import { PATHS } from "../repo.ts";
 
 /** Files that must be SOPS-encrypted: `NAME.sops.yaml`, `.sops.yml`, `.sops.json` (not `.sops.yaml` itself). */
 export const ENCRYPTED_FILE = /(^|\/)[^/]+\.sops\.(ya?ml|json)$/;

@@ -26,7 +26,7 @@ export interface SopsFile {
 const ENC = /^ENC\[AES256_GCM,data:[^\]]*,type:[a-z]+\]$/;
 
 /** Whether a value is SOPS ciphertext. */
-export function isCiphertext(value: unknown): boolean {
+function isCiphertext(value: unknown): boolean {
   return typeof value === "string" && ENC.test(value);
 }
 

@@ -17,9 +17,10 @@
 import { join } from "node:path";
 import { type Document, LineCounter, parseAllDocuments, parseDocument } from "yaml";
 import { InputError } from "../errors.ts";
-import { checkTalconfig, parseEnv, type Problem, problemsError, TALOS_PATHS } from "../talos/talconfig.ts";
-import { keyOf, lineIn, parseSite, type Site, SITE_PATHS, type SiteProblem } from "./site.ts";
+import { checkTalconfig, parseEnv, type Problem, problemsError } from "../talos/talconfig.ts";
+import { keyOf, lineIn, parseSite, type Site, type SiteProblem } from "./site.ts";
 import { applyEdits, deepEqual, setValue, type TextEdit } from "./yamledit.ts";
+import { PATHS } from "../repo.ts";
 
 type Path = readonly (string | number)[];
 
@@ -58,11 +59,11 @@ function talNodes(site: Site, current: unknown): unknown {
 }
 
 /** Every YAML value configure owns. */
-export const TARGETS: readonly YamlTarget[] = [
-  { file: TALOS_PATHS.talconfig, path: ["clusterName"], value: (s) => s.cluster.name, source: "cluster.name" },
-  { file: TALOS_PATHS.talconfig, path: ["nodes"], value: talNodes, source: "nodes" },
-  { file: TALOS_PATHS.talenv, path: ["LAN_SUBNET"], value: (s) => s.lan.subnet, source: "lan.subnet" },
-  { file: TALOS_PATHS.talenv, path: ["CLUSTER_VIP"], value: (s) => s.lan.vip, source: "lan.vip" },
+const TARGETS: readonly YamlTarget[] = [
+  { file: PATHS.talconfig, path: ["clusterName"], value: (s) => s.cluster.name, source: "cluster.name" },
+  { file: PATHS.talconfig, path: ["nodes"], value: talNodes, source: "nodes" },
+  { file: PATHS.talenv, path: ["LAN_SUBNET"], value: (s) => s.lan.subnet, source: "lan.subnet" },
+  { file: PATHS.talenv, path: ["CLUSTER_VIP"], value: (s) => s.lan.vip, source: "lan.vip" },
   {
     file: "platform/kube-prometheus/values.yaml",
     path: ["kubeEtcd", "endpoints"],
@@ -175,7 +176,7 @@ export interface JsonnetTarget {
 }
 
 /** The root app's defaults: the repository and branch Argo CD follows. */
-export const JSONNET_TARGETS: readonly JsonnetTarget[] = ["root/root.jsonnet", "root/main.jsonnet"].flatMap((file) => [
+const JSONNET_TARGETS: readonly JsonnetTarget[] = ["root/root.jsonnet", "root/main.jsonnet"].flatMap((file) => [
   { file, arg: "repoURL", value: (s: Site) => s.repository.url, source: "repository.url" },
   { file, arg: "revision", value: (s: Site) => s.repository.branch, source: "repository.branch" },
 ]);
@@ -303,7 +304,7 @@ async function readOwned(root: string, file: string): Promise<string> {
 }
 
 /** Every mistake of site.yaml as one error (nothing has been written). */
-export function siteError(problems: readonly (SiteProblem | Problem)[], file: string = SITE_PATHS.site): InputError {
+export function siteError(problems: readonly (SiteProblem | Problem)[], file: string = PATHS.site): InputError {
   return problemsError(file, problems);
 }
 
@@ -371,11 +372,11 @@ export async function loadSite(
 ): Promise<{ site: Site; doc: Document; text: string; problems: SiteProblem[] }> {
   let text: string;
   try {
-    text = await Deno.readTextFile(join(root, SITE_PATHS.site));
+    text = await Deno.readTextFile(join(root, PATHS.site));
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw new InputError("is missing", {
-        file: SITE_PATHS.site,
+        file: PATHS.site,
         hint: "restore it with `git checkout -- site.yaml`, then put your values in it",
       });
     }
@@ -405,13 +406,13 @@ export async function planConfigure(
     out = editJsonnet(file, out, JSONNET_TARGETS.filter((t) => t.file === file), site, changes);
     if (out !== text) files.set(file, out);
   }
-  const talconfig = files.get(TALOS_PATHS.talconfig) ?? await readOwned(root, TALOS_PATHS.talconfig);
+  const talconfig = files.get(PATHS.talconfig) ?? await readOwned(root, PATHS.talconfig);
   const tal = talconfigProblems(site, siteText, talconfig);
   const all = [...problems, ...tal.site].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   if (all.length) throw siteError(all);
-  if (tal.talconfig.length) throw problemsError(TALOS_PATHS.talconfig, tal.talconfig);
+  if (tal.talconfig.length) throw problemsError(PATHS.talconfig, tal.talconfig);
   // talenv.yaml must still read as talhelper reads it.
-  parseEnv(files.get(TALOS_PATHS.talenv) ?? await readOwned(root, TALOS_PATHS.talenv), TALOS_PATHS.talenv);
+  parseEnv(files.get(PATHS.talenv) ?? await readOwned(root, PATHS.talenv), PATHS.talenv);
   return { site, files, changes };
 }
 

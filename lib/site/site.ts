@@ -19,10 +19,8 @@
 import { Ajv, type ErrorObject } from "ajv";
 import { type Document, isMap, LineCounter, parseDocument } from "yaml";
 import { parseCidr, parseIp, type Range } from "../check/addresses.ts";
+import { PATHS } from "../repo.ts";
 import type { Problem } from "../talos/talconfig.ts";
-
-/** The repository path of the site file and its schema. */
-export const SITE_PATHS = { site: "site.yaml", schema: "schemas/site.schema.json" } as const;
 
 /** One machine. */
 export interface SiteNode {
@@ -91,7 +89,7 @@ let schemaValidator: ((v: unknown) => boolean) & { errors?: ErrorObject[] | null
 function validator() {
   if (!schemaValidator) {
     const schema = JSON.parse(
-      Deno.readTextFileSync(new URL(`../../${SITE_PATHS.schema}`, import.meta.url)),
+      Deno.readTextFileSync(new URL(`../../${PATHS.siteSchema}`, import.meta.url)),
     );
     schemaValidator = new Ajv({ allErrors: true, strict: false }).compile(schema);
   }
@@ -106,14 +104,14 @@ function schemaProblem(e: ErrorObject): { path: (string | number)[]; message: st
       return {
         path,
         message: `${at} has no ${(e.params as { missingProperty: string }).missingProperty}`,
-        fix: `add it (see ${SITE_PATHS.schema})`,
+        fix: `add it (see ${PATHS.siteSchema})`,
       };
     case "additionalProperties": {
       const extra = (e.params as { additionalProperty: string }).additionalProperty;
       return {
         path: [...path, extra],
         message: `${at === "the file" ? "" : `${at}.`}${extra} is not a site.yaml key`,
-        fix: `remove it or fix its spelling (the keys are listed in ${SITE_PATHS.schema})`,
+        fix: `remove it or fix its spelling (the keys are listed in ${PATHS.siteSchema})`,
       };
     }
     case "enum":
@@ -123,28 +121,28 @@ function schemaProblem(e: ErrorObject): { path: (string | number)[]; message: st
         fix: "pick one of them",
       };
     default:
-      return { path, message: `${at} ${e.message}`, fix: `see ${SITE_PATHS.schema}` };
+      return { path, message: `${at} ${e.message}`, fix: `see ${PATHS.siteSchema}` };
   }
 }
 
 const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Whether `s` is a DNS name of at least two labels (a zone such as `lab.example.org`). */
-export function validDomain(s: string): boolean {
+function validDomain(s: string): boolean {
   const labels = s.split(".");
   return s.length <= 253 && labels.length >= 2 && labels.every((l) => LABEL.test(l)) &&
     !/^\d+$/.test(labels[labels.length - 1]);
 }
 
 /** Whether `s` is an e-mail address with a real domain part. */
-export function validEmail(s: string): boolean {
+function validEmail(s: string): boolean {
   const at = s.lastIndexOf("@");
   return at > 0 && /^[A-Za-z0-9.!#$%&*+/=?^_`{|}~-]+$/.test(s.slice(0, at)) && !s.startsWith(".") &&
     !s.slice(0, at).endsWith(".") && !s.includes("..") && validDomain(s.slice(at + 1).toLowerCase());
 }
 
 /** Whether Argo CD can clone `s`: https/http/ssh/git URL with a host and a path, or `user@host:path`. */
-export function validRepoUrl(s: string): boolean {
+function validRepoUrl(s: string): boolean {
   if (/['"\\\s]/.test(s)) return false;
   if (/^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/].*$/.test(s)) return true;
   try {
@@ -156,17 +154,17 @@ export function validRepoUrl(s: string): boolean {
 }
 
 /** Whether `s` is a branch name git accepts (`git check-ref-format --branch`). */
-export function validBranch(s: string): boolean {
+function validBranch(s: string): boolean {
   return s.length > 0 && !/[\s~^:?*[\\'"]|\.\.|@\{|\/\/|^[-/]|\/$|\.lock$|^@$|\.$|\/\./.test(s) && !s.startsWith(".");
 }
 
 /** Whether `s` is a MAC address written as six colon-separated hex pairs. */
-export function validMac(s: string): boolean {
+function validMac(s: string): boolean {
   return /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(s);
 }
 
 /** Why `n` cannot be a BGP AS number, or undefined when it can. */
-export function asnProblem(n: number): string | undefined {
+function asnProblem(n: number): string | undefined {
   if (!Number.isInteger(n) || n < 1 || n > 4294967294) return "is not an AS number (1 to 4294967294)";
   if (n === 23456) return "is AS_TRANS (23456), reserved for 2-byte speakers";
   if (n === 65535 || (n >= 65536 && n <= 65551) || (n >= 64496 && n <= 64511)) {
@@ -211,7 +209,7 @@ export function parseSite(text: string): { site?: Site; problems: SiteProblem[];
 }
 
 /** The meaning of a site whose shape is right: every rule but talconfig's own. */
-export function checkSite(site: Site, doc: Document, lines: LineCounter): SiteProblem[] {
+function checkSite(site: Site, doc: Document, lines: LineCounter): SiteProblem[] {
   const problems: SiteProblem[] = [];
   const add = (path: (string | number)[], message: string, fix: string) =>
     problems.push({ key: keyOf(path), line: lineIn(doc, lines, path), message: `${keyOf(path)}: ${message}`, fix });

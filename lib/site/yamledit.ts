@@ -62,7 +62,7 @@ function collectionText(text: string, node: Node, value: unknown): string {
  * Makes `node` hold exactly `value`, adding the needed replacements to `edits`: nothing when it
  * already does; scalars keep their quoting; collections of the same shape are edited item by item.
  */
-export function setNode(text: string, node: Node, value: unknown, edits: TextEdit[]): void {
+function setNode(text: string, node: Node, value: unknown, edits: TextEdit[]): void {
   if (isAlias(node)) throw new Error("an alias cannot be set");
   if (deepEqual(node.toJSON(), value)) return;
   const [start, valueEnd] = node.range!;

@@ -22,8 +22,8 @@ import { parseAllDocuments, stringify } from "yaml";
 import { onExit } from "../cleanup.ts";
 import { cmd, type Runner } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
-import { TALOS_PATHS } from "./talconfig.ts";
 import { exists } from "../files.ts";
+import { PATHS } from "../repo.ts";
 
 /** A Pod Security level. */
 export type PodSecurityLevel = "privileged" | "baseline" | "restricted";
@@ -74,7 +74,7 @@ const LEVELS: readonly string[] = ["privileged", "baseline", "restricted"];
  * The admission plugins of one generated machine config: the `KubeAdmissionControlConfig`
  * documents (Talos ≥ 1.12) or, in older configs, `cluster.apiServer.admissionControl`.
  */
-export function admissionPlugins(machineConfig: string, file = "machine config"): AdmissionPlugin[] {
+function admissionPlugins(machineConfig: string, file = "machine config"): AdmissionPlugin[] {
   const plugins: AdmissionPlugin[] = [];
   for (const doc of parseAllDocuments(machineConfig)) {
     if (!("toJS" in doc)) continue;
@@ -115,7 +115,7 @@ function level(value: unknown, field: string, file: string): PodSecurityLevel {
  * no exemptions) where a field is absent — or absent altogether when no PodSecurity plugin is
  * configured, as the API server would run it.
  */
-export function podSecurityOf(plugins: readonly AdmissionPlugin[], file = "machine config"): PodSecurityConfiguration {
+function podSecurityOf(plugins: readonly AdmissionPlugin[], file = "machine config"): PodSecurityConfiguration {
   const c = plugins.find((p) => p.name === "PodSecurity")?.configuration ?? {};
   const d = (c.defaults ?? {}) as Record<string, unknown>;
   const e = (c.exemptions ?? {}) as Record<string, unknown>;
@@ -141,7 +141,7 @@ export function podSecurityOf(plugins: readonly AdmissionPlugin[], file = "machi
 }
 
 /** The `AdmissionConfiguration` the API server reads, for `plugins`. */
-export function admissionConfiguration(plugins: readonly AdmissionPlugin[]): string {
+function admissionConfiguration(plugins: readonly AdmissionPlugin[]): string {
   return stringify({
     apiVersion: "apiserver.config.k8s.io/v1",
     kind: "AdmissionConfiguration",
@@ -164,8 +164,8 @@ export async function clusterAdmission(
     tmp?: string;
   } = {},
 ): Promise<ClusterAdmission> {
-  const talconfig = options.talconfig ?? TALOS_PATHS.talconfig;
-  const talenv = options.talenv ?? TALOS_PATHS.talenv;
+  const talconfig = options.talconfig ?? PATHS.talconfig;
+  const talenv = options.talenv ?? PATHS.talenv;
   const dir = await Deno.makeTempDir({ prefix: "homelab-admission-", dir: options.tmp });
   const remove = onExit(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
   try {

@@ -9,11 +9,11 @@
 import { cmd, type Secret, secret } from "../cmd.ts";
 import type { RepoContext } from "../context.ts";
 import { sopsOf } from "../secrets/context.ts";
-import { TALOS_PATHS } from "./talconfig.ts";
+import { PATHS } from "../repo.ts";
 
 /** A new Talos secret bundle (`talhelper gensecret`), encrypted on its way into the repository. */
 export async function writeTalosBundle(ctx: RepoContext): Promise<void> {
-  await sopsOf(ctx).encryptTo(TALOS_PATHS.bundle, await gensecret(ctx));
+  await sopsOf(ctx).encryptTo(PATHS.talosBundle, await gensecret(ctx));
 }
 
 /** A new Talos secret bundle's ciphertext, made by `encrypt` (as the bundle's path would be); nothing is written. */
@@ -21,7 +21,7 @@ export async function newTalosBundle(
   ctx: RepoContext,
   encrypt: (file: string, plaintext: Secret) => Promise<string>,
 ): Promise<string> {
-  return await encrypt(TALOS_PATHS.bundle, await gensecret(ctx));
+  return await encrypt(PATHS.talosBundle, await gensecret(ctx));
 }
 
 async function gensecret(ctx: RepoContext): Promise<Secret> {

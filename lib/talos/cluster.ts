@@ -13,8 +13,9 @@ import { type Arg, cmd, type Command, CommandError } from "../cmd.ts";
 import { HomelabError, InputError, UsageError } from "../errors.ts";
 import { duration } from "../ui.ts";
 import type { TalosContext } from "./config.ts";
-import { type Talconfig, type TalNode, TALOS_PATHS } from "./talconfig.ts";
+import { type Talconfig, type TalNode } from "./talconfig.ts";
 import { poll } from "../poll.ts";
+import { PATHS } from "../repo.ts";
 
 /** Where a node stands. */
 export type NodeState = "maintenance" | "installed" | "unreachable";
@@ -28,7 +29,7 @@ export interface Timing {
 }
 
 /** Waits as on a real cluster: every 5 s, for up to 10 minutes (a node upgrade: 15). */
-export const DEFAULT_TIMING: Timing = { pollMs: 5_000, deadlineMs: 10 * 60_000 };
+const DEFAULT_TIMING: Timing = { pollMs: 5_000, deadlineMs: 10 * 60_000 };
 
 const TRANSIENT =
   /FailedPrecondition|Unavailable|DeadlineExceeded|connection refused|i\/o timeout|no route to host|time is not in sync/;
@@ -43,7 +44,7 @@ export class Cluster {
   readonly talosconfig: string;
 
   constructor(readonly ctx: TalosContext, readonly config: Talconfig, readonly timing: Timing = DEFAULT_TIMING) {
-    this.talosconfig = join(ctx.root, TALOS_PATHS.out, "talosconfig");
+    this.talosconfig = join(ctx.root, PATHS.talosOut, "talosconfig");
   }
 
   /** `talosctl` with this repository's talosconfig and context. */
@@ -72,7 +73,7 @@ export class Cluster {
     const node = this.config.nodes.find((n) => n.hostname === name || n.ipAddress === name);
     if (!node) {
       throw new UsageError(
-        `no node '${name}' in ${TALOS_PATHS.talconfig}`,
+        `no node '${name}' in ${PATHS.talconfig}`,
         `choose from: ${this.config.nodes.map((n) => n.hostname).join(", ")}`,
       );
     }
@@ -82,7 +83,7 @@ export class Cluster {
   /** The first control plane: the one etcd is bootstrapped on. */
   firstControlPlane(): TalNode {
     const node = this.config.nodes.find((n) => n.controlPlane);
-    if (!node) throw new InputError("has no control plane", { file: TALOS_PATHS.talconfig });
+    if (!node) throw new InputError("has no control plane", { file: PATHS.talconfig });
     return node;
   }
 
@@ -108,7 +109,7 @@ export class Cluster {
     );
     if (r.code !== 0) {
       throw new HomelabError(
-        `${node.hostname} (${node.ipAddress}) is installed but does not accept ${TALOS_PATHS.out}/talosconfig: ${
+        `${node.hostname} (${node.ipAddress}) is installed but does not accept ${PATHS.talosOut}/talosconfig: ${
           lastLine(r.stderr)
         }`,
         {
@@ -153,7 +154,7 @@ export class Cluster {
   }
 
   configFile(node: TalNode): string {
-    return join(this.ctx.root, TALOS_PATHS.out, `${this.config.clusterName}-${node.hostname}.yaml`);
+    return join(this.ctx.root, PATHS.talosOut, `${this.config.clusterName}-${node.hostname}.yaml`);
   }
 }
 

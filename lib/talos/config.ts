@@ -14,8 +14,9 @@ import { sopsOf } from "../secrets/context.ts";
 import { requireKeyFor } from "../secrets/lifecycle.ts";
 import { writeTalosBundle } from "./bundle.ts";
 import { canonicalYaml, installerImage, isoUrl, parseSchematic, type Schematic, schematicId } from "./schematic.ts";
-import { checkTalconfig, parseEnv, type Problem, problemsError, type Talconfig, TALOS_PATHS } from "./talconfig.ts";
+import { checkTalconfig, parseEnv, type Problem, problemsError, type Talconfig } from "./talconfig.ts";
 import { exists } from "../files.ts";
+import { PATHS } from "../repo.ts";
 
 /** The repository and how to run tools: the context every repository task shares. */
 export type TalosContext = RepoContext;
@@ -41,7 +42,7 @@ async function readRepoFile(ctx: TalosContext, file: string, hint: string): Prom
  * a dry-run genconfig against an empty secret file stops at its validation when the config is
  * invalid, and at the empty secret file when it is valid.
  */
-export async function talhelperProblems(ctx: TalosContext, file: string, env: string): Promise<Problem[]> {
+async function talhelperProblems(ctx: TalosContext, file: string, env: string): Promise<Problem[]> {
   const r = await ctx.runner.run(
     cmd("talhelper", [
       "genconfig",
@@ -82,15 +83,15 @@ export async function talhelperProblems(ctx: TalosContext, file: string, env: st
 }
 
 /** Reads and checks talconfig (ours first, then talhelper's); throws one error listing every problem. */
-export async function loadTalconfig(ctx: TalosContext, file: string = TALOS_PATHS.talconfig): Promise<Talconfig> {
+export async function loadTalconfig(ctx: TalosContext, file: string = PATHS.talconfig): Promise<Talconfig> {
   const text = await readRepoFile(ctx, file, "restore it from git");
   const env = parseEnv(
-    await readRepoFile(ctx, TALOS_PATHS.talenv, "it defines LAN_SUBNET and CLUSTER_VIP"),
-    TALOS_PATHS.talenv,
+    await readRepoFile(ctx, PATHS.talenv, "it defines LAN_SUBNET and CLUSTER_VIP"),
+    PATHS.talenv,
   );
   const { config, problems } = checkTalconfig(text, env);
   if (problems.length) throw problemsError(file, problems);
-  const more = await talhelperProblems(ctx, file, TALOS_PATHS.talenv);
+  const more = await talhelperProblems(ctx, file, PATHS.talenv);
   if (more.length) throw problemsError(file, more);
   return config;
 }
@@ -108,7 +109,7 @@ export interface SchematicReport {
 /** The schematic of `file` (default schematic.yaml), its ID and URLs, and talconfig's drift from it. */
 export async function schematicReport(
   ctx: TalosContext,
-  file: string = TALOS_PATHS.schematic,
+  file: string = PATHS.schematic,
 ): Promise<SchematicReport> {
   const schematic = parseSchematic(await readRepoFile(ctx, file, "restore it from git"), file);
   const id = await schematicId(schematic);
@@ -146,10 +147,10 @@ export async function schematicReport(
 
 /** `talos gensecret`: a new Talos secret bundle, encrypted before it touches the repository. */
 export async function gensecret(ctx: TalosContext, options: { force?: boolean } = {}): Promise<void> {
-  const present = await exists(join(ctx.root, TALOS_PATHS.bundle));
+  const present = await exists(join(ctx.root, PATHS.talosBundle));
   if (present && !options.force) {
     throw new InputError("exists already", {
-      file: TALOS_PATHS.bundle,
+      file: PATHS.talosBundle,
       hint: "a new bundle makes new cluster CAs: the running cluster would no longer accept this repository's " +
         "configs. Only with --force, and only before the cluster exists (or after `talos reset`)",
     });
@@ -163,11 +164,11 @@ export function genconfigCmd(root: string, out: string): Command {
     "genconfig",
     "--offline-mode",
     "-c",
-    TALOS_PATHS.talconfig,
+    PATHS.talconfig,
     "-e",
-    TALOS_PATHS.talenv,
+    PATHS.talenv,
     "-s",
-    TALOS_PATHS.bundle,
+    PATHS.talosBundle,
     "-o",
     out,
   ], { cwd: root });
@@ -179,25 +180,25 @@ export function genconfigCmd(root: string, out: string): Command {
  */
 export async function genconfig(ctx: TalosContext): Promise<string[]> {
   await loadTalconfig(ctx);
-  const present = await exists(join(ctx.root, TALOS_PATHS.bundle));
+  const present = await exists(join(ctx.root, PATHS.talosBundle));
   if (!present) {
     throw new InputError("is missing, so talhelper would generate new cluster secrets on every run", {
-      file: TALOS_PATHS.bundle,
+      file: PATHS.talosBundle,
       hint: "for a new cluster run `deno task talos gensecret`; for a running one restore the file from git",
     });
   }
-  await requireKeyFor(ctx, TALOS_PATHS.bundle);
+  await requireKeyFor(ctx, PATHS.talosBundle);
   try {
-    await sopsOf(ctx).decrypt(TALOS_PATHS.bundle);
+    await sopsOf(ctx).decrypt(PATHS.talosBundle);
   } catch (err) {
     throw new InputError("does not decrypt (its integrity check failed: changed after encryption?)", {
-      file: TALOS_PATHS.bundle,
+      file: PATHS.talosBundle,
       hint: "restore it from git (`git checkout -- talos/talsecret.sops.yaml`)",
       cause: err,
     });
   }
 
-  const out = join(ctx.root, TALOS_PATHS.out);
+  const out = join(ctx.root, PATHS.talosOut);
   const staging = await Deno.makeTempDir({ dir: join(ctx.root, "talos"), prefix: ".clusterconfig-" }).catch((err) => {
     throw osErrorAt(err, join(ctx.root, "talos"), "tmpdir");
   });
@@ -217,7 +218,7 @@ export async function genconfig(ctx: TalosContext): Promise<string[]> {
     }
     await Deno.remove(out, { recursive: true }).catch(() => {});
     await Deno.rename(staging, out);
-    return files.sort().map((f) => `${TALOS_PATHS.out}/${f}`);
+    return files.sort().map((f) => `${PATHS.talosOut}/${f}`);
   } finally {
     await removeStaging();
   }

@@ -157,7 +157,7 @@ export async function schematicId(schematic: Schematic): Promise<string> {
 }
 
 /** Where Image Factory serves things. */
-export const FACTORY = "factory.talos.dev";
+const FACTORY = "factory.talos.dev";
 
 /** The installer image for a schematic (`metal-installer-secureboot/<id>:<version>` for Secure Boot). */
 export function installerImage(id: string, talosVersion: string, secureboot: boolean): string {

@@ -8,9 +8,9 @@
 
 import { isMap, LineCounter, parseDocument } from "yaml";
 import { InputError } from "../errors.ts";
-import { PATHS } from "../secrets/sopsconfig.ts";
 import { PINS } from "../tools.ts";
 import type { Schematic } from "./schematic.ts";
+import { kubernetesVersionProblem, PATHS } from "../repo.ts";
 
 /**
  * Which Kubernetes versions each Talos minor supports (Talos machinery `compatibility/talosNNN`).
@@ -26,15 +26,6 @@ export const KUBERNETES_SUPPORT: Record<string, readonly [string, string]> = {
   "1.13": ["1.31.0", "1.36.99"],
   "1.14": ["1.32.0", "1.37.99"],
 };
-
-/** The repository paths of the Talos configuration. */
-export const TALOS_PATHS = {
-  talconfig: "talos/talconfig.yaml",
-  talenv: "talos/talenv.yaml",
-  schematic: "talos/schematic.yaml",
-  bundle: PATHS.talosBundle,
-  out: "talos/clusterconfig",
-} as const;
 
 /** One node, with its group's values filled in. */
 export interface TalNode {
@@ -67,7 +58,7 @@ export interface Problem {
  * A YAML parser's message ("… at line 5, column 3:" and the lines around it with a caret under
  * the column) with its code frame kept, each frame line marked `|`.
  */
-export function withFrame(message: string): string {
+function withFrame(message: string): string {
   const [first, ...rest] = message.trimEnd().split("\n");
   const frame = rest.filter((l, i) => i > 0 || l.trim() !== "");
   return frame.length ? `${first}\n${frame.map((l) => `      | ${l}`).join("\n")}` : first;
@@ -85,7 +76,7 @@ export function parseEnv(text: string, file: string): Record<string, string> {
 }
 
 /** Replaces `${NAME}` (and `$NAME`) as talhelper's envsubst does; names it cannot resolve are returned. */
-export function substitute(text: string, env: Record<string, string>): { text: string; missing: string[] } {
+function substitute(text: string, env: Record<string, string>): { text: string; missing: string[] } {
   const missing = new Set<string>();
   const out = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
     if (name in env) return env[name];
@@ -142,7 +133,7 @@ export function checkTalconfig(
   const problems: Problem[] = [];
   const { text, missing } = substitute(rawText, env);
   for (const name of missing) {
-    problems.push({ message: `\${${name}} is not defined`, fix: `define ${name} in ${TALOS_PATHS.talenv}` });
+    problems.push({ message: `\${${name}} is not defined`, fix: `define ${name} in ${PATHS.talenv}` });
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines });
@@ -179,13 +170,8 @@ export function checkTalconfig(
       fix: `write it as vX.Y.Z (e.g. v${PINS.talosctl})`,
     });
   }
-  if (kubernetesVersion && !kube) {
-    problems.push({
-      line: lineOf(["kubernetesVersion"]),
-      message: `kubernetesVersion '${kubernetesVersion}' is not vX.Y.Z`,
-      fix: `write it as vX.Y.Z (e.g. v${PINS.kubernetes})`,
-    });
-  }
+  const kubeProblem = kubernetesVersionProblem(kubernetesVersion);
+  if (kubernetesVersion && kubeProblem) problems.push({ line: lineOf(["kubernetesVersion"]), ...kubeProblem });
   if (talos && kube) {
     const support = KUBERNETES_SUPPORT[`${talos[0]}.${talos[1]}`];
     if (!support) {
@@ -222,7 +208,7 @@ export function checkTalconfig(
   if (!env2) {
     problems.push({
       message: `LAN_SUBNET is ${env.LAN_SUBNET ? `'${env.LAN_SUBNET}', not a CIDR` : "not set"}`,
-      fix: `set LAN_SUBNET (e.g. 192.168.1.0/24) in ${TALOS_PATHS.talenv}`,
+      fix: `set LAN_SUBNET (e.g. 192.168.1.0/24) in ${PATHS.talenv}`,
     });
   }
 

@@ -11,7 +11,7 @@ import { envrcScript } from "../envrc.ts";
 import { consoleUi, print } from "../ui.ts";
 
 /** Median, 90th percentile and minimum of a set of durations (ms). */
-export function summarize(ms: readonly number[]): { median: number; p90: number; min: number } {
+function summarize(ms: readonly number[]): { median: number; p90: number; min: number } {
   const sorted = [...ms].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   return { median: at(0.5), p90: at(0.9), min: sorted[0] };
@@ -137,10 +137,10 @@ async function rehearseBench(config: Config, env: "dev" | "prod"): Promise<void>
 }
 
 /** How `deno task doctor --help` compares with an empty task: the start-up ratio and its goal. */
-export const STARTUP_GOAL = 1.25;
+const STARTUP_GOAL = 1.25;
 
 /** The start-up ratio of a task against the empty task, from their medians. */
-export function startupRatio(taskMs: number, emptyMs: number): number {
+function startupRatio(taskMs: number, emptyMs: number): number {
   return taskMs / emptyMs;
 }
 

@@ -11,9 +11,10 @@ import type { Config } from "../config.ts";
 import { InputError } from "../errors.ts";
 import { print, type Ui } from "../ui.ts";
 import { type Change, formatChange, loadSite, planConfigure, siteError, writePlan } from "../site/configure.ts";
-import { isExample, parseSite, type Site, SITE_PATHS } from "../site/site.ts";
+import { isExample, parseSite, type Site } from "../site/site.ts";
 import { applyEdits, setValue, type TextEdit } from "../site/yamledit.ts";
 import { exists } from "../files.ts";
+import { PATHS } from "../repo.ts";
 
 /** How configure was asked to run. */
 export interface ConfigureOptions {
@@ -81,7 +82,7 @@ export async function configureCommand(config: Config, options: ConfigureOptions
     const answered = options.dryRun || !options.ask ? undefined : askSite(text, site, options.ask);
     if (answered === undefined) {
       ui.warn(
-        `${SITE_PATHS.site} still holds the example values (cluster.domain ${site.cluster.domain}, repository.url ` +
+        `${PATHS.site} still holds the example values (cluster.domain ${site.cluster.domain}, repository.url ` +
           `${site.repository.url}): put yours in it (cluster, lan, nodes, bgp, loadBalancer.prod, repository), ` +
           "then run `deno task configure` again",
       );
@@ -97,17 +98,17 @@ export async function configureCommand(config: Config, options: ConfigureOptions
   const plan = await planConfigure(root, { site, text, problems }).catch((err) => {
     throw newSite !== undefined && err instanceof InputError ? unsaved(err) : err;
   });
-  if (newSite !== undefined) (plan.files as Map<string, string>).set(SITE_PATHS.site, newSite);
+  if (newSite !== undefined) (plan.files as Map<string, string>).set(PATHS.site, newSite);
   if (options.check) {
     for (const c of plan.changes) print(drift(c));
     if (plan.changes.length) {
       ui.warn(
-        `${plan.changes.length} value(s) disagree with ${SITE_PATHS.site}: run \`deno task configure\` ` +
+        `${plan.changes.length} value(s) disagree with ${PATHS.site}: run \`deno task configure\` ` +
           "(or put the value you want in site.yaml first)",
       );
       return 1;
     }
-    ui.info(`every file agrees with ${SITE_PATHS.site}`);
+    ui.info(`every file agrees with ${PATHS.site}`);
     return 0;
   }
   for (const c of plan.changes) print(formatChange(c));
@@ -118,7 +119,7 @@ export async function configureCommand(config: Config, options: ConfigureOptions
     return 0;
   }
   if (plan.files.size === 0) {
-    ui.info(`nothing to change: every file agrees with ${SITE_PATHS.site}`);
+    ui.info(`nothing to change: every file agrees with ${PATHS.site}`);
     return 0;
   }
   await writePlan(root, plan);
@@ -131,7 +132,7 @@ export async function configureCommand(config: Config, options: ConfigureOptions
 /** A mistake in the answers: the same paragraph, saying that nothing (site.yaml included) was written. */
 function unsaved(err: InputError): InputError {
   return new InputError(err.message.replace(/^site\.yaml: /, ""), {
-    file: SITE_PATHS.site,
+    file: PATHS.site,
     hint: "nothing was written, your answers neither; run `deno task configure` again, or put them in site.yaml",
   });
 }
@@ -146,6 +147,6 @@ export function drift(c: Change): string {
  * site.yaml is wrong; undefined for a tree without site.yaml (a fixture of a few stacks).
  */
 export async function siteDrift(root: string): Promise<string[] | undefined> {
-  const present = await exists(join(root, SITE_PATHS.site));
+  const present = await exists(join(root, PATHS.site));
   return present ? (await planConfigure(root)).changes.map(drift) : undefined;
 }

@@ -55,7 +55,7 @@ export function report(rendering: Rendering, ui: Ui, ms?: number): number {
 }
 
 /** Writes `<out>/root.yaml` and `<out>/<app>.yaml`. */
-export async function writeRendering(rendering: Rendering, out: string): Promise<string[]> {
+async function writeRendering(rendering: Rendering, out: string): Promise<string[]> {
   await Deno.mkdir(out, { recursive: true });
   const written: string[] = [];
   const write = async (name: string, objects: readonly KubeObject[]) => {

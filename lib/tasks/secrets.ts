@@ -7,7 +7,7 @@ import { type CheckOptions, checkSecrets, formatFindings } from "../secrets/chec
 import type { SecretsContext } from "../secrets/context.ts";
 import { UsageError } from "../errors.ts";
 import { init, rotate } from "../secrets/lifecycle.ts";
-import { PATHS } from "../secrets/sopsconfig.ts";
+import { PATHS } from "../repo.ts";
 
 /** What replacing each re-created file means for a cluster that runs on the old one. */
 const REPLACING: Record<string, string> = {

@@ -20,7 +20,7 @@ export interface ToolsOptions {
 }
 
 /** Picks manifest entries by name; unknown names are a usage error listing the valid ones. */
-export function selectTools(names: readonly string[] = []): ToolSpec[] {
+function selectTools(names: readonly string[] = []): ToolSpec[] {
   if (names.length === 0) return [...TOOLS];
   const unknown = names.filter((n) => !TOOLS.some((t) => t.name === n));
   if (unknown.length) {
