@@ -49,6 +49,8 @@ export interface ArgoCDOptions {
   readonly path?: readonly string[];
   /** Milliseconds to wait for each component. */
   readonly timeout?: number;
+  /** The application-controller's log level (its log is `argocd/logs/` in the control plane's folder). */
+  readonly logLevel?: "debug" | "info" | "warn" | "error";
   /** Told what is happening, one line per step. */
   readonly log?: (line: string) => void;
 }
@@ -290,7 +292,7 @@ export async function startArgoCD(runner: Runner, cp: ControlPlane, options: Arg
           `--metrics-port=${freePort()}`,
           `--app-resync=${options.reconciliation ?? 10}`,
           "--app-resync-jitter=0",
-          "--loglevel=warn",
+          `--loglevel=${options.logLevel ?? "warn"}`,
         ], { env: { ...options.env?.controller, ...env, ARGOCD_BINARY_NAME: "argocd-application-controller" } }),
         join(dir, "logs", "application-controller.log"),
       ),

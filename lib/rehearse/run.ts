@@ -315,6 +315,8 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
           env: { controller: controllerEnv, repoServer: repoEnv },
           path: [snapshot.bin, ...new Set(toolDirs)],
           timeout: 60_000,
+          // DEBUG=1: what the controller does, in argocd/logs/ of the control plane's folder (see --keep).
+          logLevel: config.verbose ? "info" : "warn",
         }),
     );
     stopAll.push(() => argo.stop());
