@@ -46,7 +46,7 @@ Deno.test("the apps step's lines: each change as `Application NAME: BEFORE → S
     }),
     app("cilium", {
       sync: { status: "OutOfSync" },
-      health: { status: "Progressing" },
+      health: { status: "Progressing", message: "Caused by apps/Deployment:kube-system/cilium-operator" },
       conditions: [{ type: "SyncError", message: "one or more objects failed to apply" }],
       resources: [
         { kind: "ConfigMap", namespace: "kube-system", name: "cilium-config", status: "Synced" },
@@ -74,6 +74,7 @@ Deno.test("the apps step's lines: each change as `Application NAME: BEFORE → S
     "      sync running: waiting for healthy state of argoproj.io/Application/cilium",
     "  Application cilium: OutOfSync/Progressing",
     "      SyncError: one or more objects failed to apply",
+    "      health Progressing: Caused by apps/Deployment:kube-system/cilium-operator",
     "      wave 0: Deployment kube-system/cilium-operator: OutOfSync/Progressing: Waiting for rollout to finish",
     "  Application late: Missing/Missing",
     "      Argo CD never created it (the root app did not reach its wave)",

@@ -128,11 +128,16 @@ export function condense(message: string): string {
 }
 
 /**
- * Argo CD's own words on an Application: its conditions, a failed operation's message, and what a
- * sync still running waits for (an app of apps: the wave it is at).
+ * Argo CD's own words on an Application: its conditions, why it is not Healthy, a failed
+ * operation's message, and what a sync still running waits for (an app of apps: the wave it is
+ * at). Argo CD 3 keeps each resource's health out of `status.resources` unless told to persist it
+ * (`controller.resource.health.persist`); the Application's health message names the resources
+ * that hold it up (`Caused by apps/Deployment:ns/name`).
  */
 export function messagesOf(a: Application): string[] {
   const out = (a.status?.conditions ?? []).map((c) => condense(`${c.type ?? "Condition"}: ${c.message ?? ""}`.trim()));
+  const health = a.status?.health;
+  if (health?.message && health.status !== "Healthy") out.push(condense(`health ${health.status}: ${health.message}`));
   const op = a.status?.operationState;
   if (op?.message && op.phase === "Running") out.push(condense(`sync running: ${op.message}`));
   else if (op?.message && op.phase && op.phase !== "Succeeded") {
