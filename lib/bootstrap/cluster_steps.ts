@@ -217,7 +217,12 @@ export function heldUp(f: Follower): string[] {
     const why = holdUps(o);
     for (const l of why.slice(0, HOLD_UP_LINES)) lines.push(`      ${l}`);
     if (why.length > HOLD_UP_LINES) lines.push(`      … and ${why.length - HOLD_UP_LINES} more`);
-    if (!why.length) lines.push("      (Argo CD gives no message and every resource is Synced and Healthy)");
+    if (why.length) continue;
+    lines.push(
+      f.apps.get(o.name)?.status
+        ? "      (Argo CD gives no message)"
+        : "      Argo CD has not reported on it (no status): is its application-controller running?",
+    );
   }
   return lines;
 }

@@ -90,3 +90,16 @@ Deno.test("the apps step's lines: each change as `Application NAME: BEFORE → S
   assert.ok(end.events.map(changeLine).includes("  wave 1 done: cilium, late"), end.events.map(changeLine).join("\n"));
   assert.deepEqual(heldUp(f), []);
 });
+
+Deno.test("on timeout, an Application Argo CD never reported on says so (is its application-controller running?)", async () => {
+  const client = {
+    request: () => Promise.resolve({ status: 200, body: { items: [{ metadata: { name: "root" } }] } }),
+  } as unknown as KubeClient;
+  const f = new Follower(client, "argocd", new Map([["root", -Infinity]]));
+  assert.equal((await f.observe()).summary, "0/1 Synced and Healthy; waiting for root Unknown/Unknown");
+  assert.deepEqual(heldUp(f), [
+    "what Argo CD shows of the Applications not Synced and Healthy:",
+    "  Application root: Unknown/Unknown",
+    "      Argo CD has not reported on it (no status): is its application-controller running?",
+  ]);
+});
