@@ -152,8 +152,12 @@ async function processesNaming(text: string): Promise<number[]> {
 for (const failing of ["kube-apiserver", "etcd"] as const) {
   Deno.test(`a control plane whose ${failing} fails to start leaves no process and no directory`, async () => {
     await withTempDir(async (tmp) => {
-      // A daemon that exits at once, as one does on a bad flag or a port in use.
-      const fake = await fakeTool(tmp, failing, `echo "${failing}: cannot bind: address already in use" >&2\nexit 1`);
+      // A daemon that exits at once, as one does on a bad flag.
+      const fake = await fakeTool(
+        tmp,
+        failing,
+        `echo "${failing}: cannot start: unknown flag --frobnicate" >&2\nexit 1`,
+      );
       const tools = toolRunner();
       const runner = new Runner({
         env: tools.env,
@@ -166,7 +170,7 @@ for (const failing of ["kube-apiserver", "etcd"] as const) {
         (e: Error & { hint?: string }) => {
           hint = e.hint ?? "";
           return e.message.startsWith(`${failing} exited while waiting for `) &&
-            e.message.includes("cannot bind: address already in use");
+            e.message.includes("cannot start: unknown flag --frobnicate");
         },
       );
       // etcd was up and healthy when the API server was started (and failed).
@@ -181,3 +185,34 @@ for (const failing of ["kube-apiserver", "etcd"] as const) {
     });
   });
 }
+
+Deno.test("a port taken between finding it free and binding it: the start is tried again with other ports, three times at most", async () => {
+  await withTempDir(async (tmp) => {
+    // kube-apiserver always finds its port taken (as when another program got it first).
+    const fake = await fakeTool(
+      tmp,
+      "kube-apiserver",
+      `echo "failed to listen: bind: address already in use" >&2\nexit 1`,
+    );
+    const tools = toolRunner();
+    const runner = new Runner({
+      env: tools.env,
+      resolve: (tool) => tool === "kube-apiserver" ? Promise.resolve(fake) : tools.resolve(tool),
+    });
+    const lines: string[] = [];
+    let hint = "";
+    await assert.rejects(
+      startControlPlane(runner, { timeout: patience(60_000), log: (line) => lines.push(line) }),
+      (e: Error & { hint?: string }) => {
+        hint = e.hint ?? "";
+        return /address already in use/.test(e.message);
+      },
+    );
+    assert.equal(lines.filter((l) => l.startsWith("starting kube-apiserver")).length, 3, lines.join("\n"));
+    assert.equal(lines.filter((l) => /a port was taken meanwhile/.test(l)).length, 2, lines.join("\n"));
+    const dir = /its whole log was (\S+)\/logs\//.exec(hint)?.[1];
+    assert.ok(dir?.includes("homelab-cp-"), hint);
+    assert.deepEqual(await survivors(await processesNaming(dir!), 1000), [], "a daemon outlived the failed start");
+    await assert.rejects(Deno.stat(dir!), Deno.errors.NotFound);
+  });
+});
