@@ -88,11 +88,21 @@ export interface Scene {
   resetCalls(): Promise<void>;
 }
 
-/** Builds the scene in `dir` for the control plane `cp`. */
-export async function bootstrapScene(dir: string, cp: Pick<ControlPlane, "kubeconfig" | "server">): Promise<Scene> {
+/**
+ * Builds the scene in `dir` for the control plane `cp`; `components` replaces the real
+ * root/components.json in the scratch repository (the root app's Applications).
+ */
+export async function bootstrapScene(
+  dir: string,
+  cp: Pick<ControlPlane, "kubeconfig" | "server">,
+  options: { components?: Record<string, readonly Record<string, unknown>[]> } = {},
+): Promise<Scene> {
   const root = await scratchRepo(dir);
   for (const d of ["talos", "root"]) {
     await new Deno.Command("cp", { args: ["-R", `${join(REPO, d)}/.`, join(root, d)] }).output();
+  }
+  if (options.components) {
+    await Deno.writeTextFile(join(root, "root", "components.json"), JSON.stringify(options.components, null, 2));
   }
   await Deno.remove(join(root, PATHS.talosOut), { recursive: true }).catch(() => {});
   await Deno.remove(join(root, PATHS.talosBundle)).catch(() => {});

@@ -1,7 +1,8 @@
 /**
  * The steps bootstrap and dev share once a cluster answers: Gateway API CRDs, Cilium, nodes
  * Ready, the `argocd` namespace with Argo CD's age key, Argo CD, the root Application, and the
- * wait until every Application is Synced and Healthy.
+ * wait until every Application is Synced and Healthy (followed as `deno task rehearse` follows
+ * them: lib/kube/applications.ts; on timeout, what Argo CD says holds each one up).
  *
  * The objects applied are exactly those `render` produced for the Application of the same name
  * (`gateway-api`, `cilium`, `argocd`): Namespaces and CRDs first (waited for until
@@ -15,6 +16,7 @@
 import { PLACEHOLDER } from "../render/ksops.ts";
 import { render as showCommand, type Secret, secret } from "../cmd.ts";
 import { HomelabError } from "../errors.ts";
+import { converged, Follower, type FollowEvent, holdUps } from "../kube/applications.ts";
 import { judge } from "../kube/wait.ts";
 import type { KubeObject, Rendering } from "../render/model.ts";
 import { type Step, waitUntil } from "../steps.ts";
@@ -192,9 +194,43 @@ function appStep(side: ClusterSide, name: string, title: string, rollout: boolea
   };
 }
 
-interface Application {
-  metadata: { name: string };
-  status?: { sync?: { status?: string }; health?: { status?: string; message?: string } };
+/** A change of the Applications as bootstrap prints it: `  Application cilium: OutOfSync/Missing → Synced/Healthy`. */
+export function changeLine(e: FollowEvent): string {
+  return "app" in e
+    ? `  Application ${e.app}: ${e.before ? `${e.before} → ` : ""}${e.state}`
+    : `  wave ${e.wave} done: ${e.apps.join(", ")}`;
+}
+
+/** Lines of a held-up Application shown at most (its messages, then its resources). */
+const HOLD_UP_LINES = 12;
+
+/**
+ * What Argo CD says of each Application not Synced and Healthy at the last look: its messages and
+ * the resources it does not call Synced and Healthy (what a timed-out wait prints first).
+ */
+export function heldUp(f: Follower): string[] {
+  const held = f.outcomes().filter((o) => !converged(f.apps.get(o.name)));
+  if (!held.length) return [];
+  const lines = ["what Argo CD shows of the Applications not Synced and Healthy:"];
+  for (const o of held) {
+    lines.push(`  Application ${o.name}: ${o.sync}/${o.health}`);
+    const why = holdUps(o);
+    for (const l of why.slice(0, HOLD_UP_LINES)) lines.push(`      ${l}`);
+    if (why.length > HOLD_UP_LINES) lines.push(`      … and ${why.length - HOLD_UP_LINES} more`);
+    if (why.length) continue;
+    lines.push(
+      f.apps.get(o.name)?.status
+        ? "      (Argo CD gives no message)"
+        : "      Argo CD has not reported on it (no status): is its application-controller running?",
+    );
+  }
+  return lines;
+}
+
+/** An Application's wave in the root app. */
+function waveOf(o: KubeObject): number {
+  const w = Number(o.metadata.annotations?.["argocd.argoproj.io/sync-wave"] ?? 0);
+  return Number.isFinite(w) ? w : 0;
 }
 
 /** The steps from the Gateway API CRDs to every Application Synced and Healthy. */
@@ -213,43 +249,15 @@ export function clusterSteps(side: ClusterSide): Step[] {
     };
   };
 
-  const expectedApps = async () => [
-    "root",
-    ...(await side.rendering()).root.filter((o) => o.kind === "Application").map((o) => o.metadata.name),
-  ];
-  const seen = new Map<string, string>();
-  const appStates = async (report: boolean) => {
-    const apps = await side.kube.list<Application>("/apis/argoproj.io/v1alpha1/namespaces/argocd/applications");
-    // Those the rendering expects, and any other Argo CD made (an app included only at run time).
-    const want = [...new Set([...await expectedApps(), ...apps.map((a) => a.metadata.name)])];
-    const byName = new Map(apps.map((a) => [a.metadata.name, a]));
-    const waiting: string[] = [];
-    for (const name of want) {
-      const a = byName.get(name);
-      const state = a
-        ? `${a.status?.sync?.status ?? "Unknown"}/${a.status?.health?.status ?? "Unknown"}`
-        : "not created yet";
-      if (report && seen.get(name) !== state) {
-        // An Application Argo CD has not created yet is in the summary line, not a line of its own.
-        const before = seen.get(name);
-        if (a) {
-          side.ui.info(
-            `  Application ${name}: ${before && a && before !== "not created yet" ? `${before} → ` : ""}${state}`,
-          );
-        }
-        seen.set(name, state);
-      }
-      if (state !== "Synced/Healthy") waiting.push(`${name} ${state}`);
-    }
-    return {
-      done: waiting.length === 0,
-      state: waiting.length
-        ? `${want.length - waiting.length}/${want.length} Synced and Healthy; waiting for ${
-          waiting.slice(0, 4).join(", ")
-        }${waiting.length > 4 ? ", …" : ""}`
-        : `${want.length}/${want.length} Synced and Healthy`,
-    };
-  };
+  // The Applications the root app renders, with their waves; Argo CD's others are followed too.
+  const expectedApps = async () =>
+    new Map<string, number>([
+      ["root", -Infinity],
+      ...(await side.rendering()).root.filter((o) => o.kind === "Application").map((o) =>
+        [o.metadata.name!, waveOf(o)] as const
+      ),
+    ]);
+  const follower = async () => new Follower(await side.kube.client(), "argocd", await expectedApps());
 
   return [
     appStep(side, "gateway-api", "Gateway API CRDs (Cilium's Gateway controller needs them before it starts)", false),
@@ -338,14 +346,19 @@ export function clusterSteps(side: ClusterSide): Step[] {
       guarded: true,
       plan: () => ["wait until every Application in argocd is Synced and Healthy, printing each change"],
       async done() {
-        const r = await appStates(false);
-        return r.done ? r.state : undefined;
+        const s = await (await follower()).observe();
+        return s.done ? s.summary : undefined;
       },
       async run() {
-        await waitUntil(side.ui, "every Application to be Synced and Healthy", () => appStates(true), {
+        const f = await follower();
+        await waitUntil(side.ui, "every Application to be Synced and Healthy", async () => {
+          const s = await f.observe();
+          for (const e of s.events) side.ui.info(changeLine(e));
+          return { done: s.done, state: s.summary };
+        }, {
           timeoutMs: side.timeouts.appsMs,
           intervalMs: 5000,
-          diagnose: () => side.kube.diagnose(),
+          diagnose: async () => [...heldUp(f), ...await side.kube.diagnose()],
         });
       },
     },

@@ -10,7 +10,8 @@
  * 4. start Argo CD (lib/rehearse/argocd.ts) with the settings rendered from `system/argocd` and the
  *    environment its Deployments give it; only what cannot be the same here is changed, and listed;
  * 5. apply the root app (or, with `--app`, those Applications) and follow every Application
- *    (lib/rehearse/follow.ts) until all are Synced and Healthy or the deadline passes;
+ *    (lib/kube/applications.ts, as bootstrap's last step does) until all are Synced and Healthy or
+ *    the deadline passes;
  * 6. force a hard refresh of every Application and require them still Synced and Healthy.
  *
  * Everything runs on 127.0.0.1 and stops when the task ends, however it ends.
@@ -34,7 +35,7 @@ import { appSpecs } from "../render/root.ts";
 import { toolSpec } from "../tools.ts";
 import type { Ui } from "../ui.ts";
 import { startArgoCD, workloadEnv } from "./argocd.ts";
-import { type AppOutcome, clock, Follower, type WaveOutcome } from "./follow.ts";
+import { type AppOutcome, clock, Follower, holdUps, type WaveOutcome } from "../kube/applications.ts";
 import { checkWaveOrder } from "../check/waves.ts";
 import { prepareSnapshot, SERVED_BRANCH, serveSnapshot, type Snapshot } from "./snapshot.ts";
 import { type GroupKind, groupKindKey, loadHealthChecks, loadStages, stageKinds, unsimulated } from "./stages.ts";
@@ -463,13 +464,7 @@ export function textReport(r: Rehearsal): string {
     const t = a.convergedMs !== undefined ? `converged ${clock(a.convergedMs)}` : "did not converge";
     lines.push(`  ${a.name.padEnd(20)} ${`${a.sync}/${a.health}`.padEnd(24)} ${t}`);
     if (a.convergedMs !== undefined && a.sync === "Synced" && a.health === "Healthy") continue;
-    for (const m of a.messages) lines.push(`      ${m}`);
-    for (const b of a.blockers) {
-      const where = b.namespace ? `${b.namespace}/${b.name}` : b.name;
-      lines.push(
-        `      wave ${b.wave}: ${b.kind} ${where}: ${b.sync}/${b.health}${b.message ? `: ${b.message}` : ""}`,
-      );
-    }
+    for (const l of holdUps(a)) lines.push(`      ${l}`);
   }
   if (r.waveOrder.length) {
     lines.push(

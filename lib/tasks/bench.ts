@@ -96,7 +96,7 @@ async function residentBytes(pids: readonly number[]): Promise<number> {
  */
 async function rehearseBench(config: Config, env: "dev" | "prod"): Promise<void> {
   const { rehearse } = await import("../rehearse/run.ts");
-  const { clock } = await import("../rehearse/follow.ts");
+  const { clock } = await import("../kube/applications.ts");
   let peak = 0;
   let sampling = true;
   const sampler = (async () => {

@@ -2,18 +2,19 @@
  * Following Argo CD's Applications until every one is Synced and Healthy: their states as they
  * change, the sync waves as they complete, the time each Application took, and — for what did not
  * converge — every resource Argo CD does not call Synced and Healthy, with its wave and Argo CD's
- * message.
+ * message. The one loop of bootstrap's and dev's last step and of `deno task rehearse`.
  *
  * ```ts
- * const follower = new Follower(client, "argocd", ["root", "cilium", "argocd"]);
+ * const follower = new Follower(client, "argocd", new Map([["root", -Infinity], ["cilium", 0]]));
  * const s = await follower.observe(); // one look: states, changes, waves completed
- * if (s.done) follower.report();
+ * // s.changes: ["+4s cilium: OutOfSync/Missing → Synced/Healthy", "+4s wave 0 done: cilium"]
+ * // s.summary: "1/2 Synced and Healthy; waiting for root Synced/Progressing"
  * ```
  *
  * @module
  */
 
-import type { KubeClient } from "../kube/client.ts";
+import type { KubeClient } from "./client.ts";
 
 /** An Application as far as following it goes. */
 export interface Application {
@@ -126,14 +127,52 @@ export function condense(message: string): string {
   );
 }
 
-/** Argo CD's own words on an Application: its conditions and a failed operation's message. */
+/**
+ * Argo CD's own words on an Application: its conditions, why it is not Healthy, a failed
+ * operation's message, and what a sync still running waits for (an app of apps: the wave it is
+ * at). Argo CD 3 keeps each resource's health out of `status.resources` unless told to persist it
+ * (`controller.resource.health.persist`); the Application's health message names the resources
+ * that hold it up (`Caused by apps/Deployment:ns/name`).
+ */
 export function messagesOf(a: Application): string[] {
   const out = (a.status?.conditions ?? []).map((c) => condense(`${c.type ?? "Condition"}: ${c.message ?? ""}`.trim()));
+  const health = a.status?.health;
+  if (health?.message && health.status !== "Healthy") out.push(condense(`health ${health.status}: ${health.message}`));
   const op = a.status?.operationState;
-  if (op?.message && op.phase && op.phase !== "Succeeded" && op.phase !== "Running") {
+  if (op?.message && op.phase === "Running") out.push(condense(`sync running: ${op.message}`));
+  else if (op?.message && op.phase && op.phase !== "Succeeded") {
     out.push(condense(`last sync ${op.phase}: ${op.message}`));
   }
   return out;
+}
+
+/**
+ * What an Application that did not converge is held up by, one line each: Argo CD's messages, then
+ * each resource not Synced and Healthy (`wave 0: Deployment ns/name: Synced/Progressing: …`).
+ */
+export function holdUps(a: AppOutcome): string[] {
+  return [
+    ...a.messages,
+    ...a.blockers.map((b) =>
+      `wave ${b.wave}: ${b.kind} ${b.namespace ? `${b.namespace}/${b.name}` : b.name}: ${b.sync}/${b.health}${
+        b.message ? `: ${b.message}` : ""
+      }`
+    ),
+  ];
+}
+
+/** Something that changed between two looks. */
+export type FollowEvent =
+  /** An Application's state changed (`before` absent: first seen). */
+  | { readonly at: number; readonly app: string; readonly before?: string; readonly state: string }
+  /** Every Application of a wave converged. */
+  | { readonly at: number; readonly wave: number; readonly apps: readonly string[] };
+
+/** A change as a timeline line: `+12s cilium: OutOfSync/Missing → Synced/Healthy`, `+15s wave 0 done: cilium`. */
+export function timelineLine(e: FollowEvent): string {
+  return "app" in e
+    ? `${clock(e.at)} ${e.app}: ${e.before ? `${e.before} → ` : ""}${e.state}`
+    : `${clock(e.at)} wave ${e.wave} done: ${e.apps.join(", ")}`;
 }
 
 /** What one look at the Applications found. */
@@ -143,6 +182,8 @@ export interface Observation {
   readonly summary: string;
   /** Lines for what changed since the last look (Application states, waves completed). */
   readonly changes: readonly string[];
+  /** The same changes as data, for another way of printing them. */
+  readonly events: readonly FollowEvent[];
 }
 
 /** Follows the Applications of a namespace; see the module documentation. */
@@ -191,14 +232,15 @@ export class Follower {
     const items = r.status < 300 ? r.body.items ?? [] : [];
     this.#apps = new Map(items.map((a) => [a.metadata.name, a]));
     const t = this.now() - this.#start;
-    const changes: string[] = [];
+    const events: FollowEvent[] = [];
     const waiting: string[] = [];
     for (const name of this.#names()) {
       const a = this.#apps.get(name);
       const state = stateOf(a);
       const before = this.#states.get(name);
+      // An Application Argo CD has not created yet is in the summary, not a change of its own.
       if (a && before !== state) {
-        changes.push(`${clock(t)} ${name}: ${before && before !== "not created yet" ? `${before} → ` : ""}${state}`);
+        events.push({ at: t, app: name, before: before === "not created yet" ? undefined : before, state });
       }
       this.#states.set(name, state);
       if (converged(a)) {
@@ -211,7 +253,7 @@ export class Follower {
       if (this.#wavesDone.has(w.wave)) continue;
       if (w.apps.every((n) => this.#converged.has(n))) {
         this.#wavesDone.set(w.wave, t);
-        changes.push(`${clock(t)} wave ${w.wave} done: ${w.apps.join(", ")}`);
+        events.push({ at: t, wave: w.wave, apps: w.apps });
       }
     }
     const all = this.#names().length;
@@ -222,7 +264,8 @@ export class Follower {
           waiting.length > 3 ? ", …" : ""
         }`
         : `${all}/${all} Synced and Healthy`,
-      changes,
+      changes: events.map(timelineLine),
+      events,
     };
   }
 
