@@ -292,6 +292,9 @@ export async function startArgoCD(runner: Runner, cp: ControlPlane, options: Arg
           `--metrics-port=${freePort()}`,
           `--app-resync=${options.reconciliation ?? 10}`,
           "--app-resync-jitter=0",
+          // Each resource's health in the Application's status (Argo CD 3 leaves it out by default),
+          // so a report can name the resource that is not Healthy and Argo CD's message on it.
+          "--persist-resource-health",
           `--loglevel=${options.logLevel ?? "warn"}`,
         ], { env: { ...options.env?.controller, ...env, ARGOCD_BINARY_NAME: "argocd-application-controller" } }),
         join(dir, "logs", "application-controller.log"),

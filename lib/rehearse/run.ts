@@ -298,6 +298,10 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
       })`,
       why: "the rehearsal's pace is set by comparisons, not work",
     });
+    changes.push({
+      what: "each resource's health is kept in its Application's status (--persist-resource-health)",
+      why: "so this report can name the resource that is not Healthy; Argo CD judges health the same either way",
+    });
     for (const drop of ["XDG_CONFIG_HOME", "SOPS_AGE_KEY_FILE"]) {
       if (repoEnv[drop] === undefined) continue;
       changes.push({
