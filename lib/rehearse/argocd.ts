@@ -289,6 +289,9 @@ export async function startArgoCD(runner: Runner, cp: ControlPlane, options: Arg
           `--metrics-port=${freePort()}`,
           `--app-resync=${options.reconciliation ?? 10}`,
           "--app-resync-jitter=0",
+          // Each resource's health in the Application's status.resources, where the rehearsal reads
+          // it (Argo CD 3 keeps it only in its cache by default).
+          "--persist-resource-health",
           "--loglevel=warn",
         ], { env: { ...options.env?.controller, ...env, ARGOCD_BINARY_NAME: "argocd-application-controller" } }),
         join(dir, "logs", "application-controller.log"),

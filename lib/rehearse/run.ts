@@ -246,6 +246,10 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
       })`,
       why: "the rehearsal's pace is set by comparisons, not work",
     });
+    changes.push({
+      what: "application-controller: each resource's health kept in its Application (--persist-resource-health)",
+      why: "the report names the resources that are not healthy; Argo CD 3 keeps their health only in its cache",
+    });
     for (const drop of ["XDG_CONFIG_HOME", "SOPS_AGE_KEY_FILE"]) {
       if (repoEnv[drop] === undefined) continue;
       changes.push({
