@@ -21,7 +21,7 @@ function quietUi(lines: string[]): Ui {
   return {
     info: (l) => lines.push(l),
     warn: (l) => lines.push(`warning: ${l}`),
-    progress: (_label, fn) => fn(),
+    progress: (label, fn) => (lines.push(label), fn()),
   };
 }
 
@@ -118,6 +118,7 @@ Deno.test("rehearse: a fixture repository converges, wave by wave, with digests 
     assert.equal(result.ok, true, text);
     assert.equal(result.converged, true, text);
     assert.equal(result.stayed, true, text);
+    assert.ok(seen.lines.includes("hard refresh of every Application"), seen.lines.join("\n"));
     assert.deepEqual(result.apps.map((a) => a.name), ["root", "argocd", "echo", "web"], text);
     for (const a of result.apps) {
       assert.deepEqual([a.name, a.sync, a.health], [a.name, "Synced", "Healthy"], text);

@@ -74,3 +74,38 @@ Deno.test("the follower keeps an Application's last failed sync while a retry ru
   await follower.observe();
   assert.deepEqual(messages(), []);
 });
+
+Deno.test("a hard refresh is asked of every Application, and taken once Argo CD removed each one's annotation", async () => {
+  const apps = new Map<string, Application>([
+    ["root", { metadata: { name: "root" } }],
+    ["web", { metadata: { name: "web", annotations: { "argocd.argoproj.io/sync-wave": "0" } } }],
+  ]);
+  const patches: { path: string; body: unknown; contentType?: string }[] = [];
+  const client = {
+    request: (method: string, path: string, options: { body?: unknown; contentType?: string } = {}) => {
+      if (method === "PATCH") {
+        patches.push({ path, body: options.body, contentType: options.contentType });
+        const a = apps.get(path.split("/").pop()!)!;
+        a.metadata.annotations = { ...a.metadata.annotations, "argocd.argoproj.io/refresh": "hard" };
+      }
+      return Promise.resolve({ status: 200, body: { items: [...apps.values()] } });
+    },
+  } as unknown as KubeClient;
+  const follower = new Follower(client, "argocd", new Map([["root", -Infinity], ["web", 0]]));
+  await follower.observe();
+  await follower.hardRefresh();
+  assert.deepEqual(
+    patches,
+    ["root", "web"].map((name) => ({
+      path: `/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/${name}`,
+      body: { metadata: { annotations: { "argocd.argoproj.io/refresh": "hard" } } },
+      contentType: "application/merge-patch+json",
+    })),
+  );
+  assert.equal(await follower.refreshed(), false);
+  // Argo CD took web's refresh, not yet root's.
+  delete apps.get("web")!.metadata.annotations!["argocd.argoproj.io/refresh"];
+  assert.equal(await follower.refreshed(), false);
+  delete apps.get("root")!.metadata.annotations!["argocd.argoproj.io/refresh"];
+  assert.equal(await follower.refreshed(), true);
+});
