@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { dirname } from "node:path";
 import { clientOf, readKubeconfig } from "../lib/kube/kubeconfig.ts";
 import type { KubeClient } from "../lib/kube/client.ts";
 import { pinnedArgoCdChart, releaseOf } from "../lib/render/argocd.ts";
@@ -25,10 +26,19 @@ function quietUi(lines: string[]): Ui {
   };
 }
 
-/** The processes this test process started that run now: the rehearsal's, while it runs. */
-async function children(): Promise<{ pid: number; name: string }[]> {
-  const out = [];
+/**
+ * The processes of the rehearsal whose control plane is in `dir`: those this test process started
+ * whose command line names that folder (each daemon's guard names its pid file there), and theirs.
+ * Other test files running in parallel in this process have processes of their own.
+ */
+async function processesOf(dir: string): Promise<{ pid: number; name: string }[]> {
+  const pids = new Set<number>();
   for (const pid of (await processTree(Deno.pid)).filter((p) => p !== Deno.pid)) {
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+    if (cmdline.includes(`${dir}/`)) { for (const p of await processTree(pid)) pids.add(p); }
+  }
+  const out = [];
+  for (const pid of pids) {
     const name = (await Deno.readTextFile(`/proc/${pid}/comm`).catch(() => "")).trim();
     if (name) out.push({ pid, name });
   }
@@ -74,7 +84,7 @@ async function rehearsal(
   const result = await rehearse(config, {
     ...options,
     beforeStop: async (_result, kubeconfig) => {
-      processes = await children();
+      processes = await processesOf(dirname(kubeconfig));
       const client = await clientOf((await readKubeconfig(kubeconfig))!);
       try {
         cluster.everything = await everything(client);
