@@ -19,6 +19,7 @@ const TASKS: Record<string, string> = {
   bootstrap: "bootstrap",
   dev: "dev",
   configure: "configure",
+  rehearse: "rehearse",
 };
 
 for (const [task, entry] of Object.entries(TASKS)) {
