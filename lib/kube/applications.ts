@@ -23,7 +23,20 @@ export interface Application {
     sync?: { status?: string; revision?: string };
     health?: { status?: string; message?: string };
     conditions?: { type?: string; message?: string }[];
-    operationState?: { phase?: string; message?: string };
+    operationState?: {
+      phase?: string;
+      message?: string;
+      syncResult?: {
+        resources?: {
+          kind: string;
+          namespace?: string;
+          name: string;
+          status?: string;
+          hookPhase?: string;
+          message?: string;
+        }[];
+      };
+    };
     resources?: ResourceStatus[];
     reconciledAt?: string;
   };
@@ -98,6 +111,8 @@ export function converged(a: Application | undefined): boolean {
 export function blockersOf(a: Application): Blocker[] {
   const out: Blocker[] = [];
   for (const r of a.status?.resources ?? []) {
+    // A hook is judged by the sync operation (its failure is among the messages), not as a resource.
+    if (r.hook) continue;
     const sync = r.status ?? "Unknown";
     // Resources without health (ConfigMaps, RBAC, …) count as healthy.
     const health = r.health?.status ?? "Healthy";
@@ -128,21 +143,37 @@ export function condense(message: string): string {
 }
 
 /**
- * Argo CD's own words on an Application: its conditions, why it is not Healthy, a failed
- * operation's message, and what a sync still running waits for (an app of apps: the wave it is
- * at). Argo CD 3 keeps each resource's health out of `status.resources` unless told to persist it
- * (`controller.resource.health.persist`); the Application's health message names the resources
- * that hold it up (`Caused by apps/Deployment:ns/name`).
+ * The line for a failed sync, with the resources that failed it (a hook whose Job failed, an
+ * object the API server refused): the operation Failed or Error, or Running while Argo CD waits to
+ * retry it (the Applications of the root app retry: `Retrying attempt #N at …`).
+ */
+export function failureOf(a: Application): string | undefined {
+  const op = a.status?.operationState;
+  if (!op?.message || !op.phase) return undefined;
+  const retrying = op.phase === "Running" && /Retrying attempt #\d+/.test(op.message);
+  if (op.phase === "Succeeded" || (op.phase === "Running" && !retrying)) return undefined;
+  const failed = (op.syncResult?.resources ?? [])
+    .filter((r) => r.hookPhase === "Failed" || r.hookPhase === "Error" || r.status === "SyncFailed")
+    .map((r) => `${r.kind} ${r.namespace ? `${r.namespace}/` : ""}${r.name}${r.message ? `: ${r.message}` : ""}`);
+  return condense(
+    `last sync ${retrying ? "Failed" : op.phase}: ${op.message}${failed.length ? ` (${failed.join("; ")})` : ""}`,
+  );
+}
+
+/**
+ * Argo CD's own words on an Application: its conditions, why it is not Healthy, a failed sync
+ * (also while Argo CD waits to retry it), and what a sync still running waits for (an app of apps:
+ * the wave it is at). The Application's health message names the resources that hold it up
+ * (`Caused by apps/Deployment:ns/name`).
  */
 export function messagesOf(a: Application): string[] {
   const out = (a.status?.conditions ?? []).map((c) => condense(`${c.type ?? "Condition"}: ${c.message ?? ""}`.trim()));
   const health = a.status?.health;
   if (health?.message && health.status !== "Healthy") out.push(condense(`health ${health.status}: ${health.message}`));
+  const failure = failureOf(a);
   const op = a.status?.operationState;
-  if (op?.message && op.phase === "Running") out.push(condense(`sync running: ${op.message}`));
-  else if (op?.message && op.phase && op.phase !== "Succeeded") {
-    out.push(condense(`last sync ${op.phase}: ${op.message}`));
-  }
+  if (failure) out.push(failure);
+  else if (op?.message && op.phase === "Running") out.push(condense(`sync running: ${op.message}`));
   return out;
 }
 
@@ -192,6 +223,8 @@ export class Follower {
   readonly #states = new Map<string, string>();
   readonly #converged = new Map<string, number>();
   readonly #wavesDone = new Map<number, number>();
+  /** Each Application's last failed sync, kept while a retry runs (until a sync succeeds). */
+  readonly #failures = new Map<string, string>();
   #apps = new Map<string, Application>();
 
   /**
@@ -243,6 +276,9 @@ export class Follower {
         events.push({ at: t, app: name, before: before === "not created yet" ? undefined : before, state });
       }
       this.#states.set(name, state);
+      const failure = a && failureOf(a);
+      if (failure) this.#failures.set(name, failure);
+      else if (a?.status?.operationState?.phase === "Succeeded") this.#failures.delete(name);
       if (converged(a)) {
         if (!this.#converged.has(name)) this.#converged.set(name, t);
       } else {
@@ -294,10 +330,18 @@ export class Follower {
         sync: a?.status?.sync?.status ?? (a ? "Unknown" : "Missing"),
         health: a?.status?.health?.status ?? (a ? "Unknown" : "Missing"),
         convergedMs: this.#converged.get(name),
-        messages: a ? messagesOf(a) : ["Argo CD never created it (the root app did not reach its wave)"],
+        messages: a ? this.#messages(name, a) : ["Argo CD never created it (the root app did not reach its wave)"],
         blockers: a ? blockersOf(a) : [],
       };
     }).sort((x, y) => x.wave - y.wave || x.name.localeCompare(y.name));
+  }
+
+  /** Argo CD's words on `a`, and its last failed sync when a retry of it is under way. */
+  #messages(name: string, a: Application): string[] {
+    const out = messagesOf(a);
+    const failure = this.#failures.get(name);
+    if (failure && !failureOf(a)) out.push(`${failure} (a retry is under way)`);
+    return out;
   }
 
   /**

@@ -277,14 +277,19 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
     // 4. Argo CD with the cluster's settings.
     const argoRendered = rendering.apps.find((a) => a.app.name === "argocd");
     const argoObjects = argoRendered?.objects ?? [];
+    // Objects without a namespace land in the Application's destination namespace, argocd.
     const settings = argoObjects.filter((o) =>
       (o.kind === "ConfigMap" || o.kind === "Secret") && /^argocd-/.test(o.metadata.name ?? "") &&
-      o.metadata.namespace === "argocd"
+      (o.metadata.namespace ?? argoRendered?.app.namespace ?? "argocd") === "argocd"
     );
-    if (!argoRendered || argoRendered.error) {
+    if (!argoRendered || argoRendered.error || !settings.some((o) => o.metadata.name === "argocd-cm")) {
       changes.push({
         what: "Argo CD's settings are its defaults",
-        why: argoRendered ? `the argocd Application did not render: ${argoRendered.error}` : "no argocd Application",
+        why: !argoRendered
+          ? "no argocd Application"
+          : argoRendered.error
+          ? `the argocd Application did not render: ${argoRendered.error}`
+          : "the argocd Application renders no argocd-cm in the argocd namespace",
       });
     }
     const workload = (name: string) =>
