@@ -16,13 +16,14 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { stringify } from "yaml";
-import { cmd, type Daemon, startDaemon } from "../lib/cmd.ts";
+import type { Daemon } from "../lib/cmd.ts";
+import { serveGit } from "../lib/gitdaemon.ts";
 import { runBootstrap } from "../lib/bootstrap/bootstrap.ts";
 import { freePort } from "../lib/kube/controlplane.ts";
 import type { KubeObject, Rendering } from "../lib/render/model.ts";
 import { startArgoCD } from "../lib/rehearse/argocd.ts";
 import { bootstrapScene, bootstrapTimeouts, ORDER } from "./bootstrap_helpers.ts";
-import { eventually, git, patience, withTempDir } from "./helpers.ts";
+import { git, patience, withTempDir } from "./helpers.ts";
 import { processTree, survivors, toolRunner, withControlPlane } from "./kube_helpers.ts";
 
 /** The root app's Applications: the three bootstrap applies, and one only Argo CD creates. */
@@ -78,28 +79,14 @@ async function serve(dir: string, root: string, log: string): Promise<{ daemon: 
   const base = join(dir, "served");
   await Deno.mkdir(base);
   await Deno.symlink(join(root, ".git"), join(base, "homelab.git"));
-  const port = freePort();
-  const daemon = await startDaemon(
-    runner,
-    cmd("git", [
-      "daemon",
-      "--reuseaddr",
-      "--export-all",
-      `--base-path=${base}`,
-      "--listen=127.0.0.1",
-      `--port=${port}`,
-      base,
-    ]),
-    log,
-  );
-  const url = `git://127.0.0.1:${port}/homelab.git`;
-  await eventually(async () => {
-    const r = await runner.run(cmd("git", ["ls-remote", url, "main"], { readOnly: true, timeout: 5_000 }), {
-      check: false,
-    });
-    return r.code === 0 && r.stdout.trim() !== "";
-  }, `git daemon serving ${url}`);
-  return { daemon, url };
+  return await serveGit(runner, {
+    base,
+    repo: "homelab.git",
+    branch: "main",
+    address: "127.0.0.1",
+    port: freePort(),
+    logFile: log,
+  });
 }
 
 interface App {

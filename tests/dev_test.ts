@@ -24,7 +24,7 @@ import {
 import { eventually, fakeTool, patience, REPO, withTempDir } from "./helpers.ts";
 import { sitePlaceholders } from "./site_values.ts";
 import { withControlPlane } from "./kube_helpers.ts";
-import { git, newKey, owner, realToolsPath, scratchRepo, sopsWithKey } from "./secrets_helpers.ts";
+import { encryptedFor, git, newKey, owner, realToolsPath, scratchRepo, sopsWithKey } from "./secrets_helpers.ts";
 import { init } from "../lib/secrets/lifecycle.ts";
 import { sopsOf } from "../lib/secrets/context.ts";
 import { cmd, secret } from "../lib/cmd.ts";
@@ -50,35 +50,13 @@ async function devScene(dir: string, kubeconfig: string) {
   );
   // And one only somebody else's key opens.
   const foreign = await newKey();
-  const encrypted = await new Deno.Command("sops", {
-    args: [
-      "encrypt",
-      "--age",
-      foreign.recipient,
-      "--encrypted-regex",
-      "^(data|stringData)$",
-      "--filename-override",
-      "foreign.sops.yaml",
-      "--input-type",
-      "yaml",
-      "--output-type",
-      "yaml",
-    ],
-    cwd: "/",
-    env: { PATH: await realToolsPath(["sops"]), SOPS_DISABLE_VERSION_CHECK: "1" },
-    stdin: "piped",
-    stdout: "piped",
-  }).spawn();
-  const w = encrypted.stdin.getWriter();
-  await w.write(
-    new TextEncoder().encode(
-      `apiVersion: v1\nkind: Secret\nmetadata:\n  name: foreign\nstringData:\n  password: ${TOKEN}-foreign\n`,
-    ),
-  );
-  await w.close();
   await Deno.writeTextFile(
     join(root, "system/demo/foreign.sops.yaml"),
-    new TextDecoder().decode((await encrypted.output()).stdout),
+    await encryptedFor(
+      foreign.recipient,
+      "foreign.sops.yaml",
+      `apiVersion: v1\nkind: Secret\nmetadata:\n  name: foreign\nstringData:\n  password: ${TOKEN}-foreign\n`,
+    ),
   );
   git(root, "add", "-A");
   git(root, "commit", "--no-verify", "-qm", "dev");

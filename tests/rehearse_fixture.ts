@@ -20,7 +20,7 @@ import { init } from "../lib/secrets/lifecycle.ts";
 import { readSopsConfig } from "../lib/secrets/sopsconfig.ts";
 import { git, REPO } from "./helpers.ts";
 import { toolRunner } from "./kube_helpers.ts";
-import { owner, realToolsPath } from "./secrets_helpers.ts";
+import { encryptedFor, owner } from "./secrets_helpers.ts";
 
 /** The web component's password (test data): encrypted in the fixture, never in the cluster. */
 export const WEB_PASSWORD = "rehearsal-password-V8k3q";
@@ -400,34 +400,9 @@ ${indent(RESTRICTED, 10)}
     ],
     async (root, _sops, personal) => {
       // Encrypted for the owner only, as before `.sops.yaml` named Argo CD's key.
-      const out = await new Deno.Command("sops", {
-        args: [
-          "encrypt",
-          "--age",
-          personal,
-          "--encrypted-regex",
-          "^(data|stringData)$",
-          "--filename-override",
-          "system/locked/db.sops.yaml",
-          "--input-type",
-          "yaml",
-          "--output-type",
-          "yaml",
-        ],
-        cwd: "/",
-        env: { PATH: await realToolsPath(["sops"]), SOPS_DISABLE_VERSION_CHECK: "1" },
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const w = out.stdin.getWriter();
-      await w.write(new TextEncoder().encode(secretYaml("db", LOCKED_PASSWORD)));
-      await w.close();
-      const r = await out.output();
-      if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
       await Deno.writeTextFile(
         join(root, "system", FAILING.locked, "db.sops.yaml"),
-        new TextDecoder().decode(r.stdout),
+        await encryptedFor(personal, "system/locked/db.sops.yaml", secretYaml("db", LOCKED_PASSWORD)),
       );
     },
     [failing],

@@ -96,6 +96,39 @@ export async function sopsWithKey(
   }
 }
 
+/**
+ * `yaml` (a Secret) encrypted with the real sops for `recipient` alone, as the stacks' secrets are
+ * (`data`/`stringData` only); `filename` is the name sops records.
+ */
+export async function encryptedFor(recipient: string, filename: string, yaml: string): Promise<string> {
+  const child = new Deno.Command("sops", {
+    args: [
+      "encrypt",
+      "--age",
+      recipient,
+      "--encrypted-regex",
+      "^(data|stringData)$",
+      "--filename-override",
+      filename,
+      "--input-type",
+      "yaml",
+      "--output-type",
+      "yaml",
+    ],
+    cwd: "/",
+    env: { PATH: await realToolsPath(["sops"]), SOPS_DISABLE_VERSION_CHECK: "1" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(yaml));
+  await w.close();
+  const r = await child.output();
+  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
+  return new TextDecoder().decode(r.stdout);
+}
+
 /** The private key in an age key file. */
 export async function keyOf(file: string): Promise<Secret> {
   const line = (await Deno.readTextFile(file)).split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"));

@@ -16,12 +16,12 @@
 
 import { join } from "node:path";
 import { onExit } from "../cleanup.ts";
-import { cmd, type Daemon, type Runner, type Secret, startDaemon } from "../cmd.ts";
+import { cmd, type Daemon, type Runner, type Secret } from "../cmd.ts";
+import { gitUrl, serveGit } from "../gitdaemon.ts";
 import { placeholderYaml } from "../render/ksops.ts";
 import { HomelabError } from "../errors.ts";
 import { type SecretsContext, sopsOf } from "../secrets/context.ts";
 import { exists } from "../files.ts";
-import { poll } from "../poll.ts";
 import { PATHS } from "../repo.ts";
 
 /** Where the served repository lives, under the repository root. */
@@ -170,44 +170,21 @@ export class LocalRepo {
   /** `git daemon` serving the bare repository on `address:port`. */
   async serve(address: string, port: number): Promise<Daemon> {
     const serveDir = join(this.ctx.root, SERVE_DIR);
-    const daemon = await startDaemon(
-      this.#runner,
-      cmd("git", [
-        "daemon",
-        "--reuseaddr",
-        "--export-all",
-        "--informative-errors",
-        `--base-path=${serveDir}`,
-        `--listen=${address}`,
-        `--port=${port}`,
-        serveDir,
-      ]),
-      join(serveDir, "daemon.log"),
-    );
-    // Ready once it answers (or failed: its log says why).
-    const served = await poll(async () => {
-      const r = await this.#runner.run(
-        cmd("git", ["ls-remote", this.url(address, port), LOCAL_BRANCH], { readOnly: true, timeout: 5_000 }),
-        { check: false },
-      );
-      return r.code === 0 && r.stdout.trim() ? true : undefined;
-    }, { timeoutMs: 15_000, delayMs: 100 });
-    if (!served) {
-      await daemon.stop();
-      const log = await Deno.readTextFile(join(serveDir, "daemon.log")).catch(() => "");
-      throw new HomelabError(
-        `git daemon does not serve ${this.url(address, port)}: ${log.trim().split("\n").pop() ?? ""}`,
-        {
-          hint: `is port ${port} taken on ${address}? (${join(SERVE_DIR, "daemon.log")} has the daemon's log)`,
-        },
-      );
-    }
+    const { daemon } = await serveGit(this.#runner, {
+      base: serveDir,
+      repo: SERVED_REPO,
+      branch: LOCAL_BRANCH,
+      address,
+      port,
+      logFile: join(serveDir, "daemon.log"),
+      hint: `is port ${port} taken on ${address}? (${join(SERVE_DIR, "daemon.log")} has the daemon's log)`,
+    });
     return daemon;
   }
 
   /** The URL Argo CD fetches from. */
   url(address: string, port: number): string {
-    return `git://${address.includes(":") ? `[${address}]` : address}:${port}/${SERVED_REPO}`;
+    return gitUrl(address, port, SERVED_REPO);
   }
 }
 

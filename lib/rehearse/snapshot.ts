@@ -7,7 +7,7 @@
  * its build copies (lib/render/build.ts `prepareCopy`), so the repo-server builds without a
  * network.
  *
- * KSOPS: the repo-server finds a stand-in named `ksops` on its PATH ({@link standIn}) that prints
+ * KSOPS: the repo-server finds a stand-in named `ksops` on its PATH (render's, lib/render/ksops.ts) that prints
  * the Secrets `render` prepares — each value a digest, or a placeholder where no key of the user's
  * opens the file: never plaintext. Where the key the cluster's Argo CD decrypts with could not
  * open a file either, the stand-in fails the way ksops would, naming the file and the key:
@@ -19,13 +19,13 @@
  */
 
 import { dirname, join } from "node:path";
-import { cmd, type Daemon, type Runner, startDaemon } from "../cmd.ts";
+import { cmd, type Daemon, type Runner } from "../cmd.ts";
+import { serveGit } from "../gitdaemon.ts";
 import type { Config } from "../config.ts";
 import { HomelabError } from "../errors.ts";
-import { poll } from "../poll.ts";
 import { chartKey, prepareCopy } from "../render/build.ts";
 import { ChartCache } from "../render/charts.ts";
-import { Digester, digestSalt, prepareGenerators } from "../render/ksops.ts";
+import { Digester, digestSalt, prepareGenerators, writeStandIn } from "../render/ksops.ts";
 import type { AppSpec, Env } from "../render/model.ts";
 import { readSource } from "../render/source.ts";
 import { listFiles } from "../secrets/context.ts";
@@ -36,25 +36,6 @@ import { readSopsConfig } from "../secrets/sopsconfig.ts";
 export const SERVED_REPO = "homelab.git";
 /** The branch the served repository holds. */
 export const SERVED_BRANCH = "rehearsal";
-
-/**
- * The rehearsal's `ksops`: prints the output the snapshot prepared for the generator kustomize
- * hands it on standard input; an output ending in `.error` is printed to standard error and
- * fails the build, as ksops fails on a file its key cannot open.
- */
-export const STAND_IN = `#!/bin/sh
-# ksops stand-in for \`deno task rehearse\`: prints the Secrets the snapshot prepared (digests or placeholders).
-set -eu
-out=$(sed -n 's/^[[:space:]]*render\\.homelab\\/ksops-output:[[:space:]]*"\\{0,1\\}\\([^"]*\\)"\\{0,1\\}[[:space:]]*$/\\1/p' | head -n 1)
-if [ -z "$out" ] || [ ! -f "$out" ]; then
-  echo "ksops (rehearsal stand-in): this generator was not prepared by the rehearsal" >&2
-  exit 1
-fi
-case "$out" in
-  *.error) cat "$out" >&2; exit 1 ;;
-esac
-exec cat "$out"
-`;
 
 /** A KSOPS file the cluster's Argo CD could not open. */
 export interface LockedSecret {
@@ -119,9 +100,7 @@ export async function prepareSnapshot(
   }
 
   const bin = join(work, "bin");
-  await Deno.mkdir(bin, { recursive: true });
-  await Deno.writeTextFile(join(bin, "ksops"), STAND_IN);
-  await Deno.chmod(join(bin, "ksops"), 0o755);
+  await writeStandIn(bin);
 
   const charts = new ChartCache(join(config.cacheDir, "charts"), runner, {
     offline: true,
@@ -208,34 +187,13 @@ export async function serveSnapshot(
   await Deno.symlink(join(snapshot.repo, ".git"), join(base, SERVED_REPO)).catch((err) => {
     if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
   });
-  const daemon = await startDaemon(
-    runner,
-    cmd("git", [
-      "daemon",
-      "--reuseaddr",
-      "--export-all",
-      "--informative-errors",
-      `--base-path=${base}`,
-      "--listen=127.0.0.1",
-      `--port=${port}`,
-      base,
-    ], { env: AUTHOR }),
+  return await serveGit(runner, {
+    base,
+    repo: SERVED_REPO,
+    branch: SERVED_BRANCH,
+    address: "127.0.0.1",
+    port,
     logFile,
-  );
-  const url = `git://127.0.0.1:${port}/${SERVED_REPO}`;
-  const served = await poll(async () => {
-    const r = await runner.run(
-      cmd("git", ["ls-remote", url, SERVED_BRANCH], { readOnly: true, timeout: 5_000, env: AUTHOR }),
-      { check: false },
-    );
-    return r.code === 0 && r.stdout.trim() ? true : undefined;
-  }, { timeoutMs: 15_000, delayMs: 100 });
-  if (!served) {
-    await daemon.stop();
-    const log = await Deno.readTextFile(logFile).catch(() => "");
-    throw new HomelabError(`git daemon does not serve ${url}: ${log.trim().split("\n").pop() ?? "(no log)"}`, {
-      hint: `its log is ${logFile}`,
-    });
-  }
-  return { daemon, url };
+    env: AUTHOR,
+  });
 }

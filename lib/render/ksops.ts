@@ -36,7 +36,8 @@ export const PLACEHOLDER = "<no key: not decrypted>";
 
 /**
  * The stand-in plugin: it finds the output file named on its generator (kustomize hands the
- * generator to the plugin on standard input, as KRM) and prints it.
+ * generator to the plugin on standard input, as KRM) and prints it; an output ending in `.error`
+ * (the rehearsal's secrets the cluster's key cannot open) it prints as an error and fails.
  */
 export const STAND_IN = `#!/bin/sh
 # ksops stand-in for \`deno task render\`: prints the redacted Secrets the render prepared.
@@ -48,6 +49,10 @@ if [ -z "$out" ] || [ ! -f "$out" ]; then
   echo "ksops (render stand-in): this generator was not prepared by the render" >&2
   exit 1
 fi
+# An output named *.error is a failure to report, as ksops fails on a file its key cannot open.
+case "$out" in
+  *.error) cat "$out" >&2; exit 1 ;;
+esac
 exec cat "$out"
 `;
 
