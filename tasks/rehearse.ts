@@ -27,12 +27,24 @@ await runTask(
       },
       { flags: "--format <format>", description: "report format", choices: ["text", "json"], default: "text" },
       {
+        flags: "--crds-by-argocd",
+        description: "let Argo CD create the tree's CRDs, as in the cluster (by default those it applies " +
+          "server-side exist before it starts: each CRD event costs Argo CD a reload of its API schemas)",
+      },
+      {
         flags: "--keep",
         description: "after the report, keep everything running (the kubeconfig is printed) until Ctrl-C",
       },
     ],
     action: async (
-      opts: { env: "prod" | "dev"; app?: string[]; timeout: number; format: "text" | "json"; keep?: boolean },
+      opts: {
+        env: "prod" | "dev";
+        app?: string[];
+        timeout: number;
+        format: "text" | "json";
+        keep?: boolean;
+        crdsByArgocd?: boolean;
+      },
     ) => {
       const [{ rehearseCommand }, { consoleUi }] = await Promise.all([
         import("../lib/tasks/rehearse.ts"),
@@ -44,6 +56,7 @@ await runTask(
         timeoutMs: opts.timeout,
         format: opts.format,
         keep: opts.keep,
+        crdsByArgoCD: opts.crdsByArgocd,
       }, consoleUi({ live: Deno.stderr.isTerminal() && !config.ci }));
     },
   },

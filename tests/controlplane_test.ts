@@ -210,3 +210,20 @@ Deno.test("a port taken between finding it free and binding it: the start is tri
     await assert.rejects(Deno.stat(dir!), Deno.errors.NotFound);
   });
 });
+
+Deno.test("apiServerMemoryMiB: kube-apiserver runs with that soft memory limit (GOMEMLIMIT), and without one by default", async () => {
+  await withTempDir(async (tmp) => {
+    // A kube-apiserver that notes the limit it was given, then fails the start.
+    const seen = join(tmp, "limit");
+    const fake = await fakeTool(tmp, "kube-apiserver", `echo "limit=\${GOMEMLIMIT-none}" >> "${seen}"\nexit 1`);
+    const tools = toolRunner();
+    const runner = new Runner({
+      env: { ...tools.env, GOMEMLIMIT: "" },
+      resolve: (tool) => tool === "kube-apiserver" ? Promise.resolve(fake) : tools.resolve(tool),
+    });
+    for (const apiServerMemoryMiB of [700, undefined]) {
+      await assert.rejects(startControlPlane(runner, { timeout: patience(60_000), apiServerMemoryMiB }));
+    }
+    assert.deepEqual((await Deno.readTextFile(seen)).trim().split("\n"), ["limit=700MiB", "limit="]);
+  });
+});

@@ -230,8 +230,31 @@ const secretYaml = (name: string, password: string) =>
   `apiVersion: v1\nkind: Secret\nmetadata:\n  name: ${name}\ntype: Opaque\nstringData:\n  username: admin\n` +
   `  password: ${password}\n`;
 
+/** A CRD of the converging fixture (no object of its kind: only the CRD is applied). */
+export const GADGET_CRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.fixture.example
+spec:
+  group: fixture.example
+  scope: Namespaced
+  names: { kind: Gadget, plural: gadgets, singular: gadget }
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                size: { type: integer }
+`;
+
 /**
- * The converging fixture: argocd (wave -10), echo (wave -5: a Deployment), web (wave 0: the `web`
+ * The converging fixture: argocd (wave -10), echo (wave -5, applied server-side: a Deployment and a CRD), web (wave 0: the `web`
  * chart and a KSOPS Secret encrypted for the owner and Argo CD).
  */
 export async function convergingFixture(dir: string): Promise<RehearsalFixture> {
@@ -243,10 +266,16 @@ export async function convergingFixture(dir: string): Promise<RehearsalFixture> 
       {
         name: "echo",
         wave: -5,
+        // Applied server-side: its CRD exists before Argo CD starts, as Argo CD's apply writes it.
+        entry: { serverSideApply: true },
         files: {
           "namespace.yaml": namespace("echo"),
           "deployment.yaml": deployment("echo"),
-          "kustomization.yaml": kustomization("echo", "resources:\n  - namespace.yaml\n  - deployment.yaml\n"),
+          "crd.yaml": GADGET_CRD,
+          "kustomization.yaml": kustomization(
+            "echo",
+            "resources:\n  - namespace.yaml\n  - deployment.yaml\n  - crd.yaml\n",
+          ),
         },
       },
       {

@@ -65,8 +65,8 @@ async function everything(client: KubeClient): Promise<string> {
 
 interface Seen {
   result: Rehearsal;
-  /** The rehearsal's processes, seen before it stopped. */
-  processes: { pid: number; name: string }[];
+  /** The rehearsal's processes, seen before it stopped, with their environment. */
+  processes: { pid: number; name: string; env: string[] }[];
   /** What the cluster held before it stopped. */
   cluster: { everything: string; secret: Record<string, string>; created: Record<string, string> };
   lines: string[];
@@ -84,7 +84,10 @@ async function rehearsal(
   const result = await rehearse(config, {
     ...options,
     beforeStop: async (_result, kubeconfig) => {
-      processes = await processesOf(dirname(kubeconfig));
+      processes = await Promise.all((await processesOf(dirname(kubeconfig))).map(async (p) => ({
+        ...p,
+        env: (await Deno.readTextFile(`/proc/${p.pid}/environ`).catch(() => "")).split("\0"),
+      })));
       const client = await clientOf((await readKubeconfig(kubeconfig))!);
       try {
         cluster.everything = await everything(client);
@@ -148,6 +151,17 @@ Deno.test("rehearse: a fixture repository converges, wave by wave, with digests 
       text,
     );
     assert.ok(result.changes.some((c) => /^reconciliation every 5s without jitter/.test(c.what)), text);
+    // echo's CRD existed before Argo CD started, written as Argo CD's server-side apply writes it:
+    // Argo CD's sync of echo changed nothing in it.
+    assert.ok(
+      result.changes.some((c) => /^1 more CRD\(s\) of the tree created before Argo CD starts/.test(c.what)),
+      text,
+    );
+    assert.deepEqual(result.crdsChanged, [], text);
+    // Argo CD's pace: no sleep between the waves of a sync; kube-apiserver's soft memory limit.
+    const withEnv = (name: string, v: string) => seen.processes.filter((p) => p.name === name && p.env.includes(v));
+    assert.equal(withEnv("argocd", "ARGOCD_SYNC_WAVE_DELAY=0").length, 1, "the application-controller's wave delay");
+    assert.equal(withEnv("kube-apiserver", "GOMEMLIMIT=1000MiB").length, 1, "kube-apiserver's memory limit");
     for (const c of result.changes) assert.ok(text.includes(`  differs from the cluster: ${c.what} (${c.why})`), text);
     assert.match(text, /^ok: every Application Synced and Healthy in \S+, and still after a hard refresh$/m);
     const json = JSON.parse(jsonReport(result));

@@ -67,4 +67,15 @@ Deno.test("CRD size: over 256 KiB needs ServerSideApply=true", () => {
   assert.equal(checkCrdSizes(app("op", "system/op", [wide])).length, 1);
   const under: KubeObject = { ...big, spec: { description: "x".repeat(250 * 1024) } };
   assert.deepEqual(checkCrdSizes(app("op", "system/op", [under])), []);
+  // The object's own sync options count as Argo CD counts them.
+  const withOptions = (options: string): KubeObject => ({
+    ...big,
+    metadata: { ...big.metadata, annotations: { "argocd.argoproj.io/sync-options": options } },
+  });
+  assert.deepEqual(checkCrdSizes(app("op", "system/op", [withOptions("ServerSideApply=true")])), []);
+  const ssa = ["ServerSideApply=true"];
+  for (const options of ["ServerSideApply=false", "Prune=false, ServerSideApply=false", "Replace=true"]) {
+    assert.equal(checkCrdSizes(app("op", "system/op", [withOptions(options)], ssa)).length, 1, options);
+  }
+  assert.equal(checkCrdSizes(app("op", "system/op", [big], ["ServerSideApply=true", "Replace=true"])).length, 1);
 });

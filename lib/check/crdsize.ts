@@ -1,22 +1,22 @@
 /**
  * A CRD over 256 KiB cannot be applied client-side: kubectl keeps the whole object in the
  * `last-applied-configuration` annotation, and annotations are limited to 256 KiB. Such CRDs
- * need `ServerSideApply=true` on their Application.
+ * need a server-side apply: `ServerSideApply=true` on their Application (or on the CRD), and no
+ * `Replace=true`.
  *
  * @module
  */
 
-import { type Finding, refOf, type RenderedApp } from "../render/model.ts";
+import { appliedServerSide, type Finding, refOf, type RenderedApp } from "../render/model.ts";
 
 /** The annotation size limit of the API server. */
 const ANNOTATION_LIMIT = 256 * 1024;
 
 /** The CRD-size findings of one app. */
 export function checkCrdSizes(app: RenderedApp): Finding[] {
-  if (app.app.syncOptions.includes("ServerSideApply=true")) return [];
   const findings: Finding[] = [];
   for (const o of app.objects) {
-    if (o.kind !== "CustomResourceDefinition") continue;
+    if (o.kind !== "CustomResourceDefinition" || appliedServerSide(app.app, o)) continue;
     const size = new TextEncoder().encode(JSON.stringify(o)).length;
     if (size <= ANNOTATION_LIMIT) continue;
     findings.push({

@@ -32,6 +32,12 @@ import type { KubeObject } from "../render/model.ts";
 import { exists } from "../files.ts";
 import { poll } from "../poll.ts";
 
+/** A CRD to create, and the field manager that applies it. */
+export interface CrdToCreate {
+  readonly crd: KubeObject;
+  readonly fieldManager?: string;
+}
+
 /** What to run besides etcd and kube-apiserver. */
 export interface ControlPlaneOptions {
   /**
@@ -50,9 +56,10 @@ export interface ControlPlaneOptions {
   readonly stages?: readonly string[];
   /**
    * CustomResourceDefinitions created before kwok starts, and waited for until Established and
-   * in the API server's OpenAPI documents.
+   * in the API server's OpenAPI documents. Each is applied server-side by the control plane's own
+   * field manager, or by the one given with it.
    */
-  readonly crds?: readonly KubeObject[];
+  readonly crds?: readonly (KubeObject | CrdToCreate)[];
   /**
    * The AdmissionConfiguration (YAML) kube-apiserver is given: the Pod Security settings of the
    * real cluster, taken from the machine config Talos runs.
@@ -63,6 +70,11 @@ export interface ControlPlaneOptions {
    * off), for a cluster whose webhook servers do not run. Their configurations are still stored.
    */
   readonly webhooks?: boolean;
+  /**
+   * A soft memory limit for kube-apiserver, in MiB (Go's `GOMEMLIMIT`): its garbage collector then
+   * works harder as the heap nears it instead of letting it grow to twice what is live.
+   */
+  readonly apiServerMemoryMiB?: number;
   /** Milliseconds to wait for each component to become ready. */
   readonly timeout?: number;
   /** Told what is happening, one line per step. */
@@ -293,7 +305,10 @@ async function startOnce(runner: Runner, options: ControlPlaneOptions): Promise<
       args.push("--disable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook");
     }
     log(`starting kube-apiserver on ${server}`);
-    daemons.push(await startDaemon(runner, cmd("kube-apiserver", args), join(dir, "logs", "kube-apiserver.log")));
+    const memory = options.apiServerMemoryMiB ? { GOMEMLIMIT: `${options.apiServerMemoryMiB}MiB` } : undefined;
+    daemons.push(
+      await startDaemon(runner, cmd("kube-apiserver", args, { env: memory }), join(dir, "logs", "kube-apiserver.log")),
+    );
     const caFile = join(pki, "apiserver.crt");
     await until("kube-apiserver's certificate", () => Deno.stat(caFile).then(() => true), daemons, timeout);
     const caPem = await Deno.readTextFile(caFile);
@@ -363,8 +378,9 @@ async function startOnce(runner: Runner, options: ControlPlaneOptions): Promise<
 
     if (options.crds?.length) {
       log(`creating ${options.crds.length} CustomResourceDefinition(s)`);
-      for (const crd of options.crds) {
-        const r = await client.apply(crd);
+      const toCreate = options.crds.map((c): CrdToCreate => "crd" in c ? c as CrdToCreate : { crd: c as KubeObject });
+      for (const { crd, fieldManager } of toCreate) {
+        const r = await client.apply(crd, { fieldManager });
         if (r.status >= 300) {
           throw new HomelabError(
             `the local control plane refused CustomResourceDefinition ${crd.metadata?.name}: ${
@@ -373,10 +389,10 @@ async function startOnce(runner: Runner, options: ControlPlaneOptions): Promise<
           );
         }
       }
-      const names = options.crds.map((c) => c.metadata?.name);
+      const names = toCreate.map(({ crd }) => crd.metadata?.name);
       // kwok reads the schema of each kind it acts on from /openapi/v3, which lists a new group
       // version a little after its CRD is Established.
-      const paths = options.crds.flatMap((c) => {
+      const paths = toCreate.flatMap(({ crd: c }) => {
         const spec = c.spec as { group: string; versions: { name: string; served: boolean }[] };
         return spec.versions.filter((v) => v.served).map((v) => `apis/${spec.group}/${v.name}`);
       });

@@ -203,7 +203,13 @@ export async function startArgoCD(runner: Runner, cp: ControlPlane, options: Arg
     for (const sub of ["", "tmp", "tls", "ssh", "gnupg", "logs"]) await Deno.mkdir(join(dir, sub), { mode: 0o700 });
 
     log("installing Argo CD's CRDs and settings");
-    const crds = await argocdCrds(runner);
+    // Argo CD's CRDs already in place (the tree's, created as Argo CD's own sync applies them) are
+    // kept: replacing them here would only have the sync change them back.
+    const crds: KubeObject[] = [];
+    for (const crd of await argocdCrds(runner)) {
+      const { apiVersion, kind, metadata } = crd;
+      if (!await cp.client.get({ apiVersion, kind, metadata: { name: metadata.name! } })) crds.push(crd);
+    }
     for (const crd of crds) {
       const r = await cp.client.apply(crd, { fieldManager: "homelab-rehearse" });
       if (r.status >= 300) {

@@ -26,10 +26,10 @@ import { cmd } from "../cmd.ts";
 import type { Config } from "../config.ts";
 import { toolRunner } from "../context.ts";
 import { HomelabError, UsageError } from "../errors.ts";
-import { type ControlPlane, freePort, startControlPlane } from "../kube/controlplane.ts";
+import { type ControlPlane, type CrdToCreate, freePort, startControlPlane } from "../kube/controlplane.ts";
 import { pinnedArgoCdChart, releaseOf } from "../render/argocd.ts";
 import { ChartCache } from "../render/charts.ts";
-import type { AppSpec, Env, KubeObject } from "../render/model.ts";
+import { appliedServerSide, type AppSpec, type Env, type KubeObject } from "../render/model.ts";
 import { render } from "../render/pipeline.ts";
 import { appSpecs } from "../render/root.ts";
 import { toolSpec } from "../tools.ts";
@@ -49,6 +49,11 @@ export interface RehearseOptions {
   readonly timeoutMs: number;
   /** How often Argo CD compares every Application again, in seconds. */
   readonly reconciliation?: number;
+  /**
+   * Let Argo CD create the tree's CRDs, as it does in the cluster. By default those it applies
+   * server-side exist before it starts (see {@link ARGOCD_MANAGER}).
+   */
+  readonly crdsByArgoCD?: boolean;
   /** Runs with the outcome before everything stops (`--keep` prints it and waits for Ctrl-C there). */
   readonly beforeStop?: (result: Rehearsal, kubeconfig: string) => Promise<void>;
 }
@@ -86,11 +91,36 @@ export interface Rehearsal {
    * local Stages cannot see them (a simulated route is accepted whether its Gateway exists or not).
    */
   readonly waveOrder: readonly { app: string; object: string; message: string }[];
+  /**
+   * CRDs created before Argo CD started, as its server-side apply writes them, that its sync
+   * changed after all: what Argo CD applied differs from the rendering.
+   */
+  readonly crdsChanged: readonly string[];
   /** Milliseconds each phase took before the Applications were followed. */
   readonly phases: Readonly<Record<"render" | "controlPlane" | "snapshot" | "argocd", number>>;
 }
 
 const STAGES_DIR = "rehearse/stages";
+
+/**
+ * The field manager of Argo CD's server-side apply. The tree's CRDs that Argo CD applies
+ * server-side are created with it before Argo CD starts: its apply of the same object is then no
+ * change at all. Each change of a CRD makes Argo CD's cluster cache run discovery and load the
+ * OpenAPI document again, under its lock, one event at a time (gitops-engine pkg/cache/cluster.go);
+ * a new CRD brings three events (created, names accepted, established), and on two cores the
+ * tree's CRDs then took Argo CD minutes, not the sync's work.
+ */
+const ARGOCD_MANAGER = "argocd-controller";
+
+/**
+ * kube-apiserver's soft memory limit here (GOMEMLIMIT, MiB). Without it, its heap grew to 1.7 GiB on
+ * this tree (the CRDs' schemas, and the dry runs of Argo CD's server-side diff); with it, 1.0 GiB,
+ * and the rehearsal took no longer (`deno task bench --rehearse dev`).
+ */
+const API_SERVER_MEMORY_MIB = 1000;
+
+/** Seconds Argo CD waits between the waves of one sync here (ARGOCD_SYNC_WAVE_DELAY). */
+const SYNC_WAVE_DELAY = 0;
 const HEALTH_FILE = "rehearse/argocd-health.yaml";
 
 /** The node names of the environment: talconfig's hostnames for prod, kind's one node for dev. */
@@ -191,13 +221,43 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
     stageFiles.push(path);
     stagedKinds.push(...fileKinds);
   }
-  const precreated = crdsFor(stagedKinds, treeCrds).map(withoutWebhook);
+  // The CRDs Argo CD will apply server-side, for the Applications rehearsed.
+  const rehearsed = new Set(specs.map((s) => s.name));
+  const appliedByArgo = new Map<string, KubeObject>();
+  for (const a of rendering.apps) {
+    if (!rehearsed.has(a.app.name) || a.error) continue;
+    for (const o of a.objects) {
+      if (o.kind === "CustomResourceDefinition" && appliedServerSide(a.app, o)) appliedByArgo.set(o.metadata.name!, o);
+    }
+  }
+  const asArgo = (crd: KubeObject): CrdToCreate =>
+    appliedByArgo.get(crd.metadata.name!) === crd ? { crd, fieldManager: ARGOCD_MANAGER } : { crd };
+  const precreated = crdsFor(stagedKinds, treeCrds).map(withoutWebhook).map(asArgo);
   if (precreated.length) {
     changes.push({
       what: `${precreated.length} CRD(s) created before Argo CD starts: ${
-        precreated.map((c) => c.metadata.name).join(", ")
+        precreated.map((c) => c.crd.metadata.name).join(", ")
       }`,
       why: "kwok simulates their objects' controllers and maps a kind only when it starts; Argo CD then adopts them",
+    });
+  }
+  const ahead = options.crdsByArgoCD
+    ? []
+    : [...appliedByArgo.values()].filter((c) => !precreated.some((p) => p.crd.metadata.name === c.metadata.name))
+      .map(asArgo);
+  const argoCrds = ahead.filter((c) => (c.crd as { spec?: { group?: string } }).spec?.group === "argoproj.io");
+  if (argoCrds.length) {
+    changes.push({
+      what: `Argo CD runs with the tree's Argo CD CRDs (${argoCrds.map((c) => c.crd.metadata.name).join(", ")})`,
+      why: "they are the cluster's; those of the release that runs here are used only where the tree has none",
+    });
+  }
+  if (ahead.length) {
+    changes.push({
+      what: `${ahead.length} more CRD(s) of the tree created before Argo CD starts, each as Argo CD's server-side ` +
+        "apply writes it (its sync then changes nothing)",
+      why: "Argo CD reloads discovery and its OpenAPI models on every CRD event, one at a time: on two cores that " +
+        "took minutes per wave; wave-order judges the order CRDs come in, and --crds-by-argocd leaves them to Argo CD",
     });
   }
   const runtime = runtimeCrds.map(withoutWebhook);
@@ -231,13 +291,26 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
         controllers: true,
         nodes,
         stages: stageFiles,
-        crds: [...runtime, ...precreated],
+        crds: [...runtime, ...precreated, ...ahead],
         admission,
         webhooks: false,
+        apiServerMemoryMiB: API_SERVER_MEMORY_MIB,
         timeout: 120_000,
       }),
   );
   phase("controlPlane");
+  // What Argo CD's sync does to the CRDs created as it would apply them: nothing, when its apply
+  // is the rendering's.
+  const asArgoNames = [...precreated, ...ahead].filter((c) => c.fieldManager === ARGOCD_MANAGER)
+    .map((c) => c.crd.metadata.name!);
+  const crdVersions = async () => {
+    const r = await cp.client.must<{ items: KubeObject[] }>(
+      "GET",
+      "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+    );
+    return new Map(r.body.items.map((c) => [c.metadata.name!, c.metadata.resourceVersion]));
+  };
+  const crdsBefore = await crdVersions();
   // Scope of each kind: the rendering's CRDs, else the API server's discovery.
   const scopes = new Map<string, boolean>();
   for (const crd of treeCrds) {
@@ -302,6 +375,17 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
         controllerEnv.ARGOCD_RECONCILIATION_TIMEOUT ?? "Argo CD's default, 120s"
       })`,
       why: "the rehearsal's pace is set by comparisons, not work",
+    });
+    // Between the waves of one sync Argo CD sleeps ARGOCD_SYNC_WAVE_DELAY seconds (2 by default) so
+    // that controllers can react before it judges health. Here the simulated controllers react at
+    // once, and every waiting Application sleeps it in each of its waves.
+    const clusterWaveDelay = controllerEnv.ARGOCD_SYNC_WAVE_DELAY;
+    controllerEnv.ARGOCD_SYNC_WAVE_DELAY = String(SYNC_WAVE_DELAY);
+    changes.push({
+      what: `${SYNC_WAVE_DELAY}s between the waves of a sync (ARGOCD_SYNC_WAVE_DELAY; the cluster: ${
+        clusterWaveDelay !== undefined ? `${clusterWaveDelay}s` : "Argo CD's default, 2s"
+      })`,
+      why: "the simulated controllers set status as objects are written; the delay is for controllers that take time",
     });
     changes.push({
       what: "each resource's health is kept in its Application's status (--persist-resource-health)",
@@ -404,6 +488,8 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
       }
     }
 
+    const crdsAfter = await crdVersions();
+    const crdsChanged = asArgoNames.filter((n) => crdsAfter.get(n) !== crdsBefore.get(n));
     const cluster = releaseOf(await pinnedArgoCdChart(repoRoot).catch(() => undefined) ?? "")?.argocd;
     const result: Rehearsal = {
       env: options.env,
@@ -420,6 +506,7 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
       missing: snapshot.missing,
       renderErrors,
       waveOrder,
+      crdsChanged,
       phases,
     };
     await options.beforeStop?.(result, cp.kubeconfig);
@@ -457,6 +544,12 @@ export function textReport(r: Rehearsal): string {
   for (const m of r.missing) lines.push(`  not at hand: ${m.app}: ${m.what.split("\n")[0]}`);
   for (const w of r.waveOrder) lines.push(`  wave inversion: ${w.app}: ${w.object}: ${w.message}`);
   for (const l of r.locked) lines.push(`  cannot be decrypted in the cluster: ${l.app}: ${l.file}: ${l.why}`);
+  if (r.crdsChanged.length) {
+    lines.push(
+      `  changed by Argo CD's sync: ${r.crdsChanged.length} CRD(s) created before it started as its apply of the ` +
+        `rendering would write them (so it applied something else; run render to compare): ${r.crdsChanged.join(", ")}`,
+    );
+  }
   for (const k of r.unsimulated) {
     lines.push(`  not simulated: ${k} (Argo CD judges its health; add a Stage under rehearse/stages/)`);
   }

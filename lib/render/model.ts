@@ -118,3 +118,15 @@ export function refOf(o: KubeObject): ObjectRef {
 export function showRef(r: ObjectRef): string {
   return r.namespace ? `${r.kind}/${r.namespace}/${r.name}` : `${r.kind}/${r.name}`;
 }
+
+/**
+ * Whether Argo CD's sync applies `o` server-side, as gitops-engine decides it: never when the
+ * Application or the object asks for `Replace=true` or the object for `ServerSideApply=false`,
+ * else when the Application or the object asks for `ServerSideApply=true`.
+ */
+export function appliedServerSide(app: Pick<AppSpec, "syncOptions">, o: KubeObject): boolean {
+  const own = (o.metadata.annotations?.["argocd.argoproj.io/sync-options"] ?? "").split(",").map((s) => s.trim());
+  if (app.syncOptions.includes("Replace=true") || own.includes("Replace=true")) return false;
+  if (own.includes("ServerSideApply=false")) return false;
+  return app.syncOptions.includes("ServerSideApply=true") || own.includes("ServerSideApply=true");
+}

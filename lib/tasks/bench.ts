@@ -79,15 +79,62 @@ async function descendants(pid: number): Promise<number[]> {
   return out;
 }
 
-/** Resident memory (bytes) of the processes `pids`, summed. */
-async function residentBytes(pids: readonly number[]): Promise<number> {
-  let kb = 0;
+/**
+ * CPU seconds used so far by the processes `pids` and the children they reaped, and by the
+ * children this process reaped (Linux /proc: utime, stime, cutime, cstime at 100 ticks a second).
+ */
+async function cpuSeconds(pids: readonly number[]): Promise<number> {
+  let ticks = 0;
+  for (const pid of [...pids, Deno.pid]) {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
+    if (!stat) continue;
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // fields 14–17 of stat; f[0] is field 3
+    const [utime, stime, cutime, cstime] = f.slice(11, 15).map(Number);
+    ticks += pid === Deno.pid ? cutime + cstime : utime + stime + cutime + cstime;
+  }
+  return ticks / 100;
+}
+
+/** Memory of one process: resident (RSS) and proportional (PSS: each shared page divided among its users). */
+interface ProcessMemory {
+  readonly name: string;
+  readonly rss: number;
+  readonly pss: number;
+}
+
+/** Memory (bytes) of each of the processes `pids` that still exists. */
+async function memoryOf(pids: readonly number[]): Promise<ProcessMemory[]> {
+  const out: ProcessMemory[] = [];
   for (const pid of pids) {
     const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
-    kb += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    const rollup = await Deno.readTextFile(`/proc/${pid}/smaps_rollup`).catch(() => "");
+    if (!status) continue;
+    out.push({
+      name: /^Name:\s+(\S+)/m.exec(status)?.[1] ?? String(pid),
+      rss: Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0) * 1024,
+      pss: Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0) * 1024,
+    });
   }
-  return kb * 1024;
+  return out;
 }
+
+/** Peaks of memory samples: the sums of RSS and of PSS, and each program's own RSS. */
+class MemoryPeaks {
+  rss = 0;
+  pss = 0;
+  readonly byName = new Map<string, number>();
+
+  add(sample: readonly ProcessMemory[]): void {
+    this.rss = Math.max(this.rss, sample.reduce((n, p) => n + p.rss, 0));
+    this.pss = Math.max(this.pss, sample.reduce((n, p) => n + p.pss, 0));
+    const now = new Map<string, number>();
+    for (const p of sample) now.set(p.name, (now.get(p.name) ?? 0) + p.rss);
+    for (const [name, rss] of now) this.byName.set(name, Math.max(this.byName.get(name) ?? 0, rss));
+  }
+}
+
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 
 /**
  * The rehearsal of this repository (`deno task rehearse --env ENV`) once: the time from the control
@@ -97,11 +144,17 @@ async function residentBytes(pids: readonly number[]): Promise<number> {
 async function rehearseBench(config: Config, env: "dev" | "prod"): Promise<void> {
   const { rehearse } = await import("../rehearse/run.ts");
   const { clock } = await import("../kube/applications.ts");
-  let peak = 0;
+  const peaks = new MemoryPeaks();
   let sampling = true;
+  // CPU of processes that end between two samples is lost unless a live parent reaps them; the
+  // largest total seen is kept.
+  let cpu = 0;
+  const started = performance.now();
   const sampler = (async () => {
     while (sampling) {
-      peak = Math.max(peak, await residentBytes(await descendants(Deno.pid)));
+      const pids = await descendants(Deno.pid);
+      peaks.add(await memoryOf(pids));
+      cpu = Math.max(cpu, await cpuSeconds(pids));
       await new Promise((r) => setTimeout(r, 500));
     }
   })();
@@ -132,7 +185,15 @@ async function rehearseBench(config: Config, env: "dev" | "prod"): Promise<void>
     sampling = false;
     await sampler;
   }
-  print(`  peak resident memory of everything it started: ${(peak / 2 ** 30).toFixed(2)} GiB (goal ≤ 3 GiB)`);
+  const wall = (performance.now() - started) / 1000;
+  print(
+    `  CPU used by everything it started: ${cpu.toFixed(0)} s in ${wall.toFixed(0)} s, ` +
+      `${(cpu / wall).toFixed(2)} of ${navigator.hardwareConcurrency} cores busy on average`,
+  );
+  print(`  peak resident memory of everything it started: ${gib(peaks.rss)} (goal ≤ 3 GiB; sum of RSS)`);
+  print(`    proportional (shared pages counted once): ${gib(peaks.pss)} (sum of PSS)`);
+  const top = [...peaks.byName].sort((a, b) => b[1] - a[1]).slice(0, 6);
+  print(`    largest peaks: ${top.map(([name, rss]) => `${name} ${gib(rss)}`).join(", ")}`);
   print("");
 }
 

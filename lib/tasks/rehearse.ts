@@ -19,6 +19,8 @@ export interface RehearseCommandOptions {
   readonly timeoutMs: number;
   readonly format: "text" | "json";
   readonly keep?: boolean;
+  /** Let Argo CD create the tree's CRDs (slower; see {@link rehearse}). */
+  readonly crdsByArgoCD?: boolean;
   /** Seconds between Argo CD's comparisons (tests shorten it). */
   readonly reconciliation?: number;
 }
@@ -32,6 +34,7 @@ export async function rehearseCommand(config: Config, options: RehearseCommandOp
     apps: options.apps,
     timeoutMs: options.timeoutMs,
     reconciliation: options.reconciliation,
+    crdsByArgoCD: options.crdsByArgoCD,
     beforeStop: options.keep
       ? async (result, kubeconfig) => {
         report(result);
