@@ -162,6 +162,39 @@ function withoutWebhook(crd: KubeObject): KubeObject {
   return { ...crd, spec: { ...spec, conversion: { strategy: "None" } } } as KubeObject;
 }
 
+/**
+ * Which CRDs of the rendering exist before Argo CD starts, and with which field manager:
+ * - `precreated`: those serving a kind of `stagedKinds` (kwok maps a Stage's kind only when it
+ *   starts), without conversion webhook;
+ * - `ahead`: unless `crdsByArgoCD`, every other CRD that Argo CD applies server-side for one of the
+ *   `rehearsed` Applications.
+ * A CRD created exactly as Argo CD's server-side apply writes it gets its field manager
+ * ({@link ARGOCD_MANAGER}); the others get the control plane's own.
+ */
+export function crdPlan(
+  apps: readonly { app: AppSpec; objects: readonly KubeObject[]; error?: string }[],
+  rehearsed: ReadonlySet<string>,
+  stagedKinds: readonly GroupKind[],
+  options: { crdsByArgoCD?: boolean } = {},
+): { precreated: CrdToCreate[]; ahead: CrdToCreate[] } {
+  const treeCrds = apps.flatMap((a) => a.objects.filter((o) => o.kind === "CustomResourceDefinition"));
+  const appliedByArgo = new Map<string, KubeObject>();
+  for (const a of apps) {
+    if (!rehearsed.has(a.app.name) || a.error) continue;
+    for (const o of a.objects) {
+      if (o.kind === "CustomResourceDefinition" && appliedServerSide(a.app, o)) appliedByArgo.set(o.metadata.name!, o);
+    }
+  }
+  const asArgo = (crd: KubeObject): CrdToCreate =>
+    appliedByArgo.get(crd.metadata.name!) === crd ? { crd, fieldManager: ARGOCD_MANAGER } : { crd };
+  const precreated = crdsFor(stagedKinds, treeCrds).map(withoutWebhook).map(asArgo);
+  const ahead = options.crdsByArgoCD
+    ? []
+    : [...appliedByArgo.values()].filter((c) => !precreated.some((p) => p.crd.metadata.name === c.metadata.name))
+      .map(asArgo);
+  return { precreated, ahead };
+}
+
 /** Rehearses `options.env`; see the module documentation. */
 export async function rehearse(config: Config, options: RehearseOptions, ui: Ui): Promise<Rehearsal> {
   const repoRoot = config.repoRoot;
@@ -221,18 +254,9 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
     stageFiles.push(path);
     stagedKinds.push(...fileKinds);
   }
-  // The CRDs Argo CD will apply server-side, for the Applications rehearsed.
-  const rehearsed = new Set(specs.map((s) => s.name));
-  const appliedByArgo = new Map<string, KubeObject>();
-  for (const a of rendering.apps) {
-    if (!rehearsed.has(a.app.name) || a.error) continue;
-    for (const o of a.objects) {
-      if (o.kind === "CustomResourceDefinition" && appliedServerSide(a.app, o)) appliedByArgo.set(o.metadata.name!, o);
-    }
-  }
-  const asArgo = (crd: KubeObject): CrdToCreate =>
-    appliedByArgo.get(crd.metadata.name!) === crd ? { crd, fieldManager: ARGOCD_MANAGER } : { crd };
-  const precreated = crdsFor(stagedKinds, treeCrds).map(withoutWebhook).map(asArgo);
+  const { precreated, ahead } = crdPlan(rendering.apps, new Set(specs.map((s) => s.name)), stagedKinds, {
+    crdsByArgoCD: options.crdsByArgoCD,
+  });
   if (precreated.length) {
     changes.push({
       what: `${precreated.length} CRD(s) created before Argo CD starts: ${
@@ -241,10 +265,6 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
       why: "kwok simulates their objects' controllers and maps a kind only when it starts; Argo CD then adopts them",
     });
   }
-  const ahead = options.crdsByArgoCD
-    ? []
-    : [...appliedByArgo.values()].filter((c) => !precreated.some((p) => p.crd.metadata.name === c.metadata.name))
-      .map(asArgo);
   const argoCrds = ahead.filter((c) => (c.crd as { spec?: { group?: string } }).spec?.group === "argoproj.io");
   if (argoCrds.length) {
     changes.push({
