@@ -25,7 +25,12 @@ async function listeners(pids: readonly number[]): Promise<string[]> {
 Deno.test("the control plane listens only on 127.0.0.1, runs pods on kwok nodes, and stops without a trace", async (t) => {
   let pids: number[] = [];
   let dir = "";
-  await withControlPlane({ controllers: true, nodes: ["node-1"] }, async (cp) => {
+  const tainted = {
+    name: "node-cp",
+    labels: { "node-role.kubernetes.io/control-plane": "" },
+    taints: [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }],
+  };
+  await withControlPlane({ controllers: true, nodes: ["node-1", tainted] }, async (cp) => {
     dir = cp.dir;
     pids = (await Promise.all(cp.daemons.map((d) => processTree(d.pid)))).flat();
     assert.deepEqual(cp.daemons.map((d) => d.name), [
@@ -66,6 +71,15 @@ Deno.test("the control plane listens only on 127.0.0.1, runs pods on kwok nodes,
       await waitFor(cp.client, { apiVersion: "v1", kind: "Node", metadata: { name: "node-1" } }, {
         timeout: patience(5_000),
       });
+    });
+
+    await t.step("a node given with labels and taints has them", async () => {
+      const node = await cp.client.get<{ metadata: { labels: Record<string, string> }; spec: { taints?: unknown } }>(
+        { apiVersion: "v1", kind: "Node", metadata: { name: "node-cp" } },
+      );
+      assert.equal(node?.metadata.labels["node-role.kubernetes.io/control-plane"], "");
+      assert.equal(node?.metadata.labels["kubernetes.io/hostname"], "node-cp");
+      assert.deepEqual(node?.spec.taints, tainted.taints);
     });
 
     await t.step("keys, kubeconfig and data are private", async () => {

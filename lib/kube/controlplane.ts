@@ -32,6 +32,13 @@ import type { KubeObject } from "../render/model.ts";
 import { exists } from "../files.ts";
 import { poll } from "../poll.ts";
 
+/** A simulated node: its name, and the labels and taints the real node has. */
+export interface SimulatedNode {
+  readonly name: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly taints?: readonly { readonly key: string; readonly value?: string; readonly effect: string }[];
+}
+
 /** A CRD to create, and the field manager that applies it. */
 export interface CrdToCreate {
   readonly crd: KubeObject;
@@ -45,8 +52,8 @@ export interface ControlPlaneOptions {
    * refuses every Pod (no `default` ServiceAccount) and namespaces never finish deleting.
    */
   readonly controllers?: boolean;
-  /** Names of simulated nodes to create; kwok runs when there is at least one. */
-  readonly nodes?: readonly string[];
+  /** Simulated nodes to create (a name, or a name with labels and taints); kwok runs when there is at least one. */
+  readonly nodes?: readonly (string | SimulatedNode)[];
   /**
    * More kwok Stage files (e.g. `rehearse/stages/*.yaml`), given to kwok after its own: they set
    * the status that controllers which do not run here would set. kwok maps the kind of each Stage
@@ -442,7 +449,8 @@ async function startOnce(runner: Runner, options: ControlPlaneOptions): Promise<
           join(dir, "logs", "kwok.log"),
         ),
       );
-      for (const name of nodes) {
+      for (const node of nodes) {
+        const { name, labels, taints }: SimulatedNode = typeof node === "string" ? { name: node } : node;
         await client.must("POST", "/api/v1/nodes", {
           body: {
             apiVersion: "v1",
@@ -450,8 +458,9 @@ async function startOnce(runner: Runner, options: ControlPlaneOptions): Promise<
             metadata: {
               name,
               annotations: { "kwok.x-k8s.io/node": "fake" },
-              labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "type": "kwok" },
+              labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "type": "kwok", ...labels },
             },
+            ...(taints?.length ? { spec: { taints } } : {}),
           },
         });
       }

@@ -20,13 +20,20 @@
  */
 
 import { dirname, join } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { onExit } from "../cleanup.ts";
 import { cmd } from "../cmd.ts";
 import type { Config } from "../config.ts";
 import { toolRunner } from "../context.ts";
 import { HomelabError, UsageError } from "../errors.ts";
-import { type ControlPlane, type CrdToCreate, freePort, startControlPlane } from "../kube/controlplane.ts";
+import {
+  type ControlPlane,
+  type CrdToCreate,
+  freePort,
+  type SimulatedNode,
+  startControlPlane,
+} from "../kube/controlplane.ts";
+import { PATHS } from "../repo.ts";
+import { simulatedNodes } from "./nodes.ts";
 import { pinnedArgoCdChart, releaseOf } from "../render/argocd.ts";
 import { ChartCache } from "../render/charts.ts";
 import { appliedServerSide, type AppSpec, type Env, type KubeObject } from "../render/model.ts";
@@ -123,19 +130,14 @@ const API_SERVER_MEMORY_MIB = 1000;
 const SYNC_WAVE_DELAY = 0;
 const HEALTH_FILE = "rehearse/argocd-health.yaml";
 
-/** The node names of the environment: talconfig's hostnames for prod, kind's one node for dev. */
-async function nodeNames(repoRoot: string, env: Env): Promise<string[]> {
-  if (env === "dev") return ["homelab-dev-control-plane"];
-  try {
-    const t = parseYaml(await Deno.readTextFile(join(repoRoot, "talos", "talconfig.yaml"))) as {
-      nodes?: { hostname?: string }[];
-    };
-    const names = (t?.nodes ?? []).map((n) => n.hostname).filter((n): n is string => !!n);
-    if (names.length) return names;
-  } catch {
-    // the default below
+/** The simulated nodes of the environment (lib/rehearse/nodes.ts). */
+async function nodesOf(repoRoot: string, env: Env): Promise<SimulatedNode[]> {
+  const file = join(repoRoot, env === "dev" ? "dev/kind.yaml" : PATHS.talconfig);
+  const nodes = simulatedNodes(env, await Deno.readTextFile(file));
+  if (!nodes.length) {
+    throw new HomelabError(`${file} names no node`, { hint: "the rehearsal simulates the nodes it names" });
   }
-  return ["node-1", "node-2", "node-3"];
+  return nodes;
 }
 
 function groupOf(apiVersion: string): string {
@@ -303,7 +305,7 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
     why:
       "their servers are pods, which do not run here; every other admission, Pod Security included, is the cluster's",
   });
-  const nodes = await nodeNames(repoRoot, options.env);
+  const nodes = await nodesOf(repoRoot, options.env);
   const cp: ControlPlane = await ui.progress(
     `starting the local control plane (${nodes.length} kwok node(s), ${stageFiles.length} Stage file(s))`,
     () =>
