@@ -79,21 +79,61 @@ async function descendants(pid: number): Promise<number[]> {
   return out;
 }
 
+const names = new Map<number, string>();
+
 /**
- * CPU seconds used so far by the processes `pids` and the children they reaped, and by the
- * children this process reaped (Linux /proc: utime, stime, cutime, cstime at 100 ticks a second).
+ * The name a process is reported under: its command name, or for Argo CD's multi-call binary the
+ * component it runs (`ARGOCD_BINARY_NAME` in its environment: repo-server, application-controller).
+ * Kept per process: a process that is ending no longer shows its environment.
  */
-async function cpuSeconds(pids: readonly number[]): Promise<number> {
-  let ticks = 0;
+export async function programName(pid: number, comm: string): Promise<string> {
+  const known = names.get(pid);
+  if (known) return known;
+  if (comm !== "argocd") return comm;
+  const environ = await Deno.readTextFile(`/proc/${pid}/environ`).catch(() => "");
+  const name = /(?:^|\0)ARGOCD_BINARY_NAME=([^\0]+)/.exec(environ)?.[1];
+  if (name) names.set(pid, name);
+  return name ?? comm;
+}
+
+/** The name under which the children this process reaped count. */
+const REAPED = "";
+
+/**
+ * CPU seconds used so far by each of the processes `pids` and the children it reaped (Linux /proc:
+ * utime, stime, cutime, cstime at 100 ticks a second), summed by program. The children this process
+ * reaped count under `REAPED`: the programs it stopped at the end, whose time is already counted
+ * under their own names.
+ */
+export async function cpuByProgram(pids: readonly number[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
   for (const pid of [...pids, Deno.pid]) {
     const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
     if (!stat) continue;
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     // fields 14–17 of stat; f[0] is field 3
     const [utime, stime, cutime, cstime] = f.slice(11, 15).map(Number);
-    ticks += pid === Deno.pid ? cutime + cstime : utime + stime + cutime + cstime;
+    const self = pid === Deno.pid;
+    const name = self ? REAPED : await programName(pid, stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")));
+    const ticks = self ? cutime + cstime : utime + stime + cutime + cstime;
+    out.set(name, (out.get(name) ?? 0) + ticks / 100);
   }
-  return ticks / 100;
+  return out;
+}
+
+/**
+ * The CPU used by the processes sampled: the largest total seen (the time of a process that ends
+ * between two samples moves into its parent's, or is lost when nothing alive reaps it), and the
+ * largest seen of each program's.
+ */
+class CpuPeaks {
+  total = 0;
+  readonly byName = new Map<string, number>();
+
+  add(sample: ReadonlyMap<string, number>): void {
+    this.total = Math.max(this.total, [...sample.values()].reduce((a, b) => a + b, 0));
+    for (const [name, s] of sample) this.byName.set(name, Math.max(this.byName.get(name) ?? 0, s));
+  }
 }
 
 /** Memory of one process: resident (RSS) and proportional (PSS: each shared page divided among its users). */
@@ -111,7 +151,7 @@ async function memoryOf(pids: readonly number[]): Promise<ProcessMemory[]> {
     const rollup = await Deno.readTextFile(`/proc/${pid}/smaps_rollup`).catch(() => "");
     if (!status) continue;
     out.push({
-      name: /^Name:\s+(\S+)/m.exec(status)?.[1] ?? String(pid),
+      name: await programName(pid, /^Name:\s+(\S+)/m.exec(status)?.[1] ?? String(pid)),
       rss: Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0) * 1024,
       pss: Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0) * 1024,
     });
@@ -146,15 +186,13 @@ async function rehearseBench(config: Config, env: "dev" | "prod"): Promise<void>
   const { clock } = await import("../kube/applications.ts");
   const peaks = new MemoryPeaks();
   let sampling = true;
-  // CPU of processes that end between two samples is lost unless a live parent reaps them; the
-  // largest total seen is kept.
-  let cpu = 0;
+  const cpu = new CpuPeaks();
   const started = performance.now();
   const sampler = (async () => {
     while (sampling) {
       const pids = await descendants(Deno.pid);
       peaks.add(await memoryOf(pids));
-      cpu = Math.max(cpu, await cpuSeconds(pids));
+      cpu.add(await cpuByProgram(pids));
       await new Promise((r) => setTimeout(r, 500));
     }
   })();
@@ -187,8 +225,16 @@ async function rehearseBench(config: Config, env: "dev" | "prod"): Promise<void>
   }
   const wall = (performance.now() - started) / 1000;
   print(
-    `  CPU used by everything it started: ${cpu.toFixed(0)} s in ${wall.toFixed(0)} s, ` +
-      `${(cpu / wall).toFixed(2)} of ${navigator.hardwareConcurrency} cores busy on average`,
+    `  CPU used by everything it started: ${cpu.total.toFixed(0)} s in ${wall.toFixed(0)} s, ` +
+      `${(cpu.total / wall).toFixed(2)} of ${navigator.hardwareConcurrency} cores busy on average`,
+  );
+  const busiest = [...cpu.byName].filter(([name, s]) => name !== REAPED && s >= 0.5).sort((a, b) => b[1] - a[1]).slice(
+    0,
+    8,
+  );
+  print(
+    `    by program (a program's children count with it once they end): ` +
+      busiest.map(([name, s]) => `${name} ${s.toFixed(0)} s`).join(", "),
   );
   print(`  peak resident memory of everything it started: ${gib(peaks.rss)} (goal ≤ 3 GiB; sum of RSS)`);
   print(`    proportional (shared pages counted once): ${gib(peaks.pss)} (sum of PSS)`);

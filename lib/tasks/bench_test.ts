@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { cpuByProgram } from "./bench.ts";
+
+/** The state letter of process `pid` (Linux /proc: R, S, Z, …), or "" when it is gone. */
+async function state(pid: number): Promise<string> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
+  return stat ? stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] : "";
+}
+
+Deno.test("bench names Argo CD's processes by component, also once they are ending", async () => {
+  const dir = await Deno.makeTempDir();
+  const sleep = ["/bin/sleep", "/usr/bin/sleep"].find((p) => {
+    try {
+      return Deno.statSync(p).isFile;
+    } catch {
+      return false;
+    }
+  });
+  assert(sleep, "no sleep program");
+  // A program named like Argo CD's multi-call binary, told which component it is as Argo CD is.
+  const argocd = join(dir, "argocd");
+  await Deno.copyFile(sleep, argocd);
+  await Deno.chmod(argocd, 0o755);
+  // bash starts the program, prints its process ID and stops itself: stopped, it does not reap
+  // the program once it ends, so the program stays a zombie until the test lets bash go.
+  const parent = new Deno.Command("bash", {
+    args: ["-c", `ARGOCD_BINARY_NAME=argocd-repo-server "$0" 600 & echo $!; kill -STOP $$`, argocd],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = parent.stdout.getReader();
+  try {
+    let out = "";
+    while (!out.includes("\n")) {
+      const { value, done } = await reader.read();
+      assert(!done, "bash ended before it printed the program's process ID");
+      out += new TextDecoder().decode(value);
+    }
+    const pid = Number(out.trim());
+    const running = await cpuByProgram([pid]);
+    assert(running.has("argocd-repo-server"), `named ${[...running.keys()]}`);
+    assert(!running.has("argocd"));
+
+    // Killed and not reaped, the process no longer shows its environment, only its name.
+    Deno.kill(pid, "SIGKILL");
+    for (let s = await state(pid); s !== "Z"; s = await state(pid)) {
+      assert(s !== "", "the program was reaped");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(await Deno.readTextFile(`/proc/${pid}/environ`).catch(() => ""), "");
+    const ending = await cpuByProgram([pid]);
+    assert(ending.has("argocd-repo-server"), `named ${[...ending.keys()]}`);
+    assert(!ending.has("argocd"));
+  } finally {
+    reader.releaseLock();
+    await parent.stdout.cancel();
+    parent.kill("SIGKILL");
+    await parent.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
