@@ -38,6 +38,10 @@ Deno.test("bench names Argo CD's processes by component, also once they are endi
       out += new TextDecoder().decode(value);
     }
     const pid = Number(out.trim());
+    // The process ID comes as soon as bash has forked: wait until the fork runs the program.
+    while ((await Deno.readTextFile(`/proc/${pid}/comm`)).trim() !== "argocd") {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     const running = await cpuByProgram([pid]);
     assert(running.has("argocd-repo-server"), `named ${[...running.keys()]}`);
     assert(!running.has("argocd"));
