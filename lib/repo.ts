@@ -21,6 +21,8 @@ import { PINS } from "./tools.ts";
 export const PATHS = {
   /** Who can decrypt which files. */
   sopsConfig: ".sops.yaml",
+  /** The kind cluster of `deno task dev`: its nodes and node image. */
+  kindConfig: "dev/kind.yaml",
   /** The Talos cluster: nodes, versions, patches (talhelper's input). */
   talconfig: "talos/talconfig.yaml",
   /** The values talconfig.yaml's `${NAME}`s stand for. */

@@ -29,8 +29,6 @@ import { PATHS } from "../repo.ts";
 
 /** The dev cluster's name (kind's context is `kind-<name>`). */
 export const DEV_NAME = "homelab-dev";
-/** The committed kind configuration: no default CNI, no kube-proxy. */
-const KIND_CONFIG = "dev/kind.yaml";
 /** The dev cluster's age key (git-ignored). */
 const DEV_KEY = ".dev/age.txt";
 /** The dev cluster's kubeconfig (git-ignored). */
@@ -157,7 +155,7 @@ function devSteps(d: DevDeps): {
     "--name",
     DEV_NAME,
     "--config",
-    join(ctx.root, KIND_CONFIG),
+    join(ctx.root, PATHS.kindConfig),
     "--kubeconfig",
     kubeconfig,
   ], { timeout: 600_000 });
@@ -247,7 +245,7 @@ function devSteps(d: DevDeps): {
     },
     {
       name: "cluster",
-      title: `the kind cluster ${DEV_NAME} from ${KIND_CONFIG} (no default CNI, no kube-proxy)`,
+      title: `the kind cluster ${DEV_NAME} from ${PATHS.kindConfig} (no default CNI, no kube-proxy)`,
       guarded: true,
       plan: () => [showCommand(create)],
       async done() {
@@ -361,17 +359,17 @@ export function kubernetesNote(root: string): string {
       return null;
     }
   };
-  const kind = read(KIND_CONFIG) as { nodes?: { image?: string }[] } | null;
+  const kind = read(PATHS.kindConfig) as { nodes?: { image?: string }[] } | null;
   const images = [...new Set((kind?.nodes ?? []).map((n) => n?.image ?? ""))];
   const cluster = String(read("talos/talconfig.yaml")?.kubernetesVersion ?? "(unknown: no talos/talconfig.yaml)");
   const version = images.length === 1 ? /^kindest\/node:(v\d+\.\d+\.\d+)/.exec(images[0])?.[1] : undefined;
   if (!version) {
-    return `kubernetes: ${KIND_CONFIG} pins no single kindest/node image, so dev runs the default of kind ` +
+    return `kubernetes: ${PATHS.kindConfig} pins no single kindest/node image, so dev runs the default of kind ` +
       `${PINS.kind}, whatever Kubernetes that is, not necessarily the cluster's ${cluster}`;
   }
   if (version === cluster) return `kubernetes: dev runs ${version}, the cluster's version (talos/talconfig.yaml)`;
   return `kubernetes: dev runs ${version}, the cluster ${cluster}: kind ${PINS.kind} publishes no node image for ` +
-    `${cluster}, so ${KIND_CONFIG} pins the newest it publishes`;
+    `${cluster}, so ${PATHS.kindConfig} pins the newest it publishes`;
 }
 
 /** Runs dev. */

@@ -6,8 +6,9 @@
  * - prod: talconfig's nodes; a control-plane node has `node-role.kubernetes.io/control-plane`, and
  *   its NoSchedule taint unless `allowSchedulingOnControlPlanes: true` (Talos removes it then);
  * - dev: the nodes of `dev/kind.yaml`, named as kind names them (`<name>-control-plane`,
- *   `<name>-worker`, `<name>-worker2`, …); a control-plane node keeps its taint when the cluster has
- *   workers, as kind does.
+ *   `<name>-worker`, `<name>-worker2`, …, where `<name>` is the one `kind create cluster --name`
+ *   gives, or else the file's); a control-plane node keeps its taint when the cluster has workers,
+ *   as kind does.
  *
  * @module
  */
@@ -24,11 +25,14 @@ function controlPlane(name: string, tainted: boolean): SimulatedNode {
   return { name, labels: { [CONTROL_PLANE]: "" }, ...(tainted ? { taints: [TAINT] } : {}) };
 }
 
-/** The nodes of `env`, from the text of talconfig.yaml (prod) or dev/kind.yaml (dev). */
-export function simulatedNodes(env: Env, text: string): SimulatedNode[] {
+/**
+ * The nodes of `env`, from the text of talconfig.yaml (prod) or dev/kind.yaml (dev); `kindName` is
+ * the cluster name given to `kind create cluster --name`, which wins over the file's, as in kind.
+ */
+export function simulatedNodes(env: Env, text: string, kindName?: string): SimulatedNode[] {
   if (env === "dev") {
     const kind = (parseYaml(text) ?? {}) as { name?: string; nodes?: { role?: string }[] };
-    const cluster = kind.name ?? "kind";
+    const cluster = kindName ?? kind.name ?? "kind";
     const roles = (kind.nodes?.length ? kind.nodes : [{ role: "control-plane" }]).map((n) => n.role ?? "control-plane");
     const workers = roles.filter((r) => r === "worker").length;
     const count = new Map<string, number>();

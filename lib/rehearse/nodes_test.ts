@@ -27,6 +27,8 @@ Deno.test("dev: dev/kind.yaml's nodes, named as kind names them; the control pla
   ]);
   const three = "name: x\nnodes:\n  - role: control-plane\n  - role: worker\n  - role: worker\n";
   assert.deepEqual(simulatedNodes("dev", three).map((n) => n.name), ["x-control-plane", "x-worker", "x-worker2"]);
+  // The name given to `kind create cluster --name` wins over the file's.
+  assert.deepEqual(simulatedNodes("dev", three, "y").map((n) => n.name), ["y-control-plane", "y-worker", "y-worker2"]);
   // One control-plane node alone: kind removes its taint so that workloads run.
   assert.deepEqual(simulatedNodes("dev", "name: x\nnodes:\n  - role: control-plane\n"), [
     { name: "x-control-plane", labels: { [CP]: "" } },

@@ -34,6 +34,7 @@ import {
 } from "../kube/controlplane.ts";
 import { PATHS } from "../repo.ts";
 import { simulatedNodes } from "./nodes.ts";
+import { DEV_NAME } from "../bootstrap/dev.ts";
 import { pinnedArgoCdChart, releaseOf } from "../render/argocd.ts";
 import { ChartCache } from "../render/charts.ts";
 import { appliedServerSide, type AppSpec, type Env, type KubeObject } from "../render/model.ts";
@@ -132,8 +133,8 @@ const HEALTH_FILE = "rehearse/argocd-health.yaml";
 
 /** The simulated nodes of the environment (lib/rehearse/nodes.ts). */
 async function nodesOf(repoRoot: string, env: Env): Promise<SimulatedNode[]> {
-  const file = join(repoRoot, env === "dev" ? "dev/kind.yaml" : PATHS.talconfig);
-  const nodes = simulatedNodes(env, await Deno.readTextFile(file));
+  const file = join(repoRoot, env === "dev" ? PATHS.kindConfig : PATHS.talconfig);
+  const nodes = simulatedNodes(env, await Deno.readTextFile(file), DEV_NAME);
   if (!nodes.length) {
     throw new HomelabError(`${file} names no node`, { hint: "the rehearsal simulates the nodes it names" });
   }

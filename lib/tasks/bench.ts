@@ -228,13 +228,11 @@ async function rehearseBench(config: Config, env: "dev" | "prod"): Promise<void>
     `  CPU used by everything it started: ${cpu.total.toFixed(0)} s in ${wall.toFixed(0)} s, ` +
       `${(cpu.total / wall).toFixed(2)} of ${navigator.hardwareConcurrency} cores busy on average`,
   );
-  const busiest = [...cpu.byName].filter(([name, s]) => name !== REAPED && s >= 0.5).sort((a, b) => b[1] - a[1]).slice(
-    0,
-    8,
-  );
+  const busiest = [...cpu.byName].filter(([name, s]) => name !== REAPED && s >= 0.5);
+  busiest.sort((a, b) => b[1] - a[1]);
   print(
     `    by program (a program's children count with it once they end): ` +
-      busiest.map(([name, s]) => `${name} ${s.toFixed(0)} s`).join(", "),
+      busiest.slice(0, 8).map(([name, s]) => `${name} ${s.toFixed(0)} s`).join(", "),
   );
   print(`  peak resident memory of everything it started: ${gib(peaks.rss)} (goal ≤ 3 GiB; sum of RSS)`);
   print(`    proportional (shared pages counted once): ${gib(peaks.pss)} (sum of PSS)`);

@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { alive } from "../../tests/kube_helpers.ts";
 import { cpuByProgram } from "./bench.ts";
-
-/** The state letter of process `pid` (Linux /proc: R, S, Z, …), or "" when it is gone. */
-async function state(pid: number): Promise<string> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
-  return stat ? stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] : "";
-}
 
 Deno.test("bench names Argo CD's processes by component, also once they are ending", async () => {
   const dir = await Deno.makeTempDir();
@@ -48,10 +43,8 @@ Deno.test("bench names Argo CD's processes by component, also once they are endi
 
     // Killed and not reaped, the process no longer shows its environment, only its name.
     Deno.kill(pid, "SIGKILL");
-    for (let s = await state(pid); s !== "Z"; s = await state(pid)) {
-      assert(s !== "", "the program was reaped");
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    while (await alive(pid)) await new Promise((r) => setTimeout(r, 20));
+    assert(await Deno.stat(`/proc/${pid}`).then(() => true, () => false), "the program was reaped");
     assert.equal(await Deno.readTextFile(`/proc/${pid}/environ`).catch(() => ""), "");
     const ending = await cpuByProgram([pid]);
     assert(ending.has("argocd-repo-server"), `named ${[...ending.keys()]}`);
