@@ -241,3 +241,35 @@ Deno.test("apiServerMemoryMiB: kube-apiserver runs with that soft memory limit (
     assert.deepEqual((await Deno.readTextFile(seen)).trim().split("\n"), ["limit=700MiB", "limit="]);
   });
 });
+
+Deno.test("kube-apiserver's certificate file seen before its content is written does not hold up the start", async () => {
+  await withTempDir(async (tmp) => {
+    // The real kube-apiserver, started after its certificate file has existed empty for a while,
+    // as between its creation and its writing: a start that trusts what it read first (nothing)
+    // could never connect. The file stays empty far longer than the control plane waits between
+    // two looks at it; it is then removed (kube-apiserver refuses a certificate without its key)
+    // and kube-apiserver writes a new pair.
+    const real = await toolRunner().resolve("kube-apiserver");
+    const fake = await fakeTool(
+      tmp,
+      "kube-apiserver",
+      `for a in "$@"; do case $a in --cert-dir=*) dir=\${a#--cert-dir=} ;; esac; done
+: > "$dir/apiserver.crt"
+sleep 2
+rm "$dir/apiserver.crt"
+exec "${real}" "$@"`,
+    );
+    const tools = toolRunner();
+    const runner = new Runner({
+      env: tools.env,
+      resolve: (tool) => tool === "kube-apiserver" ? Promise.resolve(fake) : tools.resolve(tool),
+    });
+    const cp = await startControlPlane(runner, { timeout: patience(60_000) });
+    try {
+      const r = await cp.client.must<{ gitVersion: string }>("GET", "/version");
+      assert.match(r.body.gitVersion, /^v1\./);
+    } finally {
+      await cp.stop();
+    }
+  });
+});

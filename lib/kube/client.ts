@@ -124,7 +124,7 @@ export class KubeClient {
   async must<T = unknown>(
     method: string,
     path: string,
-    options: { body?: unknown; contentType?: string } = {},
+    options: { body?: unknown; contentType?: string; signal?: AbortSignal } = {},
   ): Promise<ApiResponse<T>> {
     const r = await this.request<T>(method, path, options);
     if (r.status >= 300) throw new ApiError(method, path, r.status, (r.body ?? {}) as ApiStatus);

@@ -138,32 +138,80 @@ async function writePrivate(path: string, text: string): Promise<void> {
   await Deno.chmod(path, 0o600);
 }
 
-/** Polls `probe` until it returns true; fails early when a daemon exits, naming its log. */
-async function until(
+/** How long one attempt of {@link until} may take before it counts as "no answer". */
+export const ATTEMPT_MS = 15_000;
+
+/**
+ * Polls `probe` until it returns true; fails early when a daemon exits, naming its log. A probe
+ * that returns a string says what it saw instead (e.g. the readiness checks still failing), and an
+ * attempt that throws or does not answer within {@link ATTEMPT_MS} is noted too: a timeout names
+ * the last thing seen and the tail of the server's log, so a slow or stuck start explains itself.
+ */
+export async function until(
   what: string,
-  probe: () => Promise<boolean>,
-  watch: readonly Daemon[],
-  timeout: number,
+  probe: (signal: AbortSignal) => Promise<boolean | string>,
+  options: {
+    /** The daemons that must keep running meanwhile. */
+    readonly watch: readonly WatchedDaemon[];
+    /** The whole wait, in milliseconds. */
+    readonly timeout: number;
+    /** One attempt, in milliseconds (default {@link ATTEMPT_MS}). */
+    readonly attemptMs?: number;
+    /** The daemon whose log a timeout shows (default: the last one watched). */
+    readonly explain?: WatchedDaemon;
+  },
 ): Promise<void> {
-  let exited: Daemon | undefined;
+  const { watch, timeout, attemptMs = ATTEMPT_MS, explain = watch.at(-1) } = options;
+  let exited: WatchedDaemon | undefined;
   for (const d of watch) d.exited.then(() => (exited ??= d));
+  const exitError = async (d: WatchedDaemon) =>
+    new HomelabError(
+      `${d.name} exited while waiting for ${what}:\n${indent(tail(await readLog(d), 12))}`,
+      { hint: `its whole log was ${d.logFile}; DEBUG=1 prints every command` },
+    );
+  const start = Date.now();
+  let last = "no attempt finished";
   const ready = await poll(async () => {
-    if (exited) {
-      const log = await Deno.readTextFile(exited.logFile).catch(() => "");
-      throw new HomelabError(
-        `${exited.name} exited while waiting for ${what}:\n${
-          tail(log, 12).split("\n").map((l) => `  | ${l}`).join("\n")
-        }`,
-        { hint: `its whole log was ${exited.logFile}; DEBUG=1 prints every command` },
-      );
-    }
-    return await probe().catch(() => false) || undefined;
+    if (exited) throw await exitError(exited);
+    const signal = AbortSignal.timeout(attemptMs);
+    // The race ends the attempt also when the probe does not heed the signal.
+    const aborted = new Promise<never>((_, reject) =>
+      signal.addEventListener("abort", () => reject(signal.reason), { once: true })
+    );
+    const seen = await Promise.race([probe(signal), aborted]).catch((e: unknown) =>
+      signal.aborted ? `no answer within ${attemptMs / 1000}s` : e instanceof Error ? e.message : String(e)
+    );
+    if (seen === true) return true;
+    last = seen === false ? "not yet" : seen;
+    return undefined;
   }, { timeoutMs: timeout, delayMs: 20, factor: 1.5, maxDelayMs: 250 });
-  if (!ready) {
-    throw new HomelabError(`timed out after ${timeout / 1000}s waiting for ${what}`, {
-      hint: "the machine may be overloaded; try again, or raise the timeout",
-    });
-  }
+  if (ready) return;
+  if (exited) throw await exitError(exited);
+  const log = explain ? await readLog(explain) : "";
+  throw new HomelabError(
+    `timed out after ${Math.round((Date.now() - start) / 1000)}s waiting for ${what}; last seen: ${last}` +
+      (log ? `\n${explain!.name}'s log ends:\n${indent(tail(log, 12))}` : ""),
+    { hint: "the machine may be overloaded; try again, or raise the timeout" },
+  );
+}
+
+/** What {@link until} needs of a daemon. */
+type WatchedDaemon = Pick<Daemon, "name" | "logFile" | "exited">;
+
+function readLog(d: WatchedDaemon): Promise<string> {
+  return Deno.readTextFile(d.logFile).catch(() => "");
+}
+
+function indent(text: string): string {
+  return text.split("\n").map((l) => `  | ${l}`).join("\n");
+}
+
+/** True when `/readyz` answers 200; otherwise the checks it reports as failing (`[-]…` lines), or its status. */
+export async function notReady(client: Pick<KubeClient, "request">, signal: AbortSignal): Promise<true | string> {
+  const r = await client.request("GET", "/readyz?verbose", { signal });
+  if (r.status === 200) return true;
+  const failing = String(r.body ?? "").split("\n").filter((l) => l.startsWith("[-]")).map((l) => l.slice(3).trim());
+  return failing.length ? `failing readiness checks: ${failing.join("; ")}` : `/readyz answered ${r.status}`;
 }
 
 /** How long a node's Lease lasts; kwok renews it every quarter of that, as the kubelet does. */
@@ -268,12 +316,12 @@ async function startOnce(runner: Runner, options: ControlPlaneOptions): Promise<
     );
     await until(
       "etcd to be healthy",
-      async () => {
-        const r = await fetch(`${etcdUrl}/health`);
-        return r.ok && (await r.json()).health === "true";
+      async (signal) => {
+        const r = await fetch(`${etcdUrl}/health`, { signal });
+        const body = await r.text();
+        return (r.ok && JSON.parse(body).health === "true") || `/health answered ${r.status} ${body.trim()}`;
       },
-      daemons,
-      timeout,
+      { watch: daemons, timeout },
     );
 
     // kube-apiserver
@@ -313,23 +361,37 @@ async function startOnce(runner: Runner, options: ControlPlaneOptions): Promise<
     }
     log(`starting kube-apiserver on ${server}`);
     const memory = options.apiServerMemoryMiB ? { GOMEMLIMIT: `${options.apiServerMemoryMiB}MiB` } : undefined;
-    daemons.push(
-      await startDaemon(runner, cmd("kube-apiserver", args, { env: memory }), join(dir, "logs", "kube-apiserver.log")),
+    const apiServer = await startDaemon(
+      runner,
+      cmd("kube-apiserver", args, { env: memory }),
+      join(dir, "logs", "kube-apiserver.log"),
     );
+    daemons.push(apiServer);
+    // kube-apiserver writes its self-signed certificate (with the CA that signed it) before it
+    // listens. The file exists a moment before its content does (created, then written): each
+    // attempt reads it anew, so a read that came too early cannot make every later attempt fail.
     const caFile = join(pki, "apiserver.crt");
-    await until("kube-apiserver's certificate", () => Deno.stat(caFile).then(() => true), daemons, timeout);
-    const caPem = await Deno.readTextFile(caFile);
-    client = new KubeClient({ server, caPem, token });
-    const c = client;
+    let caPem = "";
     await until(
       "kube-apiserver to be ready",
-      async () => {
-        const r = await c.request("GET", "/readyz");
-        return r.status === 200;
+      async (signal) => {
+        const pem = await Deno.readTextFile(caFile).catch(() => "");
+        if (!pem.includes("-----END CERTIFICATE-----")) return `its certificate ${caFile} is not written yet`;
+        // A connection of its own per attempt: one opened while the server was still starting
+        // cannot hold up the next.
+        const probe = new KubeClient({ server, caPem: pem, token });
+        try {
+          const ready = await notReady(probe, signal);
+          if (ready === true) caPem = pem;
+          return ready;
+        } finally {
+          probe.close();
+        }
       },
-      daemons,
-      timeout,
+      { watch: daemons, timeout },
     );
+    client = new KubeClient({ server, caPem, token });
+    const c = client;
 
     const kubeconfig = join(dir, "kubeconfig");
     await writePrivate(
@@ -374,12 +436,12 @@ async function startOnce(runner: Runner, options: ControlPlaneOptions): Promise<
       );
       await until(
         "the default ServiceAccount",
-        async () => {
-          const r = await c.request("GET", "/api/v1/namespaces/default/serviceaccounts/default");
-          return r.status === 200;
+        async (signal) => {
+          const r = await c.request("GET", "/api/v1/namespaces/default/serviceaccounts/default", { signal });
+          return r.status === 200 || `the ServiceAccount: ${r.status}`;
         },
-        daemons,
-        timeout,
+        // kube-controller-manager creates it.
+        { watch: daemons, timeout, explain: daemons.at(-2) },
       );
     }
 
@@ -405,12 +467,13 @@ async function startOnce(runner: Runner, options: ControlPlaneOptions): Promise<
       });
       await until(
         "the CustomResourceDefinitions to be Established and published",
-        async () => {
+        async (signal) => {
           const r = await c.must<
             { items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] }
           >(
             "GET",
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            { signal },
           );
           const established = new Set(
             r.body.items.filter((x) =>
@@ -418,12 +481,13 @@ async function startOnce(runner: Runner, options: ControlPlaneOptions): Promise<
             )
               .map((x) => x.metadata.name),
           );
-          if (!names.every((n) => n && established.has(n))) return false;
-          const openapi = await c.must<{ paths: Record<string, unknown> }>("GET", "/openapi/v3");
-          return paths.every((p) => p in openapi.body.paths);
+          const pending = names.filter((n) => !n || !established.has(n));
+          if (pending.length) return `not Established: ${pending.join(", ")}`;
+          const openapi = await c.must<{ paths: Record<string, unknown> }>("GET", "/openapi/v3", { signal });
+          const unpublished = paths.filter((p) => !(p in openapi.body.paths));
+          return !unpublished.length || `not yet in /openapi/v3: ${unpublished.join(", ")}`;
         },
-        daemons,
-        timeout,
+        { watch: daemons, timeout, explain: apiServer },
       );
       // The client learnt the API before these kinds existed.
       client.forgetDiscovery();
@@ -466,18 +530,18 @@ async function startOnce(runner: Runner, options: ControlPlaneOptions): Promise<
       }
       await until(
         `${nodes.length} node(s) to be Ready`,
-        async () => {
+        async (signal) => {
           const r = await c.must<{ items: { status?: { conditions?: { type: string; status: string }[] } }[] }>(
             "GET",
             "/api/v1/nodes",
+            { signal },
           );
           const ready = r.body.items.filter((n) =>
             n.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True")
           );
-          return ready.length >= nodes.length;
+          return ready.length >= nodes.length || `${ready.length} of ${nodes.length} node(s) Ready`;
         },
-        daemons,
-        timeout,
+        { watch: daemons, timeout },
       );
     }
 
