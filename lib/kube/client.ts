@@ -72,14 +72,23 @@ function parseWarnings(header: string | null): string[] {
   return out;
 }
 
+/**
+ * How long one request may go unanswered. kube-apiserver ends a request it cannot finish after
+ * its own `--request-timeout` (a minute by default) with an answer; silence for longer means
+ * the connection is stuck, and a wait built on requests would otherwise never end.
+ */
+export const REQUEST_TIMEOUT_MS = 120_000;
+
 /** Talks to one API server. */
 export class KubeClient {
   readonly endpoint: Endpoint;
   readonly #http: Deno.HttpClient;
+  readonly #timeoutMs: number;
   #discovery?: Promise<ApiResource[]>;
 
-  constructor(endpoint: Endpoint) {
+  constructor(endpoint: Endpoint, options: { requestTimeoutMs?: number } = {}) {
     this.endpoint = endpoint;
+    this.#timeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
     this.#http = endpoint.certPem && endpoint.keyPem
       ? Deno.createHttpClient({ caCerts: [endpoint.caPem], cert: endpoint.certPem, key: endpoint.keyPem })
       : Deno.createHttpClient({ caCerts: [endpoint.caPem] });
@@ -103,14 +112,20 @@ export class KubeClient {
       headers["content-type"] = options.contentType ?? "application/json";
       body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
     }
-    const res = await fetch(`${this.endpoint.server}${path}`, {
-      method,
-      headers,
-      body,
-      client: this.#http,
-      signal: options.signal,
-    });
-    const text = await res.text();
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(`${this.endpoint.server}${path}`, { method, headers, body, client: this.#http, signal });
+      text = await res.text();
+    } catch (err) {
+      if (!timeout.aborted || options.signal?.aborted) throw err;
+      throw new HomelabError(
+        `${method} ${path}: no answer from ${this.endpoint.server} within ${this.#timeoutMs / 1000}s`,
+        { hint: "the API server or the connection to it is stuck; try again" },
+      );
+    }
     let parsed: unknown = text;
     try {
       parsed = text ? JSON.parse(text) : undefined;

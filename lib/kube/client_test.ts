@@ -75,3 +75,30 @@ Deno.test("KubeClient: a refused discovery is an error, not a kind the server la
     }, status);
   }
 });
+
+Deno.test("KubeClient: a server that accepts and never answers ends the request with an error naming it", async () => {
+  // Accepts connections on 127.0.0.1 and keeps them open without a word, as a stuck connection.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  const server = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+  const client = new KubeClient({ server, caPem: "" }, { requestTimeoutMs: 100 });
+  try {
+    await assert.rejects(client.request("GET", "/readyz"), (e: Error) => {
+      assert.equal(e.message, `GET /readyz: no answer from ${server} within 0.1s`);
+      return true;
+    });
+    // A caller's own signal still wins: its abort is not reported as the server's silence.
+    const mine = new AbortController();
+    const pending = client.request("GET", "/livez", { signal: mine.signal });
+    mine.abort(new Error("the caller gave up"));
+    await assert.rejects(pending, /the caller gave up/);
+  } finally {
+    client.close();
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of held) conn.close();
+  }
+});
