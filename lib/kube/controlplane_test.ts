@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { HomelabError } from "../errors.ts";
 import type { ApiResponse } from "./client.ts";
 import { notReady, until } from "./controlplane.ts";
+import { withTempDir } from "../../tests/helpers.ts";
 
 /** A daemon as `until` sees it: a name, a log written now, and an exit that happens when told. */
 async function daemon(dir: string, name: string, log: string) {
@@ -20,8 +21,7 @@ async function failure(p: Promise<unknown>): Promise<HomelabError> {
 }
 
 Deno.test("until: a timeout names what the last attempt saw and the end of the server's log", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const etcd = await daemon(dir, "etcd", "etcd started\n");
     const api = await daemon(dir, "kube-apiserver", "line 1\nE1203 storage not ready\n");
     let attempts = 0;
@@ -36,14 +36,11 @@ Deno.test("until: a timeout names what the last attempt saw and the end of the s
     assert.ok(err.message.includes(`last seen: failing readiness checks: check-${attempts}\n`), err.message);
     assert.match(err.message, /kube-apiserver's log ends:\n {2}\| line 1\n {2}\| E1203 storage not ready/);
     assert.doesNotMatch(err.message, /etcd started/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("until: an attempt that never answers is given up, and a later one can still succeed", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const api = await daemon(dir, "kube-apiserver", "");
     let attempts = 0;
     // The first attempt never settles and ignores its signal, as a request on a stuck connection.
@@ -72,14 +69,11 @@ Deno.test("until: an attempt that never answers is given up, and a later one can
       }),
     );
     assert.match(refused.message, /last seen: Connection refused \(os error 111\)/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("until: a daemon that exits ends the wait at once, with its log", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const etcd = await daemon(dir, "etcd", "listen tcp 127.0.0.1:2379: bind: address already in use\n");
     const api = await daemon(dir, "kube-apiserver", "");
     etcd.exit(1);
@@ -91,9 +85,7 @@ Deno.test("until: a daemon that exits ends the wait at once, with its log", asyn
       /^etcd exited while waiting for kube-apiserver to be ready:\n {2}\| listen tcp .*address already in use/,
     );
     assert.ok(err.hint?.includes(etcd.logFile));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("notReady: 200 is ready; otherwise the failing checks /readyz?verbose lists, or its status", async () => {
