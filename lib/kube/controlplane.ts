@@ -487,7 +487,9 @@ async function startOnce(runner: Runner, options: ControlPlaneOptions): Promise<
           const unpublished = paths.filter((p) => !(p in openapi.body.paths));
           return !unpublished.length || `not yet in /openapi/v3: ${unpublished.join(", ")}`;
         },
-        { watch: daemons, timeout, explain: apiServer },
+        // Listing every CRD (all of a tree's, in a rehearsal: many megabytes) can take a while on
+        // a busy machine; kube-apiserver itself answers within its one-minute request timeout.
+        { watch: daemons, timeout, explain: apiServer, attemptMs: 60_000 },
       );
       // The client learnt the API before these kinds existed.
       client.forgetDiscovery();
