@@ -62,6 +62,12 @@ export interface RehearseOptions {
    * server-side exist before it starts (see {@link ARGOCD_MANAGER}).
    */
   readonly crdsByArgoCD?: boolean;
+  /**
+   * Ends the wait before the deadline once this holds of the Applications' outcomes, with the
+   * report a deadline gives: for a caller that knows what it waits to see (a test of failing
+   * Applications stops when each shows its failure, instead of at a deadline guessed long enough).
+   */
+  readonly settled?: (apps: readonly AppOutcome[]) => boolean;
   /** Runs with the outcome before everything stops (`--keep` prints it and waits for Ctrl-C there). */
   readonly beforeStop?: (result: Rehearsal, kubeconfig: string) => Promise<void>;
 }
@@ -104,6 +110,8 @@ export interface Rehearsal {
    * changed after all: what Argo CD applied differs from the rendering.
    */
   readonly crdsChanged: readonly string[];
+  /** The wait ended before the deadline because {@link RehearseOptions.settled} held. */
+  readonly settled?: true;
   /** Milliseconds each phase took before the Applications were followed. */
   readonly phases: Readonly<Record<"render" | "controlPlane" | "snapshot" | "argocd", number>>;
 }
@@ -473,6 +481,7 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
     const start = performance.now();
     const deadline = start + options.timeoutMs;
     let last = { done: false, summary: "", changes: [] as readonly string[] };
+    let settled = false;
     await ui.progress(
       `waiting for ${expected.size} Application(s) to be Synced and Healthy`,
       async () => {
@@ -480,6 +489,10 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
           last = await follower.observe();
           for (const line of last.changes) ui.info(`  ${line}`);
           if (last.done) return;
+          if (options.settled?.(follower.outcomes())) {
+            settled = true;
+            return;
+          }
           await new Promise((r) => setTimeout(r, 1000));
         }
       },
@@ -530,6 +543,7 @@ export async function rehearse(config: Config, options: RehearseOptions, ui: Ui)
       renderErrors,
       waveOrder,
       crdsChanged,
+      ...(settled ? { settled: true as const } : {}),
       phases,
     };
     await options.beforeStop?.(result, cp.kubeconfig);
@@ -605,7 +619,11 @@ export function textReport(r: Rehearsal): string {
         "never clears, or health that does not hold); see above",
     );
   } else {
-    lines.push("error: not every Application became Synced and Healthy before the deadline; see above");
+    lines.push(
+      r.settled
+        ? "error: not every Application became Synced and Healthy; the wait ended once the states asked for were seen; see above"
+        : "error: not every Application became Synced and Healthy before the deadline; see above",
+    );
   }
   return lines.join("\n");
 }

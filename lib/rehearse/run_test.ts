@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { AppSpec, KubeObject } from "../render/model.ts";
-import { crdPlan } from "./run.ts";
+import { crdPlan, type Rehearsal, textReport } from "./run.ts";
 
 function crd(group: string, kind: string, extra: { annotations?: Record<string, string>; webhook?: boolean } = {}) {
   const plural = `${kind.toLowerCase()}s`;
@@ -80,4 +80,30 @@ Deno.test("crdPlan: the CRDs of the kinds kwok simulates are created first, unde
     assert.deepEqual(route.spec.conversion, { strategy: "None" });
     assert.deepEqual(plan.ahead, []);
   }
+});
+
+Deno.test("textReport: a wait that ended at the deadline and one that ended when the states asked for were seen say which", () => {
+  const outcome: Rehearsal = {
+    env: "dev",
+    argocd: { rehearsal: "3.6.1", cluster: "3.4.4" },
+    ok: false,
+    converged: false,
+    apps: [{ name: "web", wave: 0, sync: "OutOfSync", health: "Missing", messages: [], blockers: [] }],
+    waves: [{ wave: 0, apps: ["web"] }],
+    changes: [],
+    unsimulated: [],
+    locked: [],
+    missing: [],
+    renderErrors: [],
+    waveOrder: [],
+    crdsChanged: [],
+    phases: { render: 0, controlPlane: 0, snapshot: 0, argocd: 0 },
+  };
+  const last = (r: Rehearsal) => textReport(r).trimEnd().split("\n").at(-1);
+  assert.equal(last(outcome), "error: not every Application became Synced and Healthy before the deadline; see above");
+  assert.equal(
+    last({ ...outcome, settled: true }),
+    "error: not every Application became Synced and Healthy; the wait ended once the states asked for were seen; see above",
+  );
+  assert.match(textReport(outcome), /^ {2}web +OutOfSync\/Missing +did not converge$/m);
 });
