@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Runner } from "../lib/cmd.ts";
+import type { Runner } from "../lib/cmd.ts";
 import { startControlPlane } from "../lib/kube/controlplane.ts";
 import type { KubeObject } from "../lib/render/model.ts";
 import { NODE_LEASE_SECONDS } from "../lib/kube/controlplane.ts";
@@ -157,6 +157,15 @@ async function processesNaming(text: string): Promise<number[]> {
   return pids;
 }
 
+/** The suite's tools, with `tool` replaced by the program at `fake`. */
+function runnerWithFake(tool: string, fake: string, env: Record<string, string> = {}): Runner {
+  const tools = toolRunner();
+  return tools.with({
+    env: { ...tools.env, ...env },
+    resolve: (name) => name === tool ? Promise.resolve(fake) : tools.resolve(name),
+  });
+}
+
 for (const failing of ["kube-apiserver", "etcd"] as const) {
   Deno.test(`a control plane whose ${failing} fails to start leaves no process and no directory`, async () => {
     await withTempDir(async (tmp) => {
@@ -166,11 +175,7 @@ for (const failing of ["kube-apiserver", "etcd"] as const) {
         failing,
         `echo "${failing}: cannot start: unknown flag --frobnicate" >&2\nexit 1`,
       );
-      const tools = toolRunner();
-      const runner = new Runner({
-        env: tools.env,
-        resolve: (tool) => tool === failing ? Promise.resolve(fake) : tools.resolve(tool),
-      });
+      const runner = runnerWithFake(failing, fake);
       const started: string[] = [];
       let hint = "";
       await assert.rejects(
@@ -202,11 +207,7 @@ Deno.test("a port taken between finding it free and binding it: the start is tri
       "kube-apiserver",
       `echo "failed to listen: bind: address already in use" >&2\nexit 1`,
     );
-    const tools = toolRunner();
-    const runner = new Runner({
-      env: tools.env,
-      resolve: (tool) => tool === "kube-apiserver" ? Promise.resolve(fake) : tools.resolve(tool),
-    });
+    const runner = runnerWithFake("kube-apiserver", fake);
     const lines: string[] = [];
     let hint = "";
     await assert.rejects(
@@ -230,11 +231,7 @@ Deno.test("apiServerMemoryMiB: kube-apiserver runs with that soft memory limit (
     // A kube-apiserver that notes the limit it was given, then fails the start.
     const seen = join(tmp, "limit");
     const fake = await fakeTool(tmp, "kube-apiserver", `echo "limit=\${GOMEMLIMIT-none}" >> "${seen}"\nexit 1`);
-    const tools = toolRunner();
-    const runner = new Runner({
-      env: { ...tools.env, GOMEMLIMIT: "" },
-      resolve: (tool) => tool === "kube-apiserver" ? Promise.resolve(fake) : tools.resolve(tool),
-    });
+    const runner = runnerWithFake("kube-apiserver", fake, { GOMEMLIMIT: "" });
     for (const apiServerMemoryMiB of [700, undefined]) {
       await assert.rejects(startControlPlane(runner, { timeout: patience(60_000), apiServerMemoryMiB }));
     }
@@ -259,11 +256,7 @@ sleep 2
 rm "$dir/apiserver.crt"
 exec "${real}" "$@"`,
     );
-    const tools = toolRunner();
-    const runner = new Runner({
-      env: tools.env,
-      resolve: (tool) => tool === "kube-apiserver" ? Promise.resolve(fake) : tools.resolve(tool),
-    });
+    const runner = runnerWithFake("kube-apiserver", fake);
     const cp = await startControlPlane(runner, { timeout: patience(60_000) });
     try {
       const r = await cp.client.must<{ gitVersion: string }>("GET", "/version");
